@@ -1,0 +1,255 @@
+//! The only code that talks to the operating system: sleep on a 32-bit word, wake sleepers.
+//!
+//! ```text
+//! wait(word, expected, deadline)  sleeps while *word == expected (checked atomically by the
+//!                                 kernel against concurrent wakes); returns false only if the
+//!                                 deadline passed, true on a wake, a value mismatch, a signal
+//!                                 or a spurious return
+//! wake_one(word) -> bool          wakes one sleeper; true if one was woken (Linux)
+//! wake_all(word)                  wakes every sleeper
+//! requeue(from, expected, to)     Linux: moves every sleeper of `from` to `to` without waking it
+//! ```
+//!
+//! * **Linux**: the raw `futex(2)` syscall, always `FUTEX_PRIVATE_FLAG`. Timed waits use
+//!   `FUTEX_WAIT_BITSET` with an *absolute* `CLOCK_MONOTONIC` deadline, so a retry after a
+//!   spurious return does not stretch the wait. `EINTR`/`EAGAIN` are ordinary returns. A deadline
+//!   too far away for a `timespec` is no deadline (so `Duration::MAX` means "forever").
+//! * **Other platforms**: `atomic-wait` (futex, `WaitOnAddress`, `__ulock`) for untimed waits.
+//!   Timed waits fall back to polling the word with short sleeps (at most 1 ms apart): correct,
+//!   but slower to notice a wake. `wake_one` cannot tell whether it woke anyone and reports
+//!   `true`. `requeue` does not exist there; the condvar wakes everyone instead.
+//! * **`cfg(loom)`**: a *blocking* model. A per-execution table of sleepers (keyed by the word's
+//!   address) sits behind a loom `Mutex`; `wait` checks the value under that lock and blocks on
+//!   a loom `Condvar` until a `wake_*` removes it from the table. A missing wake-up therefore
+//!   leaves a thread blocked forever, which loom reports as a deadlock. Timed waits are modelled
+//!   as untimed (loom cannot advance a clock); their timeout branches are tested in `tests/`.
+
+use crate::shim::AtomicU32;
+use std::time::Instant;
+
+#[cfg(all(target_os = "linux", not(loom)))]
+mod imp {
+    use super::AtomicU32;
+    use std::time::Instant;
+
+    /// The absolute `CLOCK_MONOTONIC` time of `deadline`, or `None` if it does not fit.
+    ///
+    /// `Instant` is `CLOCK_MONOTONIC` on Linux but does not expose its `timespec`, so we add the
+    /// remaining duration to a fresh clock reading. The clock is read *after* `Instant::now()`,
+    /// so the result is never earlier than `deadline`.
+    fn to_timespec(deadline: Instant) -> Option<libc::timespec> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        let mut sec = now.tv_sec.checked_add(remaining.as_secs().try_into().ok()?)?;
+        let mut nsec = now.tv_nsec + remaining.subsec_nanos() as libc::c_long;
+        if nsec >= 1_000_000_000 {
+            nsec -= 1_000_000_000;
+            sec = sec.checked_add(1)?;
+        }
+        Some(libc::timespec { tv_sec: sec, tv_nsec: nsec })
+    }
+
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+        let timespec = deadline.and_then(to_timespec);
+        let timeout_ptr = timespec
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `word` is a live, aligned 32-bit atomic for the whole call; the timeout
+        // pointer is null or points to `timespec`, which outlives the call. FUTEX_WAIT_BITSET
+        // with MATCH_ANY behaves as FUTEX_WAIT but takes an absolute CLOCK_MONOTONIC deadline.
+        let result = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                timeout_ptr,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        // 0: woken (or spuriously); EAGAIN: the value differed; EINTR: a signal. Only
+        // ETIMEDOUT means the deadline passed.
+        !(result < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
+    }
+
+    fn wake(word: &AtomicU32, count: i32) -> i64 {
+        // SAFETY: `word` is a live, aligned 32-bit atomic; FUTEX_WAKE only reads its address.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                count,
+            )
+        }
+    }
+
+    pub(crate) fn wake_one(word: &AtomicU32) -> bool {
+        wake(word, 1) > 0
+    }
+
+    pub(crate) fn wake_all(word: &AtomicU32) {
+        wake(word, i32::MAX);
+    }
+
+    pub(crate) fn requeue(from: &AtomicU32, expected: u32, to: &AtomicU32) -> Option<usize> {
+        // SAFETY: both words are live, aligned 32-bit atomics. For FUTEX_CMP_REQUEUE the
+        // fourth argument is not a pointer but the maximum number to requeue (val2).
+        let result = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                from.as_ptr(),
+                libc::FUTEX_CMP_REQUEUE | libc::FUTEX_PRIVATE_FLAG,
+                0,                   // wake none
+                i32::MAX as usize,   // requeue all
+                to.as_ptr(),
+                expected,
+            )
+        };
+        // -1/EAGAIN: `*from != expected`.
+        usize::try_from(result).ok()
+    }
+}
+
+#[cfg(all(not(target_os = "linux"), not(loom)))]
+mod imp {
+    use super::AtomicU32;
+    use std::time::{Duration, Instant};
+
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+        match deadline {
+            None => {
+                atomic_wait::wait(word, expected);
+                true
+            }
+            Some(deadline) => {
+                // Documented fallback: poll with short sleeps until the value changes.
+                // Relaxed: the caller re-reads the word with its own ordering afterwards.
+                while word.load(std::sync::atomic::Ordering::Relaxed) == expected {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+                }
+                true
+            }
+        }
+    }
+
+    pub(crate) fn wake_one(word: &AtomicU32) -> bool {
+        atomic_wait::wake_one(word);
+        true
+    }
+
+    pub(crate) fn wake_all(word: &AtomicU32) {
+        atomic_wait::wake_all(word);
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    use super::AtomicU32;
+    use loom::sync::{Condvar, Mutex};
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Instant;
+
+    /// Sleepers of the current loom execution: (address of the word, sleeper id).
+    #[derive(Default)]
+    struct Table {
+        next_id: usize,
+        sleepers: Vec<(usize, usize)>,
+    }
+
+    loom::lazy_static! {
+        static ref TABLE: (Mutex<Table>, Condvar) = (Mutex::new(Table::default()), Condvar::new());
+    }
+
+    fn address(word: &AtomicU32) -> usize {
+        word as *const AtomicU32 as usize
+    }
+
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, _deadline: Option<Instant>) -> bool {
+        let (table, condvar) = &*TABLE;
+        let mut guard = table.lock().unwrap();
+        // The check happens under the table lock, as the kernel checks under its bucket lock.
+        if word.load(SeqCst) != expected {
+            return true;
+        }
+        let id = guard.next_id;
+        guard.next_id += 1;
+        guard.sleepers.push((address(word), id));
+        while guard.sleepers.iter().any(|&(_, sleeper)| sleeper == id) {
+            guard = condvar.wait(guard).unwrap();
+        }
+        true
+    }
+
+    pub(crate) fn wake_one(word: &AtomicU32) -> bool {
+        let (table, condvar) = &*TABLE;
+        let mut guard = table.lock().unwrap();
+        let at = address(word);
+        match guard.sleepers.iter().position(|&(address, _)| address == at) {
+            Some(index) => {
+                guard.sleepers.remove(index);
+                condvar.notify_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn wake_all(word: &AtomicU32) {
+        let (table, condvar) = &*TABLE;
+        let mut guard = table.lock().unwrap();
+        let at = address(word);
+        guard.sleepers.retain(|&(address, _)| address != at);
+        condvar.notify_all();
+    }
+
+    pub(crate) fn requeue(from: &AtomicU32, expected: u32, to: &AtomicU32) -> Option<usize> {
+        let (table, _) = &*TABLE;
+        let mut guard = table.lock().unwrap();
+        if from.load(SeqCst) != expected {
+            return None;
+        }
+        let (from, to) = (address(from), address(to));
+        let mut moved = 0;
+        for sleeper in guard.sleepers.iter_mut().filter(|(address, _)| *address == from) {
+            sleeper.0 = to;
+            moved += 1;
+        }
+        Some(moved)
+    }
+}
+
+/// Sleeps while `*word == expected`, until woken, a spurious wake-up, or `deadline`.
+/// Returns false only if the deadline passed.
+#[inline]
+pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+    imp::wait(word, expected, deadline)
+}
+
+/// Wakes one thread sleeping on `word`. True if a thread was woken (always true where the
+/// platform cannot tell).
+#[inline]
+pub(crate) fn wake_one(word: &AtomicU32) -> bool {
+    imp::wake_one(word)
+}
+
+/// Wakes every thread sleeping on `word`.
+#[inline]
+pub(crate) fn wake_all(word: &AtomicU32) {
+    imp::wake_all(word)
+}
+
+/// If `*from == expected`, moves every thread sleeping on `from` to sleep on `to` instead,
+/// waking none, and returns how many moved; `None` if the value differed.
+#[cfg(any(target_os = "linux", loom))]
+#[inline]
+pub(crate) fn requeue(from: &AtomicU32, expected: u32, to: &AtomicU32) -> Option<usize> {
+    imp::requeue(from, expected, to)
+}

@@ -1,0 +1,66 @@
+//! # atomsync
+//!
+//! Synchronization primitives built directly from atomics and the OS futex: one 32-bit word
+//! holds a primitive's whole state, the uncontended path is a single atomic read-modify-write,
+//! and the contended path sleeps on that word with the futex. No global table of wait queues,
+//! no allocation on any lock path. Every primitive is model-checked with
+//! [loom](https://docs.rs/loom) (see `docs/loom.md`) and benchmarked against `std::sync` and
+//! `parking_lot` (see `docs/benchmarks.md`).
+//!
+//! | primitive   | size    | notes                                                          |
+//! |-------------|---------|----------------------------------------------------------------|
+//! | [`Mutex`]   | 4 bytes | barging with eventual fairness, `unlock_fair`, timed locks     |
+//! | [`Condvar`] | 8 bytes | `notify_all` requeues waiters onto the mutex (no thundering herd) |
+//!
+//! The typed wrappers are [`lock_api`]'s, so the API is parking_lot's: `lock()` returns the
+//! guard directly and there is **no poisoning** (a panic while a guard is held unlocks the lock
+//! during unwinding). Guards can be mapped, locked through an `Arc`, and used by code generic
+//! over `lock_api`.
+//!
+//! ```
+//! use atomsync::{Condvar, Mutex};
+//! use std::sync::Arc;
+//! use std::thread;
+//!
+//! let queue = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+//! let producer = {
+//!     let queue = Arc::clone(&queue);
+//!     thread::spawn(move || {
+//!         for item in 0..10 {
+//!             queue.0.lock().push(item);
+//!             queue.1.notify_one();
+//!         }
+//!     })
+//! };
+//! let mut received = 0;
+//! while received < 10 {
+//!     let mut items = queue.0.lock();
+//!     queue.1.wait_while(&mut items, |items| items.is_empty());
+//!     received += items.drain(..).count();
+//! }
+//! producer.join().unwrap();
+//! ```
+//!
+//! Platforms: Linux uses the `futex` syscall directly (timed waits, requeue). Elsewhere untimed
+//! waits go through `atomic-wait`, timed waits poll (see the `futex` module notes), and
+//! `notify_all` wakes every waiter. Only Linux is tested.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod condvar;
+mod futex;
+mod mutex;
+mod shim;
+mod spin;
+
+pub use condvar::RawCondvar;
+#[cfg(not(loom))]
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::RawMutex;
+#[cfg(not(loom))]
+pub use mutex::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, const_mutex};
+
+/// Re-export of the `lock_api` version our wrappers are built on, for generic code.
+#[cfg(not(loom))]
+pub use lock_api;

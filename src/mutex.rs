@@ -1,0 +1,604 @@
+//! A mutual-exclusion lock on one 32-bit futex word.
+//!
+//! The word holds the lock bit, three bits that steer wake-ups, and a count of the threads that
+//! have gone to sleep (or are about to) waiting for the lock:
+//!
+//! | bits  | name      | meaning                                                               |
+//! |-------|-----------|-----------------------------------------------------------------------|
+//! | 0     | LOCKED    | somebody owns the lock                                                |
+//! | 1     | WOKEN     | a waiter is awake and on its way: no unlock needs to wake another     |
+//! | 2     | HANDOFF   | the owner handed the lock to the sleepers: the first to claim owns it |
+//! | 3     | STARVING  | a waiter has waited over 0.5 ms: the next unlock is a fair hand-off   |
+//! | 4     | REQUEUED  | threads moved here by `Condvar::notify_all` sleep uncounted           |
+//! | 5..32 | waiters   | threads registered to sleep (asleep, or woken and retrying)           |
+//!
+//! ```text
+//! lock:    CAS 0 -> LOCKED (fast path)
+//!          else: take it if free | claim a HANDOFF (sleepers only) | spin while nobody sleeps
+//!                | register (waiters += 1) and sleep on the word; on wake clear WOKEN, retry
+//!          a registered thread unregisters (waiters -= 1) in the CAS that takes the lock
+//! unlock:  CAS LOCKED -> 0 (fast path: nobody waits)
+//!          else clear LOCKED; if waiters > 0 and not WOKEN: set WOKEN, wake one
+//!          STARVING set: hand off instead (below); REQUEUED set: wake one first
+//! unlock_fair: with sleepers: set HANDOFF (LOCKED stays set) and wake one; the woken waiter
+//!          takes the lock without anybody else getting in between
+//! ```
+//!
+//! Why a count and a WOKEN bit rather than std's 3-state word: once anyone has slept, a 3-state
+//! word cannot tell whether sleepers remain, so every later unlock pays a `futex_wake` syscall.
+//! Counting sleepers ends that; the WOKEN bit (as in Go's `sync.Mutex`) keeps an unlock from
+//! waking a second sleeper while the first is still on its way to the CPU, which would
+//! otherwise stampede context switches under oversubscription.
+//!
+//! **Fairness**: barging. A running thread may take the lock ahead of a woken sleeper, which
+//! is what makes the lock fast under contention. Two bounds keep that from starving anyone:
+//! [`unlock_fair`](lock_api::MutexGuard::unlock_fair) hands the lock directly to a sleeper, and
+//! *eventual fairness*: a sleeper that wakes, fails to get the lock and has been waiting for
+//! more than 0.5 ms sets STARVING, which turns the next unlock into a fair hand-off.
+//!
+//! **No poisoning**: as in parking_lot, a panic while the lock is held simply unlocks it as the
+//! guard is dropped during unwinding; the next `lock()` succeeds and sees whatever the panicking
+//! thread left behind.
+//!
+//! **Condvar requeue**: `notify_all` moves the sleepers of a condvar onto this word without
+//! counting them (nobody can count them on their behalf: a woken thread cannot tell whether it
+//! was requeued). REQUEUED, set only by the lock owner, tells `unlock` to wake one thread before
+//! releasing; an unlock whose wake finds nobody on the word clears it. Because only the owner
+//! sets or clears it, no requeue can race the clearing.
+
+use crate::futex;
+use crate::shim::AtomicU32;
+use crate::spin::SpinWait;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::{Duration, Instant};
+
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const WOKEN: u32 = 1 << 1;
+const HANDOFF: u32 = 1 << 2;
+const STARVING: u32 = 1 << 3;
+const REQUEUED: u32 = 1 << 4;
+const WAITER_SHIFT: u32 = 5;
+const WAITER: u32 = 1 << WAITER_SHIFT;
+
+/// How long a sleeper may wait before the next unlock must hand the lock over to a sleeper.
+#[cfg(not(loom))]
+const STARVATION_LIMIT: Duration = Duration::from_micros(500);
+
+#[inline]
+fn waiters(state: u32) -> u32 {
+    state >> WAITER_SHIFT
+}
+
+/// The raw futex mutex behind [`Mutex`]. 4 bytes; `const`-constructible.
+///
+/// Most code wants [`Mutex<T>`](Mutex). `RawMutex` implements `lock_api`'s `RawMutex`,
+/// `RawMutexTimed` and `RawMutexFair`, so it also plugs into code generic over `lock_api`.
+///
+/// ```
+/// use atomsync::RawMutex;
+/// use lock_api::RawMutex as _;
+///
+/// let raw = RawMutex::new();
+/// let guard = raw.lock();
+/// assert!(raw.is_locked());
+/// // SAFETY: we hold the lock; `guard` is the state of that acquisition.
+/// unsafe { raw.unlock(guard) };
+/// assert!(!raw.is_locked());
+/// ```
+#[derive(Debug)]
+pub struct RawMutex {
+    pub(crate) state: AtomicU32,
+}
+
+impl Default for RawMutex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RawMutex {
+    /// A new, unlocked mutex.
+    ///
+    /// ```
+    /// static LOCK: atomsync::RawMutex = atomsync::RawMutex::new();
+    /// assert!(LOCK.try_acquire());
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Self { state: AtomicU32::new(UNLOCKED) }
+    }
+
+    /// A new, unlocked mutex (loom atomics cannot be built in a `const fn`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Self { state: AtomicU32::new(UNLOCKED) }
+    }
+
+    /// Blocks until the lock is acquired. The guard-free form of `lock_api::RawMutex::lock`.
+    ///
+    /// ```
+    /// let raw = atomsync::RawMutex::new();
+    /// raw.acquire();
+    /// // SAFETY: this thread holds the lock.
+    /// unsafe { raw.release() };
+    /// ```
+    #[inline]
+    pub fn acquire(&self) {
+        // Acquire: pairs with the Release in `release`, so the previous owner's critical
+        // section happens-before ours.
+        if self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
+            self.lock_contended(None, false);
+        }
+    }
+
+    /// Takes the lock if it is free right now; never blocks.
+    ///
+    /// ```
+    /// let raw = atomsync::RawMutex::new();
+    /// assert!(raw.try_acquire());
+    /// assert!(!raw.try_acquire());
+    /// # unsafe { raw.release() };
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state & LOCKED != 0 {
+                return false;
+            }
+            // Acquire: pairs with the Release in `release` (see `acquire`).
+            match self.state.compare_exchange_weak(state, state | LOCKED, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Tries to take the lock until `deadline` (`None`: forever). True if it was taken; false
+    /// only once the deadline has passed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let raw = atomsync::RawMutex::new();
+    /// assert!(raw.try_acquire_until(Some(Instant::now() + Duration::from_millis(1))));
+    /// assert!(!raw.try_acquire_until(Some(Instant::now() + Duration::from_millis(1))));
+    /// # unsafe { raw.release() };
+    /// ```
+    #[inline]
+    pub fn try_acquire_until(&self, deadline: Option<Instant>) -> bool {
+        // Acquire: pairs with the Release in `release` (see `acquire`).
+        self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_ok()
+            || self.lock_contended(deadline, false)
+    }
+
+    /// Releases the lock, waking a sleeper if there is one.
+    ///
+    /// # Safety
+    /// The calling context must hold the lock (the thread that took it, or one it handed the
+    /// ownership to).
+    ///
+    /// ```
+    /// let raw = atomsync::RawMutex::new();
+    /// raw.acquire();
+    /// // SAFETY: the lock is held.
+    /// unsafe { raw.release() };
+    /// ```
+    #[inline]
+    pub unsafe fn release(&self) {
+        // Release: publishes our critical section to the Acquire of the next owner.
+        if self.state.compare_exchange(LOCKED, UNLOCKED, Release, Relaxed).is_err() {
+            self.unlock_slow(false);
+        }
+    }
+
+    /// Releases the lock and, if a thread sleeps waiting for it, hands the lock directly to it:
+    /// no other thread can take the lock in between.
+    ///
+    /// # Safety
+    /// As for [`release`](Self::release).
+    ///
+    /// ```
+    /// let raw = atomsync::RawMutex::new();
+    /// raw.acquire();
+    /// // SAFETY: the lock is held.
+    /// unsafe { raw.release_fair() };
+    /// ```
+    #[inline]
+    pub unsafe fn release_fair(&self) {
+        // Release: as in `release`.
+        if self.state.compare_exchange(LOCKED, UNLOCKED, Release, Relaxed).is_err() {
+            self.unlock_slow(true);
+        }
+    }
+
+    /// True if somebody holds the lock (a snapshot that may be stale at once).
+    ///
+    /// ```
+    /// let raw = atomsync::RawMutex::new();
+    /// assert!(!raw.is_held());
+    /// ```
+    #[inline]
+    pub fn is_held(&self) -> bool {
+        self.state.load(Relaxed) & LOCKED != 0
+    }
+
+    /// Re-takes the lock after a condvar wait. The thread may have been requeued onto this
+    /// word, so it counts as a sleeper: it may claim a hand-off and clears WOKEN.
+    pub(crate) fn lock_after_wait(&self) {
+        // Acquire: pairs with the Release in `release` (see `acquire`).
+        if self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
+            self.lock_contended(None, true);
+        }
+    }
+
+    /// Marks that threads were requeued onto this word. Called by the lock owner only.
+    pub(crate) fn mark_requeued(&self) {
+        // Relaxed: only the owner sets or clears the bit, and the owner's own `release`
+        // reads it; the requeued threads do not read it.
+        self.state.fetch_or(REQUEUED, Relaxed);
+    }
+
+    /// The slow path of every lock operation. `slept`: this thread has already slept on this
+    /// word (a condvar waiter that may have been requeued). Returns false only if `deadline`
+    /// passed.
+    #[cold]
+    fn lock_contended(&self, deadline: Option<Instant>, slept: bool) -> bool {
+        let mut spin = SpinWait::new();
+        // Counted in `waiters`: we must uncount ourselves when we leave.
+        let mut registered = false;
+        // We returned from a futex wait here: may claim a HANDOFF; clears WOKEN (which an
+        // unlock may have set on our behalf) in its next CAS.
+        let mut woken = slept;
+        #[cfg(not(loom))]
+        let mut since: Option<Instant> = None;
+        let mut state = self.state.load(Relaxed);
+        loop {
+            // A registered thread leaves the count, a woken one clears WOKEN, in the CAS that
+            // decides its fate.
+            let leave = |mut new: u32| {
+                if registered {
+                    new -= WAITER;
+                }
+                if woken {
+                    new &= !WOKEN;
+                }
+                new
+            };
+
+            // 1. The lock is free: take it.
+            if state & LOCKED == 0 {
+                // Acquire: pairs with the Release in `release`.
+                match self.state.compare_exchange_weak(state, leave(state | LOCKED), Acquire, Relaxed) {
+                    Ok(_) => return true,
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+
+            // 2. The owner handed the lock to the sleepers, and we are one: claim it.
+            if state & HANDOFF != 0 && (registered || woken) {
+                // Acquire: pairs with the Release that set HANDOFF in `unlock_slow`.
+                match self.state.compare_exchange_weak(state, leave(state & !HANDOFF), Acquire, Relaxed) {
+                    Ok(_) => return true,
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+
+            // 3. Spin while the owner runs and nobody sleeps (a sleeper means a long hold or a
+            //    queue; joining it beats burning a core), or while we are the woken one.
+            if (waiters(state) == 0 || woken) && state & HANDOFF == 0 && spin.spin() {
+                state = self.state.load(Relaxed);
+                continue;
+            }
+
+            // 4. Out of time: leave (the lock is held, so its owner will wake the others).
+            if let Some(deadline) = deadline {
+                if Instant::now() >= deadline {
+                    let new = leave(state);
+                    if new == state {
+                        return false;
+                    }
+                    match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
+                        Ok(_) => return false,
+                        Err(actual) => state = actual,
+                    }
+                    continue;
+                }
+            }
+
+            // 5. Register (once) and sleep.
+            let mut new = state;
+            if !registered {
+                assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
+                new += WAITER;
+            }
+            if woken {
+                new &= !WOKEN;
+            }
+            #[cfg(not(loom))]
+            if woken && since.is_some_and(|since| since.elapsed() > STARVATION_LIMIT) {
+                new |= STARVING;
+            }
+            if new != state {
+                // Relaxed: only the count and flags change; the futex check and the unlock's
+                // CAS see this value through the word's modification order.
+                if let Err(actual) = self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
+                    state = actual;
+                    continue;
+                }
+            }
+            registered = true;
+            #[cfg(not(loom))]
+            if since.is_none() {
+                since = Some(Instant::now());
+            }
+            futex::wait(&self.state, new, deadline);
+            woken = true;
+            spin.reset();
+            state = self.state.load(Relaxed);
+        }
+    }
+
+    /// The slow path of `release` and `release_fair`: some flag or waiter count is set.
+    #[cold]
+    fn unlock_slow(&self, fair: bool) {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            debug_assert!(state & LOCKED != 0 && state & HANDOFF == 0, "unlock of an unowned mutex");
+            let sleepers_possible = waiters(state) > 0 || state & REQUEUED != 0;
+            if (fair || state & STARVING != 0) && sleepers_possible {
+                return self.hand_off(state);
+            }
+            if state & REQUEUED != 0 {
+                // Requeued threads sleep uncounted: wake one while we still own the lock, so
+                // that no other owner can requeue more between our wake and our clearing.
+                let woke = futex::wake_one(&self.state);
+                #[cfg(atomsync_seeded_bug)]
+                let woke = { let _ = woke; false };
+                let new = if woke {
+                    state & !LOCKED
+                } else {
+                    state & !(LOCKED | REQUEUED | STARVING)
+                };
+                // Release: publishes our critical section to the next owner's Acquire.
+                match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
+                    Ok(_) if woke => return,
+                    Ok(_) => return self.wake_waiter(new),
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            // Release: as above.
+            match self.state.compare_exchange_weak(state, state & !(LOCKED | STARVING), Release, Relaxed) {
+                Ok(_) => return self.wake_waiter(state & !(LOCKED | STARVING)),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// After a release: if sleepers are counted, the lock is free and nobody is already on its
+    /// way, set WOKEN and wake one.
+    fn wake_waiter(&self, mut state: u32) {
+        loop {
+            if waiters(state) == 0 || state & (LOCKED | WOKEN | HANDOFF | REQUEUED) != 0 {
+                // Nobody to wake, or somebody else will: the owner, the woken, or the
+                // thread woken by a REQUEUED release.
+                return;
+            }
+            // Relaxed: only the flag changes; the woken thread re-reads the word.
+            match self.state.compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed) {
+                Ok(_) => {
+                    #[cfg(not(atomsync_seeded_bug))]
+                    futex::wake_one(&self.state);
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Fair release: keep LOCKED, set HANDOFF and wake a sleeper, which claims the lock. If
+    /// no thread sleeps on the word after all, take HANDOFF back and release normally.
+    fn hand_off(&self, mut state: u32) {
+        loop {
+            // Release: publishes our critical section to the claimer's Acquire.
+            match self.state.compare_exchange_weak(state, (state | HANDOFF) & !STARVING, Release, Relaxed) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        state = (state | HANDOFF) & !STARVING;
+        loop {
+            // Every thread asleep on the word (counted or requeued) may claim the lock.
+            if futex::wake_one(&self.state) {
+                return;
+            }
+            // Nobody sleeps here: registered waiters, if any, are running and would claim it;
+            // but so might nobody. Release normally instead.
+            // Release: as above.
+            let new = state & !(LOCKED | HANDOFF | REQUEUED);
+            match self.state.compare_exchange(state, new, Release, Relaxed) {
+                Ok(_) => return self.wake_waiter(new),
+                // Claimed meanwhile: the claimer owns the lock now.
+                Err(actual) if actual & HANDOFF == 0 => return,
+                // A thread registered meanwhile and may be asleep: try waking again.
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+// SAFETY: `lock`/`try_lock`/`try_lock_*` return a guard only after a successful CAS that set
+// LOCKED (or claimed a HANDOFF, which keeps LOCKED set) with Acquire ordering, and only one
+// thread can do so while LOCKED is set; `unlock` clears LOCKED with Release ordering (or hands
+// the still-set LOCKED to exactly one claimer). No lock operation can unwind after acquiring.
+#[cfg(not(loom))]
+unsafe impl lock_api::RawMutex for RawMutex {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = Self::new();
+
+    // The lock has no owner identity: it may be released from any thread, so guards are Send.
+    type Guard = lock_api::GuardSend;
+
+    #[inline]
+    fn lock(&self) -> Self::Guard {
+        self.acquire();
+        lock_api::GuardSend::new()
+    }
+
+    #[inline]
+    fn try_lock(&self) -> Option<Self::Guard> {
+        self.try_acquire().then(lock_api::GuardSend::new)
+    }
+
+    #[inline]
+    unsafe fn unlock(&self, _guard: Self::Guard) {
+        // SAFETY: the caller holds the lock, as `lock_api::RawMutex::unlock` requires.
+        unsafe { self.release() }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.is_held()
+    }
+}
+
+// SAFETY: `unlock_fair` releases exactly like `unlock`, or passes the ownership to a single
+// claimer without the lock ever being observable as free.
+#[cfg(not(loom))]
+unsafe impl lock_api::RawMutexFair for RawMutex {
+    #[inline]
+    unsafe fn unlock_fair(&self, _guard: Self::Guard) {
+        // SAFETY: the caller holds the lock.
+        unsafe { self.release_fair() }
+    }
+}
+
+// SAFETY: the timed forms return a guard only after the same successful acquisition as `lock`.
+#[cfg(not(loom))]
+unsafe impl lock_api::RawMutexTimed for RawMutex {
+    type Duration = Duration;
+    type Instant = Instant;
+
+    #[inline]
+    fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
+        // A timeout too long to represent (`Duration::MAX`) waits forever.
+        self.try_acquire_until(Instant::now().checked_add(timeout))
+            .then(lock_api::GuardSend::new)
+    }
+
+    #[inline]
+    fn try_lock_until(&self, deadline: Instant) -> Option<Self::Guard> {
+        self.try_acquire_until(Some(deadline)).then(lock_api::GuardSend::new)
+    }
+}
+
+/// A mutual-exclusion lock protecting a `T`; 4 bytes plus the `T` (std's is 8 plus the `T`).
+///
+/// This is [`lock_api::Mutex`] over [`RawMutex`], so it has parking_lot's API: `lock()`
+/// returns the guard directly (no poisoning: a panic while locked just unlocks on unwind),
+/// plus `try_lock`, `try_lock_for`, `try_lock_until`, `MutexGuard::unlock_fair`,
+/// `MutexGuard::map`, `lock_arc` and friends.
+///
+/// ```
+/// use atomsync::Mutex;
+/// use std::sync::Arc;
+///
+/// let counter = Arc::new(Mutex::new(0));
+/// let handles: Vec<_> = (0..4)
+///     .map(|_| {
+///         let counter = Arc::clone(&counter);
+///         std::thread::spawn(move || *counter.lock() += 1)
+///     })
+///     .collect();
+/// for handle in handles {
+///     handle.join().unwrap();
+/// }
+/// assert_eq!(*counter.lock(), 4);
+/// ```
+#[cfg(not(loom))]
+pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
+
+/// The guard of a locked [`Mutex`]; unlocks on drop.
+///
+/// ```
+/// let mutex = atomsync::Mutex::new(vec![1]);
+/// let mut guard: atomsync::MutexGuard<'_, Vec<i32>> = mutex.lock();
+/// guard.push(2);
+/// drop(guard);
+/// assert_eq!(*mutex.lock(), [1, 2]);
+/// ```
+#[cfg(not(loom))]
+pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
+
+/// A guard for a part of a [`Mutex`]'s data, made by [`MutexGuard::map`](lock_api::MutexGuard::map).
+///
+/// ```
+/// use atomsync::{Mutex, MutexGuard, MappedMutexGuard};
+/// let mutex = Mutex::new((1, 2));
+/// let mut second: MappedMutexGuard<'_, i32> = MutexGuard::map(mutex.lock(), |pair| &mut pair.1);
+/// *second += 1;
+/// drop(second);
+/// assert_eq!(*mutex.lock(), (1, 3));
+/// ```
+#[cfg(not(loom))]
+pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawMutex, T>;
+
+/// A guard that owns an `Arc` of its [`Mutex`], from [`Mutex::lock_arc`](lock_api::Mutex::lock_arc).
+///
+/// ```
+/// use std::sync::Arc;
+/// let mutex = Arc::new(atomsync::Mutex::new(1));
+/// let guard: atomsync::ArcMutexGuard<i32> = mutex.lock_arc();
+/// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
+/// ```
+#[cfg(not(loom))]
+pub type ArcMutexGuard<T> = lock_api::ArcMutexGuard<RawMutex, T>;
+
+/// Creates a [`Mutex`] in a `const` context (same as `Mutex::new`).
+///
+/// ```
+/// static COUNTER: atomsync::Mutex<u32> = atomsync::const_mutex(0);
+/// *COUNTER.lock() += 1;
+/// assert_eq!(*COUNTER.lock(), 1);
+/// ```
+#[cfg(not(loom))]
+pub const fn const_mutex<T>(value: T) -> Mutex<T> {
+    Mutex::new(value)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_bits_do_not_overlap() {
+        let flags = [LOCKED, WOKEN, HANDOFF, STARVING, REQUEUED];
+        let all = flags.iter().fold(0, |acc, flag| {
+            assert_eq!(acc & flag, 0);
+            acc | flag
+        });
+        assert!(all < WAITER);
+    }
+
+    #[test]
+    fn uncontended_round_trip_leaves_the_word_clear() {
+        let raw = RawMutex::new();
+        raw.acquire();
+        assert_eq!(raw.state.load(Relaxed), LOCKED);
+        // SAFETY: held.
+        unsafe { raw.release() };
+        assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+    }
+
+    #[test]
+    fn fair_release_without_sleepers_is_a_plain_release() {
+        let raw = RawMutex::new();
+        raw.acquire();
+        // SAFETY: held.
+        unsafe { raw.release_fair() };
+        assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+    }
+}

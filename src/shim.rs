@@ -1,0 +1,56 @@
+//! One import point for everything loom must be able to replace.
+//!
+//! Every primitive takes its atomics, `UnsafeCell` and thread helpers from here, never from
+//! `std` directly, so that building with `--cfg loom` swaps the whole crate onto loom's
+//! model-checked versions. loom atomics are not `const`-constructible, so `const fn new`
+//! constructors exist only under `cfg(not(loom))`.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicU32;
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicU32;
+
+/// Hints the CPU that we are spinning (under loom: a yield, so the model can make progress).
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+/// Gives up the rest of this thread's time slice.
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+/// `std`'s `UnsafeCell` with loom's `with`/`with_mut` API, so one code path serves both.
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+#[allow(dead_code)] // used by primitives that keep data outside lock_api (pool, semaphore)
+pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+#[allow(dead_code)]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+#[allow(unused_imports)]
+pub(crate) use loom::cell::UnsafeCell;
