@@ -63,7 +63,7 @@ const WAITER: u32 = 1 << WAITER_SHIFT;
 
 /// How long a sleeper may wait before the next unlock must hand the lock over to a sleeper.
 #[cfg(not(loom))]
-const STARVATION_LIMIT: Duration = Duration::from_micros(500);
+const STARVATION_LIMIT: Duration = Duration::from_secs(500);
 
 #[inline]
 fn waiters(state: u32) -> u32 {
@@ -245,91 +245,70 @@ impl RawMutex {
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, slept: bool) -> bool {
         let mut spin = SpinWait::new();
-        // Counted in `waiters`: we must uncount ourselves when we leave.
-        let mut registered = false;
-        // We returned from a futex wait here: may claim a HANDOFF; clears WOKEN (which an
-        // unlock may have set on our behalf) in its next CAS.
+        // We returned from a futex wait on this word: we may claim a HANDOFF, and we clear
+        // WOKEN (which the unlock that woke us set) in our next decisive CAS.
         let mut woken = slept;
+        let clear_woken = |state: u32, woken: bool| if woken { state & !WOKEN } else { state };
         #[cfg(not(loom))]
         let mut since: Option<Instant> = None;
         let mut state = self.state.load(Relaxed);
         loop {
-            // A registered thread leaves the count, a woken one clears WOKEN, in the CAS that
-            // decides its fate.
-            let leave = |mut new: u32| {
-                if registered {
-                    new -= WAITER;
-                }
-                if woken {
-                    new &= !WOKEN;
-                }
-                new
-            };
-
             // 1. The lock is free: take it.
             if state & LOCKED == 0 {
+                let new = clear_woken(state | LOCKED, woken);
                 // Acquire: pairs with the Release in `release`.
-                match self.state.compare_exchange_weak(state, leave(state | LOCKED), Acquire, Relaxed) {
+                match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
                     Err(actual) => state = actual,
                 }
                 continue;
             }
 
-            // 2. The owner handed the lock to the sleepers, and we are one: claim it.
-            if state & HANDOFF != 0 && (registered || woken) {
-                // Acquire: pairs with the Release that set HANDOFF in `unlock_slow`.
-                match self.state.compare_exchange_weak(state, leave(state & !HANDOFF), Acquire, Relaxed) {
+            // 2. The owner handed the lock to the sleepers, and we slept: claim it.
+            if state & HANDOFF != 0 && woken {
+                let new = clear_woken(state & !HANDOFF, woken);
+                // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
+                match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
                     Err(actual) => state = actual,
                 }
                 continue;
             }
 
-            // 3. Spin while the owner runs and nobody sleeps (a sleeper means a long hold or a
-            //    queue; joining it beats burning a core), or while we are the woken one.
-            if (waiters(state) == 0 || woken) && state & HANDOFF == 0 && spin.spin() {
+            // 3. Spin a little: the owner probably runs and will release soon.
+            if state & HANDOFF == 0 && spin.spin() {
                 state = self.state.load(Relaxed);
                 continue;
             }
 
-            // 4. Out of time: leave (the lock is held, so its owner will wake the others).
-            if let Some(deadline) = deadline {
-                if Instant::now() >= deadline {
-                    let new = leave(state);
-                    if new == state {
-                        return false;
-                    }
-                    match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                        Ok(_) => return false,
-                        Err(actual) => state = actual,
-                    }
-                    continue;
+            // 4. Out of time: give up (the lock is held, so its owner will wake the others).
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                let new = clear_woken(state, woken);
+                if new == state {
+                    return false;
                 }
+                // Relaxed: only WOKEN changes.
+                match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
+                    Ok(_) => return false,
+                    Err(actual) => state = actual,
+                }
+                continue;
             }
 
-            // 5. Register (once) and sleep.
-            let mut new = state;
-            if !registered {
-                assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
-                new += WAITER;
-            }
-            if woken {
-                new &= !WOKEN;
-            }
+            // 5. Count ourselves in and sleep until the word changes.
+            assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
+            #[allow(unused_mut)]
+            let mut new = clear_woken(state + WAITER, woken);
             #[cfg(not(loom))]
             if woken && since.is_some_and(|since| since.elapsed() > STARVATION_LIMIT) {
                 new |= STARVING;
             }
-            if new != state {
-                // Relaxed: only the count and flags change; the futex check and the unlock's
-                // CAS see this value through the word's modification order.
-                if let Err(actual) = self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                    state = actual;
-                    continue;
-                }
+            // Relaxed: only the count and flags change; the futex value check and the
+            // unlocker's CAS see this value through the word's modification order.
+            if let Err(actual) = self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
+                state = actual;
+                continue;
             }
-            registered = true;
             #[cfg(not(loom))]
             if since.is_none() {
                 since = Some(Instant::now());
@@ -337,7 +316,10 @@ impl RawMutex {
             futex::wait(&self.state, new, deadline);
             woken = true;
             spin.reset();
-            state = self.state.load(Relaxed);
+            // Leave the count at once (WOKEN stays until our next decisive CAS): `waiters`
+            // then counts only threads that sleep, which is what an unlock needs to know.
+            // Relaxed: bookkeeping only; the lock is taken with Acquire above.
+            state = self.state.fetch_sub(WAITER, Relaxed) - WAITER;
         }
     }
 

@@ -14,10 +14,10 @@ use crate::shim;
 
 /// Rounds of busy-waiting with `spin_loop` hints.
 #[cfg(not(loom))]
-const PAUSE_ROUNDS: u32 = 4;
+const PAUSE_ROUNDS: u32 = 3;
 /// Rounds of `yield_now` after the busy-waiting rounds.
 #[cfg(not(loom))]
-const YIELD_ROUNDS: u32 = 6;
+const YIELD_ROUNDS: u32 = 7;
 
 // Under loom every round is a yield the model must explore: keep one.
 #[cfg(loom)]
