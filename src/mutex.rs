@@ -63,7 +63,7 @@ const WAITER: u32 = 1 << WAITER_SHIFT;
 
 /// How long a sleeper may wait before the next unlock must hand the lock over to a sleeper.
 #[cfg(not(loom))]
-const STARVATION_LIMIT: Duration = Duration::from_secs(500);
+const STARVATION_LIMIT: Duration = Duration::from_micros(500);
 
 #[inline]
 fn waiters(state: u32) -> u32 {
