@@ -162,6 +162,9 @@ mod imp {
     struct Table {
         next_id: usize,
         sleepers: Vec<(usize, usize)>,
+        /// Test hook only (see `model_stats`): sleeps begun and sleepers requeued so far.
+        sleeps: usize,
+        requeued: usize,
     }
 
     loom::lazy_static! {
@@ -182,6 +185,7 @@ mod imp {
         let id = guard.next_id;
         guard.next_id += 1;
         guard.sleepers.push((address(word), id));
+        guard.sleeps += 1;
         while guard.sleepers.iter().any(|&(_, sleeper)| sleeper == id) {
             guard = condvar.wait(guard).unwrap();
         }
@@ -222,8 +226,42 @@ mod imp {
             sleeper.0 = to;
             moved += 1;
         }
+        guard.requeued += moved;
         Some(moved)
     }
+
+    pub(crate) fn model_stats() -> super::FutexModelStats {
+        let (table, _) = &*TABLE;
+        let guard = table.lock().unwrap();
+        super::FutexModelStats {
+            sleeping: guard.sleepers.len(),
+            sleeps: guard.sleeps,
+            requeued: guard.requeued,
+        }
+    }
+}
+
+/// Test hook, loom only: what the futex model has seen in the *current* loom execution (the
+/// table is a loom `lazy_static`, so it starts empty in every execution). The loom models in
+/// `loom-tests/` use it to assert that a contended path really slept or requeued, and to wait
+/// until a thread is asleep before releasing a lock. Not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FutexModelStats {
+    /// Threads asleep in `wait` right now (on any word).
+    pub sleeping: usize,
+    /// Calls of `wait` that went to sleep (the value matched) so far.
+    pub sleeps: usize,
+    /// Sleepers moved by `requeue` so far.
+    pub requeued: usize,
+}
+
+/// Test hook, loom only: a snapshot of [`FutexModelStats`] for the current loom execution.
+#[cfg(loom)]
+#[doc(hidden)]
+pub fn futex_model_stats() -> FutexModelStats {
+    imp::model_stats()
 }
 
 /// Sleeps while `*word == expected`, until woken, a spurious wake-up, or `deadline`.

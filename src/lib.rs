@@ -58,6 +58,10 @@ pub use condvar::RawCondvar;
 #[cfg(not(loom))]
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::RawMutex;
+/// Loom-only test hook for `loom-tests/` (see `futex::futex_model_stats`); not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use futex::{FutexModelStats, futex_model_stats};
 #[cfg(not(loom))]
 pub use mutex::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, const_mutex};
 

@@ -1,4 +1,44 @@
-//! Loom model checks for `atomsync` live in `tests/`; this library is empty.
+//! Loom model checks for `atomsync` live in `tests/` (one file per primitive); this library
+//! holds only the helpers they share.
 //!
-//! Run them with `RUSTFLAGS="--cfg loom" cargo test -p atomsync-loom-tests --release`
+//! Run them with `bash loom-tests/run.sh`, or by hand with
+//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test -p atomsync-loom-tests --release`
 //! (see `docs/loom.md`).
+
+/// Runs `f` under [`loom::model`] (which reads `LOOM_MAX_PREEMPTIONS`, `LOOM_LOG`,
+/// `LOOM_LOCATION`, ... from the environment) and prints how many executions were explored
+/// and how long that took (visible with `cargo test -- --nocapture`).
+#[cfg(loom)]
+pub fn model<F>(name: &str, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A plain std counter, outside the model: loom does not see it, and it does not change
+    // what any execution does.
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&executions);
+    let start = std::time::Instant::now();
+    loom::model(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    println!(
+        "loom model {name}: {} executions in {:.2} s (LOOM_MAX_PREEMPTIONS={})",
+        executions.load(Ordering::Relaxed),
+        start.elapsed().as_secs_f64(),
+        std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "unbounded".into()),
+    );
+}
+
+/// Yields until `n` threads are asleep in atomsync's futex model (on any word). A model uses
+/// it to put a thread to sleep on purpose before it acts, so that the contended path is taken
+/// in every execution rather than in some.
+#[cfg(loom)]
+pub fn wait_until_asleep(n: usize) {
+    while atomsync::futex_model_stats().sleeping < n {
+        loom::thread::yield_now();
+    }
+}
