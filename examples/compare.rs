@@ -86,7 +86,10 @@ impl CriticalSection {
     fn describe(self) -> String {
         match self {
             Self::Tiny => "tiny critical section (lock; counter += 1; unlock)".to_string(),
-            Self::Work { inside_ns, outside_ns } => format!(
+            Self::Work {
+                inside_ns,
+                outside_ns,
+            } => format!(
                 "~{inside_ns} ns critical section (counter += 1 and arithmetic), ~{outside_ns} ns of work outside"
             ),
         }
@@ -150,10 +153,14 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
             }
             "--threads" => {
                 let list = value()?;
-                let parsed: Result<Vec<usize>, _> =
-                    list.split(',').map(|count| count.trim().parse::<usize>()).collect();
+                let parsed: Result<Vec<usize>, _> = list
+                    .split(',')
+                    .map(|count| count.trim().parse::<usize>())
+                    .collect();
                 match parsed {
-                    Ok(counts) if !counts.is_empty() && !counts.contains(&0) => threads = Some(counts),
+                    Ok(counts) if !counts.is_empty() && !counts.contains(&0) => {
+                        threads = Some(counts)
+                    }
                     _ => return Err(format!("bad --threads `{list}`: want e.g. 1,2,4")),
                 }
             }
@@ -177,7 +184,10 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
                     CriticalSection::Tiny
                 } else {
                     match text.strip_suffix("ns").map(str::parse::<u32>) {
-                        Some(Ok(ns)) if ns > 0 => CriticalSection::Work { inside_ns: ns, outside_ns: 2 * ns },
+                        Some(Ok(ns)) if ns > 0 => CriticalSection::Work {
+                            inside_ns: ns,
+                            outside_ns: 2 * ns,
+                        },
                         _ => return Err(format!("bad --cs `{text}`: want `tiny` or e.g. `100ns`")),
                     }
                 };
@@ -186,7 +196,13 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     let threads = threads.unwrap_or_else(|| primitive.default_threads.to_vec());
-    Ok(Some(Options { primitive, threads, duration, runs, critical_section }))
+    Ok(Some(Options {
+        primitive,
+        threads,
+        duration,
+        runs,
+        critical_section,
+    }))
 }
 
 fn main() {
@@ -219,7 +235,11 @@ pub fn print_header() {
         if command.is_empty() { "" } else { " -- " },
         command.join(" ")
     );
-    println!("machine:  {} CPUs (available_parallelism), {}", cpu_count(), cpu_model());
+    println!(
+        "machine:  {} CPUs (available_parallelism), {}",
+        cpu_count(),
+        cpu_model()
+    );
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         let load: Vec<&str> = load.split_whitespace().take(3).collect();
         println!("load:     {} (1/5/15 min, at start)", load.join(" "));
@@ -248,17 +268,24 @@ fn cpu_model() -> String {
 
 /// The current UTC time as `YYYY-MM-DD HH:MM UTC` (no date crate: civil-from-days by hand).
 fn utc_now() -> String {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
     let (days, second_of_day) = ((seconds / 86_400) as i64, seconds % 86_400);
     // Howard Hinnant's `civil_from_days`.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
@@ -299,7 +326,9 @@ impl Lock for std::sync::Mutex<u64> {
     }
     #[inline]
     fn with<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut self
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
@@ -344,9 +373,13 @@ impl Work {
         let iterations = |ns: u32| ((f64::from(ns) / ns_per_iteration).round() as u32).max(1);
         match critical_section {
             CriticalSection::Tiny => Work::default(),
-            CriticalSection::Work { inside_ns, outside_ns } => {
-                Work { inside: iterations(inside_ns), outside: iterations(outside_ns) }
-            }
+            CriticalSection::Work {
+                inside_ns,
+                outside_ns,
+            } => Work {
+                inside: iterations(inside_ns),
+                outside: iterations(outside_ns),
+            },
         }
     }
 
@@ -370,16 +403,20 @@ impl Work {
 pub fn spin_work(iterations: u32) {
     let mut x = black_box(0x9E37_79B9_7F4A_7C15_u64);
     for _ in 0..iterations {
-        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407));
+        x = black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
     }
     black_box(x);
 }
 
-/// Nanoseconds per iteration of [`spin_work`]: the fastest of several timed batches.
+/// Nanoseconds per iteration of [`spin_work`]: the fastest of many short timed batches (short,
+/// so that some batches run without being preempted on a busy machine).
 pub fn calibrate_spin_work() -> f64 {
-    const ITERATIONS: u32 = 200_000;
+    const ITERATIONS: u32 = 10_000;
     let mut best = f64::INFINITY;
-    for _ in 0..15 {
+    for _ in 0..300 {
         let start = Instant::now();
         spin_work(ITERATIONS);
         best = best.min(start.elapsed().as_nanos() as f64 / f64::from(ITERATIONS));
@@ -410,7 +447,11 @@ impl Sample {
     pub fn fairness(&self) -> f64 {
         let min = self.per_thread.iter().copied().min().unwrap_or(0);
         let max = self.per_thread.iter().copied().max().unwrap_or(0);
-        if max == 0 { 1.0 } else { min as f64 / max as f64 }
+        if max == 0 {
+            1.0
+        } else {
+            min as f64 / max as f64
+        }
     }
 }
 
@@ -421,7 +462,8 @@ pub fn contend_for<L: Lock>(threads: usize, duration: Duration, work: Work) -> S
     let barrier = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (lock, stop, barrier) = (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&barrier));
+            let (lock, stop, barrier) =
+                (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&barrier));
             thread::spawn(move || {
                 let mut operations = 0_u64;
                 barrier.wait();
@@ -439,10 +481,21 @@ pub fn contend_for<L: Lock>(threads: usize, duration: Duration, work: Work) -> S
     thread::sleep(duration);
     stop.0.store(true, Relaxed);
     let elapsed = start.elapsed();
-    let per_thread: Vec<u64> = handles.into_iter().map(|handle| handle.join().expect("worker panicked")).collect();
+    let per_thread: Vec<u64> = handles
+        .into_iter()
+        .map(|handle| handle.join().expect("worker panicked"))
+        .collect();
     // Mutual exclusion check for free: every increment must have landed.
-    assert_eq!(lock.0.with(|value| *value), per_thread.iter().sum::<u64>(), "{} lost increments", L::NAME);
-    Sample { elapsed, per_thread }
+    assert_eq!(
+        lock.0.with(|value| *value),
+        per_thread.iter().sum::<u64>(),
+        "{} lost increments",
+        L::NAME
+    );
+    Sample {
+        elapsed,
+        per_thread,
+    }
 }
 
 /// One implementation in a throughput comparison.
@@ -455,24 +508,36 @@ pub struct Contender {
 
 /// A contender running the mutex workload `work` on `L`.
 pub fn mutex_contender<L: Lock>(work: Work) -> Contender {
-    Contender { name: L::NAME, run: Box::new(move |threads, duration| contend_for::<L>(threads, duration, work)) }
+    Contender {
+        name: L::NAME,
+        run: Box::new(move |threads, duration| contend_for::<L>(threads, duration, work)),
+    }
 }
 
 fn runs_text(runs: usize) -> String {
-    if runs == 1 { "1 run".to_string() } else { format!("{runs} runs") }
+    if runs == 1 {
+        "1 run".to_string()
+    } else {
+        format!("{runs} runs")
+    }
 }
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
 }
 
 /// Measures every contender at every thread count, `runs` times, interleaved; prints the
 /// throughput table (with the ratio of the first contender to each of the others and to the
 /// best of them) and the fairness table.
 pub fn compare_throughput(title: &str, contenders: &[Contender], options: &Options) {
-    let estimate = options.duration.as_secs_f64() * (options.runs * contenders.len() * options.threads.len()) as f64;
+    let estimate = options.duration.as_secs_f64()
+        * (options.runs * contenders.len() * options.threads.len()) as f64;
     eprintln!("measuring {title} (about {estimate:.0} s)");
 
     // results[t][c] = the samples of contender c at thread count t.
@@ -513,7 +578,14 @@ pub fn compare_throughput(title: &str, contenders: &[Contender], options: &Optio
     for (thread_index, &threads) in options.threads.iter().enumerate() {
         let medians: Vec<f64> = results[thread_index]
             .iter()
-            .map(|samples| median(&mut samples.iter().map(Sample::ops_per_second).collect::<Vec<_>>()))
+            .map(|samples| {
+                median(
+                    &mut samples
+                        .iter()
+                        .map(Sample::ops_per_second)
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         let mut row = format!("| {threads:>7} |");
         for value in &medians {
@@ -527,8 +599,13 @@ pub fn compare_throughput(title: &str, contenders: &[Contender], options: &Optio
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map_or((0, f64::NAN), |(index, value)| (index, *value));
-        let best_name = baselines.get(best_index).map_or("-", |baseline| baseline.name);
-        row.push_str(&format!(" {:>14} |", format!("{:.2}x {}", medians[0] / best, short(best_name))));
+        let best_name = baselines
+            .get(best_index)
+            .map_or("-", |baseline| baseline.name);
+        row.push_str(&format!(
+            " {:>14} |",
+            format!("{:.2}x {}", medians[0] / best, short(best_name))
+        ));
         println!("{row}");
     }
     println!();
@@ -556,7 +633,13 @@ pub fn compare_throughput(title: &str, contenders: &[Contender], options: &Optio
 fn separator(header: &str) -> String {
     header
         .split('|')
-        .map(|cell| if cell.is_empty() { String::new() } else { format!("-{}:", "-".repeat(cell.len() - 2)) })
+        .map(|cell| {
+            if cell.is_empty() {
+                String::new()
+            } else {
+                format!("-{}:", "-".repeat(cell.len() - 2))
+            }
+        })
         .collect::<Vec<_>>()
         .join("|")
 }
@@ -611,7 +694,11 @@ impl Default for Histogram {
 impl Histogram {
     /// An empty histogram (allocated up front: recording never allocates).
     pub fn new() -> Self {
-        Histogram { counts: vec![0; 64 * SUB_BUCKETS as usize], max: 0, total: 0 }
+        Histogram {
+            counts: vec![0; 64 * SUB_BUCKETS as usize],
+            max: 0,
+            total: 0,
+        }
     }
 
     fn index(value: u64) -> usize {
@@ -620,7 +707,8 @@ impl Histogram {
         }
         let top_bit = 63 - value.leading_zeros();
         let shift = top_bit - SUB_BUCKET_BITS;
-        ((top_bit - SUB_BUCKET_BITS + 1) as u64 * SUB_BUCKETS + ((value >> shift) & (SUB_BUCKETS - 1))) as usize
+        ((top_bit - SUB_BUCKET_BITS + 1) as u64 * SUB_BUCKETS
+            + ((value >> shift) & (SUB_BUCKETS - 1))) as usize
     }
 
     /// The largest value that falls into bucket `index`.
@@ -692,7 +780,8 @@ pub fn measure_waits<L: Lock>(threads: usize, duration: Duration) -> LatencySamp
     let barrier = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (lock, stop, barrier) = (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&barrier));
+            let (lock, stop, barrier) =
+                (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&barrier));
             thread::spawn(move || {
                 let mut waits = Histogram::new();
                 barrier.wait();
@@ -725,7 +814,11 @@ pub fn measure_waits<L: Lock>(threads: usize, duration: Duration) -> LatencySamp
         per_thread.push(thread_waits.total());
         waits.merge(&thread_waits);
     }
-    LatencySample { waits, per_thread, elapsed }
+    LatencySample {
+        waits,
+        per_thread,
+        elapsed,
+    }
 }
 
 /// One implementation in the starvation comparison.
@@ -739,9 +832,18 @@ pub struct LatencyContender {
 /// The implementations the starvation figure compares.
 pub fn latency_contenders() -> [LatencyContender; 3] {
     [
-        LatencyContender { name: "atomsync", run: measure_waits::<atomsync::Mutex<u64>> },
-        LatencyContender { name: "std", run: measure_waits::<std::sync::Mutex<u64>> },
-        LatencyContender { name: "parking_lot", run: measure_waits::<parking_lot::Mutex<u64>> },
+        LatencyContender {
+            name: "atomsync",
+            run: measure_waits::<atomsync::Mutex<u64>>,
+        },
+        LatencyContender {
+            name: "std",
+            run: measure_waits::<std::sync::Mutex<u64>>,
+        },
+        LatencyContender {
+            name: "parking_lot",
+            run: measure_waits::<parking_lot::Mutex<u64>>,
+        },
     ]
 }
 
@@ -766,10 +868,15 @@ pub fn print_starvation(threads: &[usize], duration: Duration, runs: usize) {
         duration.as_millis()
     );
     println!();
-    println!("| threads | impl        | M acq/s |      p50 |      p99 |    p99.9 |      max | worst max | min/max ops |");
-    println!("|--------:|:------------|--------:|---------:|---------:|---------:|---------:|----------:|------------:|");
+    println!(
+        "| threads | impl        | M acq/s |      p50 |      p99 |    p99.9 |      max | worst max | min/max ops |"
+    );
+    println!(
+        "|--------:|:------------|--------:|---------:|---------:|---------:|---------:|----------:|------------:|"
+    );
     for &thread_count in threads {
-        let mut samples: Vec<Vec<LatencySample>> = (0..contenders.len()).map(|_| Vec::new()).collect();
+        let mut samples: Vec<Vec<LatencySample>> =
+            (0..contenders.len()).map(|_| Vec::new()).collect();
         for run in 0..runs {
             for offset in 0..contenders.len() {
                 let index = (run + offset) % contenders.len();
@@ -777,15 +884,26 @@ pub fn print_starvation(threads: &[usize], duration: Duration, runs: usize) {
             }
         }
         for (contender, samples) in contenders.iter().zip(&samples) {
-            let figure = |f: &dyn Fn(&LatencySample) -> f64| median(&mut samples.iter().map(f).collect::<Vec<_>>());
-            let rate = figure(&|sample| sample.waits.total() as f64 / sample.elapsed.as_secs_f64() / 1e6);
+            let figure = |f: &dyn Fn(&LatencySample) -> f64| {
+                median(&mut samples.iter().map(f).collect::<Vec<_>>())
+            };
+            let rate =
+                figure(&|sample| sample.waits.total() as f64 / sample.elapsed.as_secs_f64() / 1e6);
             let p50 = figure(&|sample| sample.waits.quantile(0.50) as f64);
             let p99 = figure(&|sample| sample.waits.quantile(0.99) as f64);
             let p999 = figure(&|sample| sample.waits.quantile(0.999) as f64);
             let max = figure(&|sample| sample.waits.max() as f64);
-            let worst = samples.iter().map(|sample| sample.waits.max()).max().unwrap_or(0) as f64;
+            let worst = samples
+                .iter()
+                .map(|sample| sample.waits.max())
+                .max()
+                .unwrap_or(0) as f64;
             let fairness = figure(&|sample| {
-                Sample { elapsed: sample.elapsed, per_thread: sample.per_thread.clone() }.fairness()
+                Sample {
+                    elapsed: sample.elapsed,
+                    per_thread: sample.per_thread.clone(),
+                }
+                .fairness()
             });
             println!(
                 "| {thread_count:>7} | {:<11} | {rate:>7.2} | {:>8} | {:>8} | {:>8} | {:>8} | {:>9} | {fairness:>11.2} |",
@@ -805,7 +923,8 @@ fn compare_starvation(options: &Options) {
     if options.critical_section != CriticalSection::Tiny {
         eprintln!("note: the starvation figure always uses the tiny critical section");
     }
-    let estimate = options.duration.as_secs_f64() * (options.runs * 3 * options.threads.len()) as f64;
+    let estimate =
+        options.duration.as_secs_f64() * (options.runs * 3 * options.threads.len()) as f64;
     eprintln!("measuring starvation (about {estimate:.0} s)");
     print_starvation(&options.threads, options.duration, options.runs);
 }
