@@ -1,1 +1,295 @@
-fn main() {}
+//! Condvar benchmarks: atomsync vs `std::sync::Condvar` (with std's `Mutex`) vs parking_lot.
+//!
+//! ```text
+//! cargo bench --bench condvar                    # everything, about 30 s on 2 cores
+//! cargo bench --bench condvar -- ping_pong       # a criterion filter (regex on the id)
+//! ```
+//!
+//! - `condvar_ping_pong/<impl>`: two threads take turns through one mutex-protected counter
+//!   and one condvar (wait while it is the other's turn, increment, `notify_one`). One
+//!   iteration is a round trip (two hand-overs); the time per iteration is the round-trip time.
+//! - `condvar_notify_all_32/<impl>`: 32 threads wait on one condvar; the main thread bumps a
+//!   generation under the lock and calls `notify_all` while still holding it. One iteration is
+//!   the time from just before `notify_all` until the last of the 32 has re-acquired the
+//!   mutex (that waiter reads the clock inside its critical section). Getting the 32 back
+//!   into `wait` between rounds is not timed, and the main thread sleeps meanwhile (it learns
+//!   of progress through atomics and `unpark`, so it never competes for the mutex). A condvar that requeues waiters onto the mutex
+//!   (atomsync, parking_lot) wakes them one at a time; std's wakes them all at once.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What the mutex protects in both benchmarks.
+#[derive(Default)]
+struct State {
+    /// Ping-pong: even = the main thread's turn, odd = the partner's.
+    turn: u64,
+    /// notify_all: the round the waiters may leave their wait for.
+    generation: u64,
+    /// notify_all: waiters that are (about to be) inside `wait` for the next round.
+    waiting: usize,
+    /// notify_all: waiters that have re-acquired the mutex in this round.
+    reacquired: usize,
+    /// notify_all: when the last waiter re-acquired the mutex in this round.
+    last_reacquired: Option<Instant>,
+}
+
+/// A mutex around [`State`] plus one condvar, in each implementation's own API.
+trait CondvarPair: Send + Sync + 'static {
+    const NAME: &'static str;
+    fn new() -> Self;
+    /// Locks, runs `f`, unlocks.
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R;
+    /// Locks, runs `before`, waits while `condition` holds, runs `after`, unlocks.
+    fn wait_while<R>(
+        &self,
+        before: impl FnOnce(&mut State),
+        condition: impl FnMut(&mut State) -> bool,
+        after: impl FnOnce(&mut State) -> R,
+    ) -> R;
+    fn notify_one(&self);
+    fn notify_all(&self);
+}
+
+struct AtomsyncPair(atomsync::Mutex<State>, atomsync::Condvar);
+
+impl CondvarPair for AtomsyncPair {
+    const NAME: &'static str = "atomsync";
+    fn new() -> Self {
+        AtomsyncPair(
+            atomsync::Mutex::new(State::default()),
+            atomsync::Condvar::new(),
+        )
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.0.lock())
+    }
+    fn wait_while<R>(
+        &self,
+        before: impl FnOnce(&mut State),
+        condition: impl FnMut(&mut State) -> bool,
+        after: impl FnOnce(&mut State) -> R,
+    ) -> R {
+        let mut guard = self.0.lock();
+        before(&mut guard);
+        self.1.wait_while(&mut guard, condition);
+        after(&mut guard)
+    }
+    fn notify_one(&self) {
+        self.1.notify_one();
+    }
+    fn notify_all(&self) {
+        self.1.notify_all();
+    }
+}
+
+struct StdPair(std::sync::Mutex<State>, std::sync::Condvar);
+
+impl CondvarPair for StdPair {
+    const NAME: &'static str = "std";
+    fn new() -> Self {
+        StdPair(
+            std::sync::Mutex::new(State::default()),
+            std::sync::Condvar::new(),
+        )
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.0.lock().expect("poisoned"))
+    }
+    fn wait_while<R>(
+        &self,
+        before: impl FnOnce(&mut State),
+        condition: impl FnMut(&mut State) -> bool,
+        after: impl FnOnce(&mut State) -> R,
+    ) -> R {
+        let mut guard = self.0.lock().expect("poisoned");
+        before(&mut guard);
+        let mut guard = self.1.wait_while(guard, condition).expect("poisoned");
+        after(&mut guard)
+    }
+    fn notify_one(&self) {
+        self.1.notify_one();
+    }
+    fn notify_all(&self) {
+        self.1.notify_all();
+    }
+}
+
+struct ParkingLotPair(parking_lot::Mutex<State>, parking_lot::Condvar);
+
+impl CondvarPair for ParkingLotPair {
+    const NAME: &'static str = "parking_lot";
+    fn new() -> Self {
+        ParkingLotPair(
+            parking_lot::Mutex::new(State::default()),
+            parking_lot::Condvar::new(),
+        )
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.0.lock())
+    }
+    fn wait_while<R>(
+        &self,
+        before: impl FnOnce(&mut State),
+        condition: impl FnMut(&mut State) -> bool,
+        after: impl FnOnce(&mut State) -> R,
+    ) -> R {
+        let mut guard = self.0.lock();
+        before(&mut guard);
+        self.1.wait_while(&mut guard, condition);
+        after(&mut guard)
+    }
+    fn notify_one(&self) {
+        self.1.notify_one();
+    }
+    fn notify_all(&self) {
+        self.1.notify_all();
+    }
+}
+
+/// `round_trips` round trips between this thread and a partner; returns their total time.
+fn ping_pong<P: CondvarPair>(round_trips: u64) -> Duration {
+    let pair = Arc::new(P::new());
+    let barrier = Arc::new(Barrier::new(2));
+    let partner = {
+        let (pair, barrier) = (Arc::clone(&pair), Arc::clone(&barrier));
+        thread::spawn(move || {
+            barrier.wait();
+            for _ in 0..round_trips {
+                pair.wait_while(|_| {}, |state| state.turn % 2 == 0, |state| state.turn += 1);
+                pair.notify_one();
+            }
+        })
+    };
+    barrier.wait();
+    let start = Instant::now();
+    for _ in 0..round_trips {
+        pair.wait_while(|_| {}, |state| state.turn % 2 == 1, |state| state.turn += 1);
+        pair.notify_one();
+    }
+    // Wait for the partner's last turn.
+    pair.wait_while(|_| {}, |state| state.turn < 2 * round_trips, |_| {});
+    let elapsed = start.elapsed();
+    partner.join().expect("partner panicked");
+    elapsed
+}
+
+const WAITERS: usize = 32;
+
+/// Round numbers the waiters report to the main thread outside the mutex, so that the main
+/// thread sleeps (parked) instead of competing for the mutex while it waits for them.
+#[derive(Default)]
+struct Progress {
+    /// The last round for which all waiters have counted themselves into `wait`.
+    all_waiting: AtomicU64,
+    /// The last round in which all waiters have re-acquired the mutex.
+    all_reacquired: AtomicU64,
+}
+
+/// Parks until `counter` reaches `round`.
+fn park_until(counter: &AtomicU64, round: u64) {
+    // Acquire: pairs with the waiter's Release store, for the state it saw.
+    while counter.load(Acquire) < round {
+        thread::park();
+    }
+}
+
+/// `rounds` rounds of `notify_all` to [`WAITERS`] waiters; returns the total time from
+/// `notify_all` until the last waiter re-acquired the mutex.
+fn notify_all_rounds<P: CondvarPair>(rounds: u64) -> Duration {
+    let pair = Arc::new(P::new());
+    let progress = Arc::new(Progress::default());
+    let main = thread::current();
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (pair, progress, main) = (Arc::clone(&pair), Arc::clone(&progress), main.clone());
+            thread::spawn(move || {
+                for round in 1..=rounds {
+                    pair.wait_while(
+                        |state| {
+                            state.waiting += 1;
+                            if state.waiting == WAITERS {
+                                // We release the mutex only inside `wait`, so the main thread
+                                // cannot bump the generation before all of us wait.
+                                progress.all_waiting.store(round, Release);
+                                main.unpark();
+                            }
+                        },
+                        |state| state.generation < round,
+                        |state| {
+                            state.reacquired += 1;
+                            if state.reacquired == WAITERS {
+                                state.last_reacquired = Some(Instant::now());
+                                progress.all_reacquired.store(round, Release);
+                                main.unpark();
+                            }
+                        },
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut total = Duration::ZERO;
+    for round in 1..=rounds {
+        park_until(&progress.all_waiting, round);
+        let start = pair.with(|state| {
+            state.waiting = 0;
+            state.reacquired = 0;
+            state.last_reacquired = None;
+            state.generation = round;
+            let start = Instant::now();
+            pair.notify_all();
+            start
+        });
+        park_until(&progress.all_reacquired, round);
+        let last = pair
+            .with(|state| state.last_reacquired)
+            .expect("set by the last waiter");
+        total += last - start;
+    }
+    for waiter in waiters {
+        waiter.join().expect("waiter panicked");
+    }
+    total
+}
+
+fn condvar_benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("condvar_ping_pong");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    // One element = one round trip, so criterion also reports round trips per second.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(AtomsyncPair::NAME, |b| {
+        b.iter_custom(ping_pong::<AtomsyncPair>)
+    });
+    group.bench_function(StdPair::NAME, |b| b.iter_custom(ping_pong::<StdPair>));
+    group.bench_function(ParkingLotPair::NAME, |b| {
+        b.iter_custom(ping_pong::<ParkingLotPair>)
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("condvar_notify_all_32");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function(AtomsyncPair::NAME, |b| {
+        b.iter_custom(notify_all_rounds::<AtomsyncPair>)
+    });
+    group.bench_function(StdPair::NAME, |b| {
+        b.iter_custom(notify_all_rounds::<StdPair>)
+    });
+    group.bench_function(ParkingLotPair::NAME, |b| {
+        b.iter_custom(notify_all_rounds::<ParkingLotPair>)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, condvar_benches);
+criterion_main!(benches);
