@@ -115,7 +115,7 @@ impl RawCondvar {
         let seq = self.seq.load(Relaxed);
         // SAFETY: the caller holds `mutex`.
         unsafe { mutex.release() };
-        let in_time = futex::wait(&self.seq, seq, deadline);
+        let in_time = futex::wait(&self.seq, seq, deadline) != futex::Wait::TimedOut;
         mutex.lock_after_wait();
         self.unregister(mutex);
         in_time

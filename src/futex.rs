@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! wait(word, expected, deadline)  sleeps while *word == expected (checked atomically by the
-//!                                 kernel against concurrent wakes); returns false only if the
-//!                                 deadline passed, true on a wake, a value mismatch, a signal
-//!                                 or a spurious return
+//!                                 kernel against concurrent wakes); says whether it slept and
+//!                                 was woken, returned without a wake (value mismatch, signal),
+//!                                 or timed out
 //! wake_one(word) -> bool          wakes one sleeper; true if one was woken (Linux)
 //! wake_all(word)                  wakes every sleeper
 //! requeue(from, expected, to)     Linux: moves every sleeper of `from` to `to` without waking it
@@ -29,7 +29,7 @@ use std::time::Instant;
 
 #[cfg(all(target_os = "linux", not(loom)))]
 mod imp {
-    use super::AtomicU32;
+    use super::{AtomicU32, Wait};
     use std::time::Instant;
 
     /// The absolute `CLOCK_MONOTONIC` time of `deadline`, or `None` if it does not fit.
@@ -51,7 +51,7 @@ mod imp {
         Some(libc::timespec { tv_sec: sec, tv_nsec: nsec })
     }
 
-    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Wait {
         let timespec = deadline.and_then(to_timespec);
         let timeout_ptr = timespec
             .as_ref()
@@ -70,9 +70,15 @@ mod imp {
                 libc::FUTEX_BITSET_MATCH_ANY,
             )
         };
-        // 0: woken (or spuriously); EAGAIN: the value differed; EINTR: a signal. Only
-        // ETIMEDOUT means the deadline passed.
-        !(result < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
+        if result == 0 {
+            // Woken (or, rarely, a stale wake meant for an earlier user of this address).
+            return Wait::Woken;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ETIMEDOUT) => Wait::TimedOut,
+            // EAGAIN: the value differed; EINTR: a signal.
+            _ => Wait::Returned,
+        }
     }
 
     fn wake(word: &AtomicU32, count: i32) -> i64 {
@@ -116,14 +122,15 @@ mod imp {
 
 #[cfg(all(not(target_os = "linux"), not(loom)))]
 mod imp {
-    use super::AtomicU32;
+    use super::{AtomicU32, Wait};
     use std::time::{Duration, Instant};
 
-    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Wait {
         match deadline {
             None => {
+                // atomic-wait cannot tell a wake from a value mismatch; report the stronger.
                 atomic_wait::wait(word, expected);
-                true
+                Wait::Woken
             }
             Some(deadline) => {
                 // Documented fallback: poll with short sleeps until the value changes.
@@ -131,11 +138,11 @@ mod imp {
                 while word.load(std::sync::atomic::Ordering::Relaxed) == expected {
                     let now = Instant::now();
                     if now >= deadline {
-                        return false;
+                        return Wait::TimedOut;
                     }
                     std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
                 }
-                true
+                Wait::Woken
             }
         }
     }
@@ -152,7 +159,7 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    use super::AtomicU32;
+    use super::{AtomicU32, Wait};
     use loom::sync::{Condvar, Mutex};
     use std::sync::atomic::Ordering::SeqCst;
     use std::time::Instant;
@@ -175,12 +182,12 @@ mod imp {
         word as *const AtomicU32 as usize
     }
 
-    pub(crate) fn wait(word: &AtomicU32, expected: u32, _deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, _deadline: Option<Instant>) -> Wait {
         let (table, condvar) = &*TABLE;
         let mut guard = table.lock().unwrap();
         // The check happens under the table lock, as the kernel checks under its bucket lock.
         if word.load(SeqCst) != expected {
-            return true;
+            return Wait::Returned;
         }
         let id = guard.next_id;
         guard.next_id += 1;
@@ -189,7 +196,7 @@ mod imp {
         while guard.sleepers.iter().any(|&(_, sleeper)| sleeper == id) {
             guard = condvar.wait(guard).unwrap();
         }
-        true
+        Wait::Woken
     }
 
     pub(crate) fn wake_one(word: &AtomicU32) -> bool {
@@ -264,10 +271,22 @@ pub fn futex_model_stats() -> FutexModelStats {
     imp::model_stats()
 }
 
-/// Sleeps while `*word == expected`, until woken, a spurious wake-up, or `deadline`.
-/// Returns false only if the deadline passed.
+/// How a [`wait`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// The thread slept and a wake ended the sleep (rarely, a stale wake-up; elsewhere than
+    /// Linux, also any return the platform cannot tell apart).
+    Woken,
+    /// It returned without being woken: the value differed, or a signal interrupted it.
+    Returned,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Sleeps while `*word == expected`, until woken, interrupted, or `deadline`. Callers must
+/// re-read the word: every outcome can be spurious except `TimedOut`.
 #[inline]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> bool {
+pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Wait {
     imp::wait(word, expected, deadline)
 }
 

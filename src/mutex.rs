@@ -50,7 +50,9 @@ use crate::futex;
 use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::time::{Duration, Instant};
+#[cfg(not(loom))]
+use std::time::Duration;
+use std::time::Instant;
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
@@ -245,17 +247,19 @@ impl RawMutex {
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, slept: bool) -> bool {
         let mut spin = SpinWait::new();
-        // We returned from a futex wait on this word: we may claim a HANDOFF, and we clear
-        // WOKEN (which the unlock that woke us set) in our next decisive CAS.
+        // We returned from a futex wait on this word: we may claim a HANDOFF.
         let mut woken = slept;
-        let clear_woken = |state: u32, woken: bool| if woken { state & !WOKEN } else { state };
+        // WOKEN is (or may be) ours: set for us by the unlock that woke us, or by ourselves
+        // while spinning. We clear it in our next decisive CAS (take, claim, sleep, give up).
+        let mut owns_woken = slept;
+        let clear_woken = |state: u32, owns_woken: bool| if owns_woken { state & !WOKEN } else { state };
         #[cfg(not(loom))]
         let mut since: Option<Instant> = None;
         let mut state = self.state.load(Relaxed);
         loop {
             // 1. The lock is free: take it.
             if state & LOCKED == 0 {
-                let new = clear_woken(state | LOCKED, woken);
+                let new = clear_woken(state | LOCKED, owns_woken);
                 // Acquire: pairs with the Release in `release`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
@@ -266,7 +270,7 @@ impl RawMutex {
 
             // 2. The owner handed the lock to the sleepers, and we slept: claim it.
             if state & HANDOFF != 0 && woken {
-                let new = clear_woken(state & !HANDOFF, woken);
+                let new = clear_woken(state & !HANDOFF, owns_woken);
                 // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
@@ -275,15 +279,23 @@ impl RawMutex {
                 continue;
             }
 
-            // 3. Spin a little: the owner probably runs and will release soon.
+            // 3. Spin a little: the owner probably runs and will release soon. While we spin,
+            //    WOKEN tells unlockers not to wake a sleeper: we will take the lock instead.
             if state & HANDOFF == 0 && spin.spin() {
+                if !owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
+                    // Relaxed: only the flag changes. If the CAS fails we just spin without it.
+                    owns_woken = self
+                        .state
+                        .compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed)
+                        .is_ok();
+                }
                 state = self.state.load(Relaxed);
                 continue;
             }
 
             // 4. Out of time: give up (the lock is held, so its owner will wake the others).
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                let new = clear_woken(state, woken);
+                let new = clear_woken(state, owns_woken);
                 if new == state {
                     return false;
                 }
@@ -298,7 +310,7 @@ impl RawMutex {
             // 5. Count ourselves in and sleep until the word changes.
             assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
             #[allow(unused_mut)]
-            let mut new = clear_woken(state + WAITER, woken);
+            let mut new = clear_woken(state + WAITER, owns_woken);
             #[cfg(not(loom))]
             if woken && since.is_some_and(|since| since.elapsed() > STARVATION_LIMIT) {
                 new |= STARVING;
@@ -313,8 +325,11 @@ impl RawMutex {
             if since.is_none() {
                 since = Some(Instant::now());
             }
-            futex::wait(&self.state, new, deadline);
-            woken = true;
+            // Only a thread that really slept may claim a HANDOFF (one whose wait found the
+            // word already changed is a newcomer to the hand-off). Any thread that registered
+            // owns WOKEN afterwards: an unlock may have set it on its behalf before it slept.
+            woken |= futex::wait(&self.state, new, deadline) == futex::Wait::Woken;
+            owns_woken = true;
             spin.reset();
             // Leave the count at once (WOKEN stays until our next decisive CAS): `waiters`
             // then counts only threads that sleep, which is what an unlock needs to know.
@@ -336,9 +351,8 @@ impl RawMutex {
             if state & REQUEUED != 0 {
                 // Requeued threads sleep uncounted: wake one while we still own the lock, so
                 // that no other owner can requeue more between our wake and our clearing.
-                let woke = futex::wake_one(&self.state);
-                #[cfg(atomsync_seeded_bug)]
-                let woke = { let _ = woke; false };
+                // (The seeded bug for the loom CI check drops this wake too.)
+                let woke = !cfg!(atomsync_seeded_bug) && futex::wake_one(&self.state);
                 let new = if woke {
                     state & !LOCKED
                 } else {
