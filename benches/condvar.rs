@@ -55,37 +55,47 @@ trait CondvarPair: Send + Sync + 'static {
     fn notify_all(&self);
 }
 
-struct AtomsyncPair(atomsync::Mutex<State>, atomsync::Condvar);
+/// atomsync's and parking_lot's pairs have the same API (parking_lot's guards, no poisoning).
+macro_rules! pair_without_poisoning {
+    ($pair:ident, $mutex:ty, $condvar:ty, $name:literal) => {
+        struct $pair($mutex, $condvar);
 
-impl CondvarPair for AtomsyncPair {
-    const NAME: &'static str = "atomsync";
-    fn new() -> Self {
-        AtomsyncPair(
-            atomsync::Mutex::new(State::default()),
-            atomsync::Condvar::new(),
-        )
-    }
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        f(&mut self.0.lock())
-    }
-    fn wait_while<R>(
-        &self,
-        before: impl FnOnce(&mut State),
-        condition: impl FnMut(&mut State) -> bool,
-        after: impl FnOnce(&mut State) -> R,
-    ) -> R {
-        let mut guard = self.0.lock();
-        before(&mut guard);
-        self.1.wait_while(&mut guard, condition);
-        after(&mut guard)
-    }
-    fn notify_one(&self) {
-        self.1.notify_one();
-    }
-    fn notify_all(&self) {
-        self.1.notify_all();
-    }
+        impl CondvarPair for $pair {
+            const NAME: &'static str = $name;
+            fn new() -> Self {
+                $pair(<$mutex>::new(State::default()), <$condvar>::new())
+            }
+            fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+                f(&mut self.0.lock())
+            }
+            fn wait_while<R>(
+                &self,
+                before: impl FnOnce(&mut State),
+                condition: impl FnMut(&mut State) -> bool,
+                after: impl FnOnce(&mut State) -> R,
+            ) -> R {
+                let mut guard = self.0.lock();
+                before(&mut guard);
+                self.1.wait_while(&mut guard, condition);
+                after(&mut guard)
+            }
+            fn notify_one(&self) {
+                self.1.notify_one();
+            }
+            fn notify_all(&self) {
+                self.1.notify_all();
+            }
+        }
+    };
 }
+
+pair_without_poisoning!(AtomsyncPair, atomsync::Mutex<State>, atomsync::Condvar, "atomsync");
+pair_without_poisoning!(
+    ParkingLotPair,
+    parking_lot::Mutex<State>,
+    parking_lot::Condvar,
+    "parking_lot"
+);
 
 struct StdPair(std::sync::Mutex<State>, std::sync::Condvar);
 
@@ -109,38 +119,6 @@ impl CondvarPair for StdPair {
         let mut guard = self.0.lock().expect("poisoned");
         before(&mut guard);
         let mut guard = self.1.wait_while(guard, condition).expect("poisoned");
-        after(&mut guard)
-    }
-    fn notify_one(&self) {
-        self.1.notify_one();
-    }
-    fn notify_all(&self) {
-        self.1.notify_all();
-    }
-}
-
-struct ParkingLotPair(parking_lot::Mutex<State>, parking_lot::Condvar);
-
-impl CondvarPair for ParkingLotPair {
-    const NAME: &'static str = "parking_lot";
-    fn new() -> Self {
-        ParkingLotPair(
-            parking_lot::Mutex::new(State::default()),
-            parking_lot::Condvar::new(),
-        )
-    }
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        f(&mut self.0.lock())
-    }
-    fn wait_while<R>(
-        &self,
-        before: impl FnOnce(&mut State),
-        condition: impl FnMut(&mut State) -> bool,
-        after: impl FnOnce(&mut State) -> R,
-    ) -> R {
-        let mut guard = self.0.lock();
-        before(&mut guard);
-        self.1.wait_while(&mut guard, condition);
         after(&mut guard)
     }
     fn notify_one(&self) {
