@@ -1,0 +1,307 @@
+//! loom models of `RawRwLock`: read/write exclusion, the writer-waiting path, upgrade racing a
+//! reader, downgrade waking a reader, writers woken one by one through `writer_notify`, and the
+//! phase-fair hand-over to sleeping readers, and upgradable readers waking each other and
+//! upgrading beside a reader and a writer. See `docs/loom.md`.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
+//!       cargo test -p atomsync-loom-tests --release --test rwlock`
+#![cfg(loom)]
+
+use atomsync::{RawRwLock, futex_model_stats};
+use atomsync_loom_tests::{model, wait_until_asleep};
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A `RawRwLock` protecting a loom `UnsafeCell`: loom reports a data race if a writer's
+/// critical section ever overlaps another reader's or writer's.
+struct Locked {
+    lock: RawRwLock,
+    value: UnsafeCell<usize>,
+}
+
+// SAFETY: `value` is written only under the write lock and read only under a read (or
+// upgradable, or write) lock; loom checks that those never overlap wrongly.
+unsafe impl Sync for Locked {}
+
+impl Locked {
+    fn new() -> Arc<Self> {
+        Arc::new(Self { lock: RawRwLock::new(), value: UnsafeCell::new(0) })
+    }
+
+    /// The value. The caller holds some lock.
+    fn read(&self) -> usize {
+        // SAFETY: the caller holds a lock, so no writer runs now.
+        self.value.with(|value| unsafe { *value })
+    }
+
+    /// Sets the value. The caller holds the write lock.
+    fn write(&self, new: usize) {
+        // SAFETY: the caller holds the write lock, so nobody else accesses `value` now.
+        self.value.with_mut(|value| unsafe { *value = new });
+    }
+
+    /// read lock; read; release.
+    fn read_locked(&self) -> usize {
+        self.lock.acquire_shared();
+        let value = self.read();
+        // SAFETY: acquired just above.
+        unsafe { self.lock.release_shared() };
+        value
+    }
+
+    /// write lock; add one (after a yield: a long critical section); release.
+    fn increment(&self) {
+        self.lock.acquire_exclusive();
+        let value = self.read();
+        thread::yield_now();
+        self.write(value + 1);
+        // SAFETY: acquired just above.
+        unsafe { self.lock.release_exclusive() };
+    }
+
+    /// The final value; the lock must be free (every other thread was joined).
+    fn total(&self) -> usize {
+        assert!(self.lock.try_acquire_exclusive(), "the lock is still held at the end");
+        let total = self.read();
+        // SAFETY: `try_acquire_exclusive` just succeeded.
+        unsafe { self.lock.release_exclusive() };
+        total
+    }
+}
+
+/// A writer and a reader race: the reader sees 0 or 1 (never a torn or racing access), the
+/// writer's update is not lost, the lock ends free.
+#[test]
+fn read_write_exclusion() {
+    model("read_write_exclusion", || {
+        let locked = Locked::new();
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        let seen = locked.read_locked();
+        assert!(seen <= 1);
+        writer.join().unwrap();
+        assert_eq!(locked.total(), 1);
+    });
+}
+
+/// Two writers race (one is the main thread), then a reader: no lost update.
+#[test]
+fn two_writers_exclusion() {
+    model("two_writers_exclusion", || {
+        let locked = Locked::new();
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        locked.increment();
+        writer.join().unwrap();
+        assert_eq!(locked.total(), 2);
+    });
+}
+
+/// Main holds a read lock; a writer comes and sleeps (WRITERS_WAITING), a second reader comes
+/// (and must then wait behind the writer, or got in before it registered). Main releases: the
+/// last reader out wakes the writer. Every execution sleeps at least once.
+#[test]
+fn two_readers_and_a_writer_writer_waits() {
+    model("two_readers_and_a_writer_writer_waits", || {
+        let locked = Locked::new();
+        locked.lock.acquire_shared();
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        wait_until_asleep(1);
+        // SAFETY: acquired above.
+        unsafe { locked.lock.release_shared() };
+        assert!(reader.join().unwrap() <= 1);
+        writer.join().unwrap();
+        assert_eq!(locked.total(), 1);
+        assert!(futex_model_stats().sleeps >= 1);
+    });
+}
+
+/// An upgradable reader upgrades while a plain reader races it: the reader sees 0 or 1, the
+/// upgrade waits for it (sleeping on writer_notify when needed), the lock ends free.
+#[test]
+fn upgrade_racing_a_reader() {
+    static UPGRADE_SLEPT: AtomicBool = AtomicBool::new(false);
+    model("upgrade_racing_a_reader", || {
+        let locked = Locked::new();
+        let upgrader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || {
+                locked.lock.acquire_upgradable();
+                let value = locked.read();
+                // SAFETY: the upgradable lock is held; then the write lock.
+                unsafe { locked.lock.upgrade_to_exclusive() };
+                locked.write(value + 1);
+                // SAFETY: the write lock is held.
+                unsafe { locked.lock.release_exclusive() };
+            })
+        };
+        locked.lock.acquire_shared();
+        let seen = locked.read();
+        thread::yield_now();
+        assert_eq!(locked.read(), seen, "a writer ran during our read lock");
+        // SAFETY: acquired above.
+        unsafe { locked.lock.release_shared() };
+        upgrader.join().unwrap();
+        assert_eq!(locked.total(), 1);
+        if futex_model_stats().sleeps > 0 {
+            UPGRADE_SLEPT.store(true, Ordering::Relaxed);
+        }
+    });
+    assert!(UPGRADE_SLEPT.load(Ordering::Relaxed), "no execution reached the upgrade's sleep");
+}
+
+/// Main holds the write lock; a reader sleeps; main downgrades to a read lock: the reader must
+/// get in *while main still holds its read lock* (the downgrade woke it), seeing main's write.
+#[test]
+fn downgrade_wakes_a_reader() {
+    model("downgrade_wakes_a_reader", || {
+        let locked = Locked::new();
+        locked.lock.acquire_exclusive();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        wait_until_asleep(1);
+        locked.write(1);
+        // SAFETY: the write lock is held; then a read lock.
+        unsafe { locked.lock.downgrade_to_shared() };
+        assert_eq!(reader.join().unwrap(), 1);
+        // SAFETY: the read lock from the downgrade.
+        unsafe { locked.lock.release_shared() };
+        assert_eq!(locked.total(), 1);
+    });
+}
+
+/// Main holds the write lock; a reader sleeps; main releases: the reader must be woken. This
+/// is the model the seeded bug (write unlock forgets to wake the readers) must fail.
+#[test]
+fn write_unlock_wakes_sleeping_reader() {
+    model("write_unlock_wakes_sleeping_reader", || {
+        let locked = Locked::new();
+        locked.lock.acquire_exclusive();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        wait_until_asleep(1);
+        locked.write(1);
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.release_exclusive() };
+        assert_eq!(reader.join().unwrap(), 1);
+        assert_eq!(locked.total(), 1);
+    });
+}
+
+/// The writer-notify path: main holds the write lock, two writers sleep on writer_notify;
+/// main's unlock wakes one, whose unlock must wake the other (the woken writer re-sets
+/// WRITERS_WAITING when it takes the lock, since the first wake cleared it).
+#[test]
+fn writer_notify_wakes_writers_one_by_one() {
+    model("writer_notify_wakes_writers_one_by_one", || {
+        let locked = Locked::new();
+        locked.lock.acquire_exclusive();
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let locked = Arc::clone(&locked);
+                thread::spawn(move || locked.increment())
+            })
+            .collect();
+        wait_until_asleep(2);
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.release_exclusive() };
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        assert_eq!(locked.total(), 2);
+    });
+}
+
+/// Phase-fair hand-over: main holds the write lock, a reader and a writer both sleep; main
+/// writes 1 and releases. The reader must get in before the writer (it reads 1, never 2).
+#[test]
+fn write_unlock_hands_over_to_readers_first() {
+    model("write_unlock_hands_over_to_readers_first", || {
+        let locked = Locked::new();
+        locked.lock.acquire_exclusive();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        wait_until_asleep(2);
+        locked.write(1);
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.release_exclusive() };
+        assert_eq!(reader.join().unwrap(), 1, "the writer overtook the waiting reader");
+        writer.join().unwrap();
+        assert_eq!(locked.total(), 2);
+    });
+}
+
+/// Main holds the upgradable lock; a second upgradable reader sleeps; main releases: it must
+/// be woken (upgradable readers exclude each other and sleep on the state word).
+#[test]
+fn upgradable_release_wakes_a_waiting_upgradable() {
+    model("upgradable_release_wakes_a_waiting_upgradable", || {
+        let locked = Locked::new();
+        locked.lock.acquire_upgradable();
+        let second = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || {
+                locked.lock.acquire_upgradable();
+                let value = locked.read();
+                // SAFETY: acquired just above.
+                unsafe { locked.lock.release_upgradable() };
+                value
+            })
+        };
+        wait_until_asleep(1);
+        // SAFETY: acquired above.
+        unsafe { locked.lock.release_upgradable() };
+        assert_eq!(second.join().unwrap(), 0);
+        assert_eq!(locked.total(), 0);
+    });
+}
+
+/// Main upgrades while a reader and a writer race it: the upgrade, the writer and the reader
+/// exclude each other properly and both updates land.
+#[test]
+fn upgrade_with_a_reader_and_a_writer() {
+    model("upgrade_with_a_reader_and_a_writer", || {
+        let locked = Locked::new();
+        locked.lock.acquire_upgradable();
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        let value = locked.read();
+        // SAFETY: the upgradable lock is held; then the write lock.
+        unsafe { locked.lock.upgrade_to_exclusive() };
+        locked.write(value + 1);
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.release_exclusive() };
+        assert!(reader.join().unwrap() <= 2);
+        writer.join().unwrap();
+        assert_eq!(locked.total(), 2);
+    });
+}
