@@ -1,0 +1,651 @@
+//! Public behaviour of [`atomsync::Semaphore`]: at most k holders, conservation of permits under
+//! random traffic, no starvation of `acquire_many` behind a stream of `acquire(1)`, timed
+//! acquires and their lower bound, `close` waking sleepers, owned permits across threads, bad
+//! input, and a proptest model of the non-blocking operations.
+//!
+//! No test waits for another thread by sleeping and hoping: threads meet through barriers,
+//! channels or the semaphore itself. Sleeps appear only to give a timeout's lower bound
+//! something to measure, or to give a thread the chance to go to sleep in `acquire` where the
+//! assertion does not depend on whether it did. Every test that could block forever on a bug
+//! runs under [`within`], which turns a deadlock into a failure.
+
+use atomsync::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
+use proptest::prelude::*;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a test body may run before we call it a deadlock.
+const DEADLOCK: Duration = Duration::from_secs(60);
+
+/// Upper slack for "returns promptly" checks.
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// Runs `body` on its own thread and fails if it has not finished within [`DEADLOCK`]; a panic
+/// in `body` is re-raised here with its own message.
+fn within<F: FnOnce() + Send + 'static>(body: F) {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let runner = thread::spawn(move || {
+        body();
+        drop(done_tx);
+    });
+    match done_rx.recv_timeout(DEADLOCK) {
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = runner.join() {
+                panic::resume_unwind(panic);
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("the test body did not finish within {DEADLOCK:?}: deadlock or lost wake-up")
+        }
+    }
+}
+
+/// A small xorshift generator: random traffic without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn at_most_k_holders_with_16_threads_on_3_permits() {
+    within(|| {
+        const K: usize = 3;
+        let semaphore = Arc::new(Semaphore::new(K));
+        let holders = Arc::new(AtomicUsize::new(0));
+        let high_water = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(Barrier::new(16));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (semaphore, holders, high_water, barrier) = (
+                    Arc::clone(&semaphore),
+                    Arc::clone(&holders),
+                    Arc::clone(&high_water),
+                    Arc::clone(&barrier),
+                );
+                thread::spawn(move || {
+                    barrier.wait();
+                    for round in 0..2_000 {
+                        let _permit = semaphore.acquire().unwrap();
+                        let now = holders.fetch_add(1, SeqCst) + 1;
+                        high_water.fetch_max(now, SeqCst);
+                        if round % 64 == 0 {
+                            thread::yield_now();
+                        }
+                        holders.fetch_sub(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let high = high_water.load(SeqCst);
+        assert!(
+            (1..=K).contains(&high),
+            "high-water mark {high} with {K} permits"
+        );
+        assert_eq!(semaphore.available_permits(), K);
+    });
+}
+
+#[test]
+fn random_traffic_from_8_threads_conserves_permits() {
+    within(|| {
+        const INITIAL: usize = 10;
+        let semaphore = Arc::new(Semaphore::new(INITIAL));
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8u64)
+            .map(|seed| {
+                let (semaphore, barrier) = (Arc::clone(&semaphore), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (seed + 1));
+                    let mut held: Vec<SemaphorePermit<'_>> = Vec::new();
+                    barrier.wait();
+                    for _ in 0..5_000 {
+                        match rng.below(7) {
+                            // Blocking only while holding nothing: hold-and-wait could deadlock the test.
+                            0 | 1 if held.is_empty() => {
+                                held.push(semaphore.acquire_many(1 + rng.below(3) as u32).unwrap())
+                            }
+                            2 => {
+                                if let Ok(permit) = semaphore.try_acquire_many(rng.below(4) as u32)
+                                {
+                                    held.push(permit);
+                                }
+                            }
+                            3 if held.len() < 2 => {
+                                let timeout = Duration::from_micros(rng.below(200));
+                                match semaphore.acquire_many_for(1 + rng.below(2) as u32, timeout) {
+                                    Ok(permit) => held.push(permit),
+                                    Err(error) => assert_eq!(error, AcquireError::TimedOut),
+                                }
+                            }
+                            4 => {
+                                if let Some(permit) = held.last_mut()
+                                    && let Some(part) = permit.split(1)
+                                {
+                                    held.push(part);
+                                }
+                            }
+                            5 if held.len() >= 2 => {
+                                let last = held.pop().unwrap();
+                                held.last_mut().unwrap().merge(last);
+                            }
+                            _ => {
+                                held.pop();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(semaphore.available_permits(), INITIAL);
+    });
+}
+
+/// One round of the starvation check: 4 threads loop on acquire(1)/release of 8 permits; once
+/// all of them have gone round many times, the main thread asks for all 8 and must get them
+/// within a generous bound while the loopers keep going. Each looper yields while it holds its
+/// permit, so at almost any moment some permit is held and the request for all 8 cannot just
+/// slip in through the fast path: it has to wait as the head. Returns how long it waited.
+fn acquire_many_is_not_starved_once() -> Duration {
+    const PERMITS: u32 = 8;
+    const BOUND: Duration = Duration::from_secs(5);
+    let semaphore = Arc::new(Semaphore::new(PERMITS as usize));
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let loopers: Vec<_> = (0..4)
+        .map(|_| {
+            let (semaphore, stop, rounds) = (
+                Arc::clone(&semaphore),
+                Arc::clone(&stop),
+                Arc::clone(&rounds),
+            );
+            thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    let permit = semaphore.acquire().unwrap();
+                    thread::yield_now();
+                    drop(permit);
+                    rounds.fetch_add(1, SeqCst);
+                }
+            })
+        })
+        .collect();
+    // The stream is flowing: every looper has had time to go round (progress, not a sleep).
+    while rounds.load(SeqCst) < 10_000 {
+        thread::yield_now();
+    }
+    let start = Instant::now();
+    let all = semaphore.acquire_many_for(PERMITS, BOUND);
+    let waited = start.elapsed();
+    let all =
+        all.unwrap_or_else(|error| panic!("acquire_many(8) starved: {error} after {waited:?}"));
+    assert_eq!(all.num_permits(), PERMITS as usize);
+    assert_eq!(semaphore.available_permits(), 0);
+    drop(all);
+    stop.store(true, SeqCst);
+    for looper in loopers {
+        looper.join().unwrap();
+    }
+    assert_eq!(semaphore.available_permits(), PERMITS as usize);
+    waited
+}
+
+/// The starvation test, run 20 times in a row (the acceptance criterion).
+#[test]
+fn acquire_many_is_not_starved_by_a_stream_of_single_acquires_20_times() {
+    within(|| {
+        let waits: Vec<Duration> = (0..20)
+            .map(|_| acquire_many_is_not_starved_once())
+            .collect();
+        // Visible with --nocapture.
+        eprintln!(
+            "acquire_many(8) waited at most {:?} over 20 rounds",
+            waits.iter().max().unwrap()
+        );
+    });
+}
+
+#[test]
+fn try_acquire_respects_a_waiting_head() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(2));
+        let one = semaphore.acquire().unwrap();
+        let (about_tx, about_rx) = mpsc::channel();
+        let waiter = {
+            let semaphore = Arc::clone(&semaphore);
+            thread::spawn(move || {
+                about_tx.send(()).unwrap();
+                semaphore.acquire_many(2).map(|permit| permit.num_permits())
+            })
+        };
+        about_rx.recv().unwrap();
+        // Whether or not the waiter already reserved the free permit, it gets both once the
+        // one we hold is back; a try_acquire that wins the race must give its permit back.
+        if let Ok(stolen) = semaphore.try_acquire() {
+            drop(stolen);
+        }
+        drop(one);
+        assert_eq!(waiter.join().unwrap(), Ok(2));
+        assert_eq!(semaphore.available_permits(), 2);
+    });
+}
+
+#[test]
+fn timed_acquires_return_no_earlier_than_the_deadline() {
+    within(|| {
+        let semaphore = Semaphore::new(1);
+        let timeout = Duration::from_millis(30);
+
+        let start = Instant::now();
+        let _held = semaphore.acquire().unwrap();
+        assert_eq!(
+            semaphore.acquire_for(timeout).unwrap_err(),
+            AcquireError::TimedOut
+        );
+        assert!(start.elapsed() >= timeout);
+
+        let deadline = Instant::now() + timeout;
+        assert_eq!(
+            semaphore.acquire_until(deadline).unwrap_err(),
+            AcquireError::TimedOut
+        );
+        assert!(Instant::now() >= deadline);
+
+        // A request for 2 of 1 permit times out as a head and gives the reservation back.
+        drop(_held);
+        let deadline = Instant::now() + timeout;
+        assert_eq!(
+            semaphore.acquire_many_until(2, deadline).unwrap_err(),
+            AcquireError::TimedOut
+        );
+        assert!(Instant::now() >= deadline);
+        let start = Instant::now();
+        assert!(
+            semaphore.acquire_many_for(1, timeout).is_ok(),
+            "the head's reservation stuck"
+        );
+        assert!(start.elapsed() < timeout);
+
+        // Zero and past deadlines.
+        let _all = semaphore.acquire().unwrap();
+        assert_eq!(
+            semaphore.acquire_for(Duration::ZERO).unwrap_err(),
+            AcquireError::TimedOut
+        );
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(
+            semaphore.acquire_until(past).unwrap_err(),
+            AcquireError::TimedOut
+        );
+    });
+}
+
+#[test]
+fn duration_max_waits_until_a_release() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(0));
+        let waiter = {
+            let semaphore = Arc::clone(&semaphore);
+            thread::spawn(move || {
+                semaphore
+                    .acquire_many_for(2, Duration::MAX)
+                    .map(|permit| permit.num_permits())
+            })
+        };
+        // Give it the chance to sleep (the assertion holds either way).
+        thread::sleep(Duration::from_millis(20));
+        semaphore.add_permits(1);
+        semaphore.add_permits(1);
+        assert_eq!(waiter.join().unwrap(), Ok(2));
+    });
+}
+
+#[test]
+fn timed_waiter_that_is_released_in_time_succeeds() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(1));
+        let held = semaphore.acquire().unwrap();
+        let (about_tx, about_rx) = mpsc::channel();
+        let waiter = {
+            let semaphore = Arc::clone(&semaphore);
+            thread::spawn(move || {
+                about_tx.send(()).unwrap();
+                semaphore
+                    .acquire_for(Duration::from_secs(30))
+                    .map(|permit| permit.num_permits())
+            })
+        };
+        about_rx.recv().unwrap();
+        drop(held);
+        assert_eq!(waiter.join().unwrap(), Ok(1));
+    });
+}
+
+#[test]
+fn close_wakes_every_sleeper_with_closed() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(1));
+        let held = semaphore.acquire().unwrap();
+        let (about_tx, about_rx) = mpsc::channel();
+        // One head (asks for 3) and queued waiters behind it, timed and untimed.
+        let waiters: Vec<_> = (0..5u32)
+            .map(|i| {
+                let (semaphore, about_tx) = (Arc::clone(&semaphore), about_tx.clone());
+                thread::spawn(move || {
+                    about_tx.send(()).unwrap();
+                    let start = Instant::now();
+                    let result = match i {
+                        0 => semaphore.acquire_many(3).map(drop),
+                        1 => semaphore.acquire_for(Duration::from_secs(3600)).map(drop),
+                        _ => semaphore.acquire().map(drop),
+                    };
+                    (result, start.elapsed())
+                })
+            })
+            .collect();
+        for _ in 0..5 {
+            about_rx.recv().unwrap();
+        }
+        // Give them the chance to sleep (the assertions hold either way).
+        thread::sleep(Duration::from_millis(50));
+        let closed_at = Instant::now();
+        semaphore.close();
+        for waiter in waiters {
+            let (result, _) = waiter.join().unwrap();
+            assert_eq!(result, Err(AcquireError::Closed));
+        }
+        assert!(
+            closed_at.elapsed() < PROMPT,
+            "close did not wake the sleepers promptly"
+        );
+        assert!(semaphore.is_closed());
+        assert_eq!(semaphore.acquire().unwrap_err(), AcquireError::Closed);
+        assert_eq!(
+            semaphore.try_acquire().unwrap_err(),
+            TryAcquireError::Closed
+        );
+        // Permits released after close are accepted.
+        drop(held);
+        semaphore.add_permits(2);
+        assert_eq!(semaphore.available_permits(), 3);
+        semaphore.close(); // twice is fine
+    });
+}
+
+fn assert_send_static<T: Send + Sync + 'static>(_: &T) {}
+
+#[test]
+fn owned_permits_move_across_threads() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(4));
+        let (permit_tx, permit_rx) = mpsc::channel::<OwnedSemaphorePermit>();
+        let mut first = Arc::clone(&semaphore).acquire_many_owned(3).unwrap();
+        assert_send_static(&first);
+        let second = Arc::clone(&semaphore).try_acquire_owned().unwrap();
+        let split = first.split(2).unwrap();
+        assert!(Arc::ptr_eq(split.semaphore(), &semaphore));
+        assert_eq!(semaphore.available_permits(), 0);
+        let consumer = thread::spawn(move || {
+            let mut total = 0;
+            for permit in permit_rx {
+                total += permit.num_permits();
+            }
+            total
+        });
+        permit_tx.send(first).unwrap();
+        permit_tx.send(second).unwrap();
+        permit_tx.send(split).unwrap();
+        drop(permit_tx);
+        assert_eq!(consumer.join().unwrap(), 4);
+        assert_eq!(semaphore.available_permits(), 4);
+
+        // An owned acquire that has to wait for a permit released on another thread.
+        let all = Arc::clone(&semaphore).acquire_many_owned(4).unwrap();
+        let releaser = thread::spawn(move || drop(all));
+        let one = Arc::clone(&semaphore).acquire_owned().unwrap();
+        releaser.join().unwrap();
+        assert_eq!(one.num_permits(), 1);
+        assert!(Arc::clone(&semaphore).try_acquire_many_owned(4).is_err());
+        assert!(
+            Arc::clone(&semaphore)
+                .acquire_many_owned_for(3, Duration::from_secs(5))
+                .is_ok()
+        );
+    });
+}
+
+#[test]
+fn bad_input_fails_fast() {
+    within(|| {
+        let semaphore = Semaphore::new(0);
+        // n == 0 acquires at once, even with no permits.
+        assert_eq!(semaphore.acquire_many(0).unwrap().num_permits(), 0);
+        assert_eq!(semaphore.try_acquire_many(0).unwrap().num_permits(), 0);
+        assert_eq!(
+            semaphore
+                .acquire_many_for(0, Duration::ZERO)
+                .unwrap()
+                .num_permits(),
+            0
+        );
+        // More than a semaphore can hold: an error, not a hang.
+        let too_many = Semaphore::MAX_PERMITS as u32 + 1;
+        assert_eq!(
+            semaphore.acquire_many(too_many).unwrap_err(),
+            AcquireError::TooMany
+        );
+        assert_eq!(
+            semaphore.acquire_many(u32::MAX).unwrap_err(),
+            AcquireError::TooMany
+        );
+        assert_eq!(
+            semaphore.try_acquire_many(too_many).unwrap_err(),
+            TryAcquireError::TooMany
+        );
+        assert_eq!(
+            semaphore
+                .acquire_many_for(too_many, Duration::MAX)
+                .unwrap_err(),
+            AcquireError::TooMany
+        );
+        // The maximum itself works.
+        let full = Semaphore::new(Semaphore::MAX_PERMITS);
+        let everything = full.acquire_many(Semaphore::MAX_PERMITS as u32).unwrap();
+        assert_eq!(full.available_permits(), 0);
+        drop(everything);
+        assert_eq!(full.available_permits(), Semaphore::MAX_PERMITS);
+        // add_permits overflow panics with a clear message and changes nothing.
+        let panic = panic::catch_unwind(AssertUnwindSafe(|| full.add_permits(1))).unwrap_err();
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.contains("exceed MAX_PERMITS"), "{message}");
+        assert_eq!(full.available_permits(), Semaphore::MAX_PERMITS);
+        let panic = panic::catch_unwind(|| Semaphore::new(Semaphore::MAX_PERMITS + 1)).unwrap_err();
+        assert!(
+            panic
+                .downcast_ref::<&str>()
+                .unwrap()
+                .contains("MAX_PERMITS")
+        );
+        // A closed semaphore: Closed, also for n == 0.
+        semaphore.close();
+        assert_eq!(semaphore.acquire_many(0).unwrap_err(), AcquireError::Closed);
+        assert_eq!(
+            semaphore.try_acquire().unwrap_err(),
+            TryAcquireError::Closed
+        );
+        // Merging permits of two semaphores panics.
+        let (a, b) = (Semaphore::new(1), Semaphore::new(1));
+        let mut from_a = a.acquire().unwrap();
+        let from_b = b.acquire().unwrap();
+        assert!(panic::catch_unwind(AssertUnwindSafe(|| from_a.merge(from_b))).is_err());
+    });
+}
+
+#[test]
+fn permit_split_merge_forget_and_forget_permits() {
+    let semaphore = Semaphore::new(5);
+    let mut permit = semaphore.acquire_many(4).unwrap();
+    assert!(permit.split(5).is_none());
+    assert_eq!(permit.num_permits(), 4);
+    let part = permit.split(3).unwrap();
+    assert_eq!((permit.num_permits(), part.num_permits()), (1, 3));
+    part.forget();
+    assert_eq!(semaphore.available_permits(), 1);
+    drop(permit);
+    assert_eq!(semaphore.available_permits(), 2);
+    assert_eq!(semaphore.forget_permits(usize::MAX), 2);
+    assert_eq!(semaphore.forget_permits(1), 0);
+    semaphore.add_permits(0);
+    assert_eq!(semaphore.available_permits(), 0);
+}
+
+#[test]
+fn errors_are_proper_error_types() {
+    fn is_error<E: std::error::Error + Clone + PartialEq + Send + Sync + 'static>(_: &E) {}
+    for error in [
+        AcquireError::Closed,
+        AcquireError::TooMany,
+        AcquireError::TimedOut,
+    ] {
+        is_error(&error);
+        assert_eq!(error.clone(), error);
+        assert!(!error.to_string().is_empty());
+    }
+    for error in [
+        TryAcquireError::Closed,
+        TryAcquireError::NoPermits,
+        TryAcquireError::TooMany,
+    ] {
+        is_error(&error);
+        assert!(!format!("{error} {error:?}").is_empty());
+    }
+    let semaphore = Semaphore::new(2);
+    assert_eq!(
+        format!("{semaphore:?}"),
+        "Semaphore { available_permits: 2, closed: false }"
+    );
+    let permit = semaphore.acquire().unwrap();
+    assert_eq!(format!("{permit:?}"), "SemaphorePermit { permits: 1 }");
+}
+
+#[test]
+fn const_construction_and_size() {
+    static SEMAPHORE: Semaphore = Semaphore::new(1);
+    assert_eq!(std::mem::size_of::<Semaphore>(), 16);
+    drop(SEMAPHORE.acquire().unwrap());
+    assert_eq!(SEMAPHORE.available_permits(), 1);
+}
+
+/// One step of the proptest model.
+#[derive(Clone, Debug)]
+enum Op {
+    TryAcquire(u32),
+    /// Drops the held permit at this index (modulo the number held).
+    Release(usize),
+    Add(usize),
+    Forget(usize),
+    /// `SemaphorePermit::forget` of the permit at this index.
+    ForgetPermit(usize),
+    /// Splits this many permits off the permit at this index.
+    Split(usize, usize),
+    Close,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u32..6).prop_map(Op::TryAcquire),
+        3 => any::<usize>().prop_map(Op::Release),
+        2 => (0usize..5).prop_map(Op::Add),
+        1 => (0usize..5).prop_map(Op::Forget),
+        1 => any::<usize>().prop_map(Op::ForgetPermit),
+        1 => (any::<usize>(), 0usize..4).prop_map(|(index, n)| Op::Split(index, n)),
+        1 => Just(Op::Close),
+    ]
+}
+
+proptest! {
+    /// Sequences of the non-blocking operations agree with a model (available count, closed
+    /// flag, the permits held) after every step.
+    #[test]
+    fn non_blocking_operations_match_a_model(initial in 0usize..6, ops in prop::collection::vec(op(), 0..60)) {
+        let semaphore = Semaphore::new(initial);
+        let mut available = initial;
+        let mut closed = false;
+        let mut held: Vec<SemaphorePermit<'_>> = Vec::new();
+        for op in ops {
+            match op {
+                Op::TryAcquire(n) => {
+                    let result = semaphore.try_acquire_many(n);
+                    if closed {
+                        prop_assert_eq!(result.unwrap_err(), TryAcquireError::Closed);
+                    } else if n as usize > available {
+                        prop_assert_eq!(result.unwrap_err(), TryAcquireError::NoPermits);
+                    } else {
+                        let permit = result.unwrap();
+                        prop_assert_eq!(permit.num_permits(), n as usize);
+                        available -= n as usize;
+                        held.push(permit);
+                    }
+                }
+                Op::Release(index) if !held.is_empty() => {
+                    let permit = held.swap_remove(index % held.len());
+                    available += permit.num_permits();
+                }
+                Op::ForgetPermit(index) if !held.is_empty() => {
+                    held.swap_remove(index % held.len()).forget();
+                }
+                Op::Split(index, n) if !held.is_empty() => {
+                    let index = index % held.len();
+                    let before = held[index].num_permits();
+                    match held[index].split(n) {
+                        Some(part) => {
+                            prop_assert!(n <= before);
+                            prop_assert_eq!(part.num_permits(), n);
+                            prop_assert_eq!(held[index].num_permits(), before - n);
+                            held.push(part);
+                        }
+                        None => prop_assert!(n > before),
+                    }
+                }
+                Op::Release(_) | Op::ForgetPermit(_) | Op::Split(..) => {}
+                Op::Add(n) => {
+                    semaphore.add_permits(n);
+                    available += n;
+                }
+                Op::Forget(n) => {
+                    let removed = semaphore.forget_permits(n);
+                    prop_assert_eq!(removed, n.min(available));
+                    available -= removed;
+                }
+                Op::Close => {
+                    semaphore.close();
+                    closed = true;
+                }
+            }
+            prop_assert_eq!(semaphore.available_permits(), available);
+            prop_assert_eq!(semaphore.is_closed(), closed);
+        }
+        let still_held: usize = held.iter().map(SemaphorePermit::num_permits).sum();
+        drop(held);
+        prop_assert_eq!(semaphore.available_permits(), available + still_held);
+    }
+}
