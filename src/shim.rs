@@ -11,6 +11,22 @@ pub(crate) use std::sync::atomic::AtomicU32;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::AtomicU32;
 
+// The pool's protocol pieces (pool/sleep.rs, the one-shot cell in pool/handle.rs) are
+// loom-checked, so they take these from here too.
+#[cfg(not(loom))]
+#[allow(unused_imports)]
+pub(crate) use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, fence},
+};
+
+#[cfg(loom)]
+#[allow(unused_imports)]
+pub(crate) use loom::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, fence},
+};
+
 /// Hints the CPU that we are spinning (under loom: a yield, so the model can make progress).
 #[inline]
 pub(crate) fn spin_loop() {

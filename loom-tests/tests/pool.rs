@@ -1,0 +1,258 @@
+//! loom models of the ThreadPool's protocol pieces, in isolation: the idle-worker sleep
+//! protocol (`pool/sleep.rs`) and the one-shot result cell under `JoinHandle`
+//! (`pool/handle.rs`). See `docs/loom.md`.
+//!
+//! The queues of the real pool (crossbeam-deque) are modelled by a loom atomic counter of
+//! queued jobs, pushed with a Release increment and taken with an Acquire CAS — no stronger
+//! than a deque push/steal, so only the protocol's own fences make the models pass.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
+//!       cargo test -p atomsync-loom-tests --release --test pool`
+#![cfg(loom)]
+
+use atomsync::pool::{OneShot, Sleep};
+use atomsync_loom_tests::{model, wait_until_asleep};
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, AtomicUsize};
+use loom::thread;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::task::{Poll, Wake, Waker};
+
+/// A pool reduced to its sleep protocol: a queue (a count of jobs), the shutdown flag.
+struct Pool {
+    queued: AtomicUsize,
+    ran: AtomicUsize,
+    shutdown: AtomicBool,
+    sleep: Sleep,
+}
+
+impl Pool {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            queued: AtomicUsize::new(0),
+            ran: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            sleep: Sleep::new(),
+        })
+    }
+
+    /// `Shared::submit` from outside: push, then notify.
+    fn push(&self) {
+        // Release: a deque push publishes the job (no stronger).
+        self.queued.fetch_add(1, Release);
+        self.sleep.notify_one();
+    }
+
+    /// Takes a job if there is one (a steal) and runs it.
+    fn try_run_one(&self) -> bool {
+        // Acquire: a steal reads the job the push published.
+        let mut queued = self.queued.load(Acquire);
+        while queued > 0 {
+            match self
+                .queued
+                .compare_exchange(queued, queued - 1, Acquire, Acquire)
+            {
+                Ok(_) => {
+                    self.ran.fetch_add(1, Relaxed);
+                    return true;
+                }
+                Err(current) => queued = current,
+            }
+        }
+        false
+    }
+
+    /// `WorkerThread::main_loop` (without the spin phase): run jobs; when there are none,
+    /// announce, re-check, sleep; exit on shutdown with empty queues. Returns after `stop_after`
+    /// jobs if given (a model without shutdown).
+    fn worker(&self, stop_after: Option<usize>) {
+        let mut ran = 0;
+        loop {
+            if stop_after == Some(ran) {
+                return;
+            }
+            if self.try_run_one() {
+                ran += 1;
+                continue;
+            }
+            let ticket = self.sleep.prepare_to_sleep();
+            let shutting_down = self.shutdown.load(SeqCst);
+            loom::sync::atomic::fence(SeqCst);
+            if self.try_run_one() {
+                self.sleep.cancel(ticket);
+                ran += 1;
+            } else if shutting_down {
+                self.sleep.cancel(ticket);
+                return;
+            } else {
+                self.sleep.sleep(ticket);
+            }
+        }
+    }
+
+    fn begin_shutdown(&self) {
+        self.shutdown.store(true, SeqCst);
+        self.sleep.notify_all();
+    }
+}
+
+/// A worker that already sleeps (or is deciding to) when the job is pushed: the push wakes it
+/// and the job runs. Without the wake (the seeded bug) the worker sleeps forever: a loom
+/// deadlock. CI runs this model on the seeded-bug build and requires that deadlock.
+#[test]
+fn push_wakes_sleeping_worker() {
+    model("pool::push_wakes_sleeping_worker", || {
+        let pool = Pool::new();
+        let worker = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.worker(Some(1)))
+        };
+        // Every execution takes the sleeping path at least once: the job comes after the
+        // worker is asleep.
+        wait_until_asleep(1);
+        pool.push();
+        worker.join().unwrap();
+        assert_eq!(pool.ran.load(Relaxed), 1);
+    });
+}
+
+/// The job is pushed at any point while the worker decides to sleep (no forced ordering):
+/// it always runs.
+#[test]
+fn push_races_worker_going_to_sleep() {
+    model("pool::push_races_worker_going_to_sleep", || {
+        let pool = Pool::new();
+        let worker = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.worker(Some(1)))
+        };
+        pool.push();
+        worker.join().unwrap();
+        assert_eq!(pool.ran.load(Relaxed), 1);
+    });
+}
+
+/// Two workers, two jobs, then shutdown: each job runs exactly once and both workers exit
+/// (a push wakes at most one sleeper, so the second push must wake the other).
+#[test]
+fn two_workers_two_jobs_then_shutdown() {
+    model("pool::two_workers_two_jobs_then_shutdown", || {
+        let pool = Pool::new();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                thread::spawn(move || pool.worker(None))
+            })
+            .collect();
+        pool.push();
+        pool.push();
+        pool.begin_shutdown();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(pool.ran.load(Relaxed), 2);
+    });
+}
+
+/// A value with a loom-visible drop counter.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Relaxed);
+    }
+}
+
+/// `complete` on the worker vs a blocking `join`: the joiner gets the value, whether it
+/// arrived before, while spinning, or after the joiner slept.
+#[test]
+fn oneshot_complete_vs_join() {
+    model("pool::oneshot_complete_vs_join", || {
+        let cell = Arc::new(OneShot::new());
+        let producer = {
+            let cell = Arc::clone(&cell);
+            thread::spawn(move || cell.complete(42u32))
+        };
+        assert_eq!(cell.wait(None), Some(42));
+        producer.join().unwrap();
+    });
+}
+
+/// `complete` vs dropping the handle (detach): the value is dropped exactly once, by
+/// whichever side lets go last.
+#[test]
+fn oneshot_complete_vs_drop_of_handle() {
+    model("pool::oneshot_complete_vs_drop_of_handle", || {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let cell = Arc::new(OneShot::new());
+        let producer = {
+            let (cell, drops) = (Arc::clone(&cell), Arc::clone(&drops));
+            thread::spawn(move || cell.complete(Counted(drops)))
+        };
+        drop(cell);
+        producer.join().unwrap();
+        assert_eq!(drops.load(Relaxed), 1);
+    });
+}
+
+/// A waker that records that it was woken.
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, Release);
+    }
+}
+
+/// `complete` vs `poll` registering a waker: either `poll` is Ready with the value, or it is
+/// Pending and the waker is woken (so a second poll is Ready). Polling twice re-registers.
+#[test]
+fn oneshot_complete_vs_poll() {
+    model("pool::oneshot_complete_vs_poll", || {
+        let cell = Arc::new(OneShot::new());
+        let producer = {
+            let cell = Arc::clone(&cell);
+            thread::spawn(move || cell.complete(7u32))
+        };
+        let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(std::sync::Arc::clone(&flag));
+        let mut value = None;
+        for _ in 0..2 {
+            if let Poll::Ready(v) = cell.poll(&waker) {
+                value = Some(v);
+                break;
+            }
+        }
+        producer.join().unwrap();
+        match value {
+            Some(v) => assert_eq!(v, 7),
+            None => {
+                assert!(
+                    flag.0.load(Acquire),
+                    "Pending, but the waker was never woken"
+                );
+                assert_eq!(cell.poll(&waker), Poll::Ready(7));
+            }
+        }
+    });
+}
+
+/// `complete` vs `poll` then a blocking `wait` (a handle polled once, then joined).
+#[test]
+fn oneshot_poll_then_join() {
+    model("pool::oneshot_poll_then_join", || {
+        let cell = Arc::new(OneShot::new());
+        let producer = {
+            let cell = Arc::clone(&cell);
+            thread::spawn(move || cell.complete(9u32))
+        };
+        let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag);
+        let value = match cell.poll(&waker) {
+            Poll::Ready(v) => v,
+            Poll::Pending => cell.wait(None).unwrap(),
+        };
+        assert_eq!(value, 9);
+        producer.join().unwrap();
+    });
+}

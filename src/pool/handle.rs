@@ -1,0 +1,273 @@
+//! [`JoinHandle`] and the one-shot result cell under it.
+//!
+//! The cell holds one value, written once by the task's worker and taken once by the handle,
+//! either by a blocking join (futex sleep on `state`) or by `poll` (a registered `Waker`).
+//! `state` is a set of bits:
+//!
+//! | bit           | set by                        | meaning                                   |
+//! |---------------|-------------------------------|-------------------------------------------|
+//! | `COMPLETE`    | producer, once                | `value` is written; the consumer may take |
+//! | `SLEEPING`    | a joiner, before it sleeps    | the producer must futex-wake `state`      |
+//! | `REGISTERING` | the poller, around its write  | the poller owns the `waker` slot           |
+//! | `WAKER_SET`   | the poller, after its write   | a waker is stored; the producer owns the slot after `COMPLETE` |
+//!
+//! ```text
+//! complete: write value; prev = fetch_or(COMPLETE) (AcqRel)
+//!           prev has SLEEPING                      -> futex wake_all(state)
+//!           prev has WAKER_SET and not REGISTERING -> take the waker, wake it
+//! join:     loop { COMPLETE? take.  else set SLEEPING (CAS), futex wait(state, s|SLEEPING) }
+//! poll:     COMPLETE? take.  CAS s -> s|REGISTERING (fails if COMPLETE came: take)
+//!           store the waker; CAS s|REGISTERING -> s|WAKER_SET (Release)
+//!           that CAS fails only if COMPLETE came meanwhile: the producer saw REGISTERING and
+//!           left the waker alone, so we drop it ourselves and take the value
+//! ```
+//!
+//! The waker slot is never touched by two threads at once: the poller touches it only while it
+//! holds `REGISTERING`, which it can take only before `COMPLETE`; the producer touches it only
+//! if its `fetch_or` saw `WAKER_SET` without `REGISTERING`, after which no poller can register.
+//! The cell lives in an `Arc` shared by the task and the handle, so a handle dropped before
+//! completion (detach) or a producer finishing after the handle is gone needs no extra state:
+//! the last owner drops the cell and, with it, an untaken value.
+
+use crate::futex;
+use crate::shim::{AtomicU32, UnsafeCell};
+use crate::spin::SpinWait;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+const COMPLETE: u32 = 1;
+const SLEEPING: u32 = 2;
+const REGISTERING: u32 = 4;
+const WAKER_SET: u32 = 8;
+
+/// A futex-backed one-shot cell with a waker slot (see the module docs). One producer calls
+/// [`complete`](Self::complete) once; one consumer takes the value once, through
+/// [`wait`](Self::wait) or [`poll`](Self::poll).
+pub struct OneShot<T> {
+    state: AtomicU32,
+    value: UnsafeCell<Option<T>>,
+    waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: the value moves from the producer's thread to the consumer's (so `T: Send`), and the
+// state protocol keeps accesses to `value` and `waker` from overlapping (module docs).
+unsafe impl<T: Send> Send for OneShot<T> {}
+// SAFETY: as above: shared access only goes through the state protocol.
+unsafe impl<T: Send> Sync for OneShot<T> {}
+
+impl<T> Default for OneShot<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> OneShot<T> {
+    /// An empty cell.
+    pub fn new() -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            value: UnsafeCell::new(None),
+            waker: UnsafeCell::new(None),
+        }
+    }
+
+    /// Whether the value has been written.
+    pub fn is_complete(&self) -> bool {
+        // Acquire: a caller that sees COMPLETE may go on to take the value.
+        self.state.load(Acquire) & COMPLETE != 0
+    }
+
+    /// Writes the value and wakes the consumer. Producer only, at most once.
+    pub fn complete(&self, value: T) {
+        // SAFETY: only the producer writes `value`, once, before COMPLETE; the consumer reads
+        // it only after seeing COMPLETE (Acquire), so the accesses never overlap.
+        self.value.with_mut(|slot| unsafe { *slot = Some(value) });
+        // Release: publishes `value` to the consumer's Acquire load (or failed CAS) that sees
+        // COMPLETE. Acquire: pairs with the Release CAS in `poll` that set WAKER_SET, so the
+        // waker it stored is visible to us below.
+        let previous = self.state.fetch_or(COMPLETE, AcqRel);
+        if previous & SLEEPING != 0 {
+            futex::wake_all(&self.state);
+        }
+        if previous & (WAKER_SET | REGISTERING) == WAKER_SET {
+            // SAFETY: WAKER_SET without REGISTERING, and COMPLETE is now set, so no poller can
+            // start registering (it needs COMPLETE clear): we own the waker slot.
+            let waker = self.waker.with_mut(|slot| unsafe { (*slot).take() });
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Takes the value. Consumer only, after seeing COMPLETE with Acquire.
+    fn take(&self) -> T {
+        // SAFETY: COMPLETE was seen with Acquire, so the producer's write happened before and
+        // it never touches `value` again; there is one consumer.
+        self.value
+            .with_mut(|slot| unsafe { (*slot).take() })
+            .expect("JoinHandle: the result was already taken (polled after completion?)")
+    }
+
+    /// Blocks until the value is there and takes it; `None` if `deadline` passed first.
+    /// Consumer only.
+    pub fn wait(&self, deadline: Option<Instant>) -> Option<T> {
+        let mut spin = SpinWait::new();
+        loop {
+            // Acquire: pairs with the Release of `complete`'s fetch_or (we then read `value`).
+            let state = self.state.load(Acquire);
+            if state & COMPLETE != 0 {
+                return Some(self.take());
+            }
+            if spin.spin() {
+                continue;
+            }
+            if state & SLEEPING == 0 {
+                // Relaxed: the bit only asks the producer to wake us; the value is read after
+                // a later Acquire load.
+                if let Err(_changed) =
+                    self.state
+                        .compare_exchange(state, state | SLEEPING, Relaxed, Relaxed)
+                {
+                    continue;
+                }
+            }
+            if futex::wait(&self.state, state | SLEEPING, deadline) == futex::Wait::TimedOut {
+                // Acquire: as above.
+                return if self.state.load(Acquire) & COMPLETE != 0 {
+                    Some(self.take())
+                } else {
+                    None
+                };
+            }
+        }
+    }
+
+    /// Takes the value if it is there; otherwise stores `waker` to be woken by `complete`.
+    /// Consumer only.
+    pub fn poll(&self, waker: &Waker) -> Poll<T> {
+        // Acquire: pairs with the Release of `complete` (we may read `value`).
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state & COMPLETE != 0 {
+                return Poll::Ready(self.take());
+            }
+            // Acquire (both): on success we own the waker slot; on failure we may see
+            // COMPLETE and read `value`.
+            match self
+                .state
+                .compare_exchange_weak(state, state | REGISTERING, Acquire, Acquire)
+            {
+                Ok(_) => break,
+                Err(current) => state = current,
+            }
+        }
+        // SAFETY: we hold REGISTERING, so the producer leaves the slot alone (module docs),
+        // and there is one consumer.
+        self.waker.with_mut(|slot| unsafe {
+            match &*slot {
+                Some(stored) if stored.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        });
+        let registered = (state & !REGISTERING) | WAKER_SET;
+        // Release: publishes the stored waker to `complete`'s Acquire fetch_or. Acquire on
+        // failure: the only possible change is COMPLETE, and we then read `value`.
+        match self
+            .state
+            .compare_exchange(state | REGISTERING, registered, Release, Acquire)
+        {
+            Ok(_) => Poll::Pending,
+            Err(_completed) => {
+                // SAFETY: `complete` saw REGISTERING and did not touch the slot; still ours.
+                let stale = self.waker.with_mut(|slot| unsafe { (*slot).take() });
+                drop(stale);
+                Poll::Ready(self.take())
+            }
+        }
+    }
+}
+
+/// The owner of a task spawned with [`ThreadPool::spawn`](super::ThreadPool::spawn): join it
+/// (blocking, optionally with a timeout) or `.await` it.
+///
+/// The result is `Err` with the panic payload if the task panicked (as with
+/// [`std::thread::JoinHandle::join`]). Dropping the handle detaches the task: it still runs,
+/// and its result is dropped.
+///
+/// ```
+/// let pool = atomsync::ThreadPool::new(2);
+/// let handle = pool.spawn(|| 6 * 7);
+/// assert_eq!(handle.join().unwrap(), 42);
+///
+/// let failing = pool.spawn(|| -> u32 { panic!("boom") });
+/// assert!(failing.join().is_err());
+///
+/// // A handle is also a future.
+/// let value = pollster::block_on(pool.spawn(|| "async"));
+/// assert_eq!(value.unwrap(), "async");
+/// ```
+#[cfg(not(loom))]
+pub struct JoinHandle<T> {
+    pub(super) cell: crate::shim::Arc<OneShot<std::thread::Result<T>>>,
+}
+
+#[cfg(not(loom))]
+impl<T> JoinHandle<T> {
+    /// Blocks until the task has finished and returns its value, or the payload of its panic.
+    ///
+    /// Joining from inside a task of the same pool blocks that worker; with a one-thread pool
+    /// (or every worker doing so) that is a deadlock, as with any pool.
+    pub fn join(self) -> std::thread::Result<T> {
+        self.cell
+            .wait(None)
+            .expect("an untimed wait cannot time out")
+    }
+
+    /// Like [`join`](Self::join), but gives up after `timeout`: then `Err(self)` hands the
+    /// handle back, so the caller can join again later or drop it (detach).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = atomsync::ThreadPool::new(1);
+    /// let (release, wait) = std::sync::mpsc::channel::<()>();
+    /// let handle = pool.spawn(move || wait.recv().unwrap());
+    /// let handle = handle.join_timeout(Duration::from_millis(10)).unwrap_err();
+    /// release.send(()).unwrap();
+    /// assert!(handle.join_timeout(Duration::from_secs(60)).unwrap().is_ok());
+    /// ```
+    pub fn join_timeout(
+        self,
+        timeout: std::time::Duration,
+    ) -> Result<std::thread::Result<T>, Self> {
+        let deadline = Instant::now().checked_add(timeout);
+        match self.cell.wait(deadline) {
+            Some(result) => Ok(result),
+            None => Err(self),
+        }
+    }
+
+    /// Whether the task has finished (its result is ready; `join` will not block).
+    pub fn is_finished(&self) -> bool {
+        self.cell.is_complete()
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::future::Future for JoinHandle<T> {
+    type Output = std::thread::Result<T>;
+
+    /// Ready once the task has finished. Polling again after `Ready` panics.
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        self.cell.poll(cx.waker())
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

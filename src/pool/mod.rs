@@ -1,0 +1,855 @@
+//! A work-stealing thread pool whose idle workers sleep on a futex: [`ThreadPool`].
+//!
+//! * `spawn` returns a [`JoinHandle`] carrying the task's value (or its panic); the handle is
+//!   also a `Future`. `execute` is fire-and-forget; its panics go to the optional
+//!   [`panic_handler`](Builder::panic_handler). A panicking task never kills a worker.
+//! * `scope` runs tasks that borrow from the caller; `join` is rayon-style fork-join.
+//! * `wait_idle`, `stats`, and a shutdown that finishes queued tasks (`Drop`, bounded by
+//!   `shutdown_timeout`).
+//!
+//! Inside: every worker owns a LIFO deque (crossbeam-deque); tasks submitted from outside the
+//! pool go to a shared injector; tasks spawned by a worker go to its own deque. A worker looks
+//! for work in its deque, then the injector (taking a batch), then steals from the other
+//! workers starting at a random victim. A worker that found nothing spins briefly
+//! (`spin.rs`'s `SpinWait`) and then sleeps on a futex word through the
+//! jobs-event-counter protocol of `sleep.rs`, which never misses a job pushed while the worker
+//! is deciding to sleep and wakes at most one sleeper per push. A `JoinHandle` holds an
+//! `Arc` of the one-shot cell of `handle.rs`.
+//!
+//! | counter (`Shared`) | what                                                           |
+//! |--------------------|----------------------------------------------------------------|
+//! | `pending`          | futex word: submitted, unfinished tasks (bits 0–30) + `IDLE_WAITERS` (bit 31) |
+//! | `live_workers`     | futex word: workers not yet exited (for `shutdown_timeout`)     |
+//! | `counters[i]`      | per worker (plus one for other threads): running, completed, panicked |
+//!
+//! **Shutdown.** Dropping the pool (or `shutdown_timeout`) sets the shutdown flag and wakes
+//! every worker; a worker exits only when it finds no work anywhere after seeing the flag, so
+//! every queued task runs, including tasks that running tasks spawn during shutdown. After
+//! shutdown has begun, `spawn`/`execute`/`scope`/`join` called from a thread that is not one
+//! of the pool's workers run the work on the calling thread (the handle is then already
+//! finished): no task is lost and nothing can wait for a worker that has exited.
+
+mod handle;
+mod sleep;
+
+#[cfg(not(loom))]
+mod job;
+#[cfg(not(loom))]
+mod scope;
+
+#[cfg(not(loom))]
+pub use handle::JoinHandle;
+#[cfg(not(loom))]
+pub use scope::Scope;
+
+/// Loom-only test entry points for `loom-tests/tests/pool.rs`: the protocol pieces in
+/// isolation. Not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use {handle::OneShot, sleep::Sleep, sleep::Ticket};
+
+#[cfg(not(loom))]
+use {
+    crate::futex,
+    crate::shim::{Arc, AtomicBool, AtomicU32, AtomicUsize, fence},
+    crate::spin::SpinWait,
+    crossbeam_deque::{Injector, Steal, Stealer, Worker},
+    crossbeam_utils::CachePadded,
+    job::{HeapJob, JobRef, Latch, Outcome, StackJob},
+    sleep::Sleep,
+    std::any::Any,
+    std::cell::Cell,
+    std::panic::{self, AssertUnwindSafe},
+    std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst},
+    std::time::{Duration, Instant},
+    std::{fmt, io, ptr, thread},
+};
+
+/// A snapshot of a pool's task counts (see [`ThreadPool::stats`]). Tasks are what `spawn`,
+/// `execute`, `Scope::spawn` and an outside `join` submit; the halves of a `join` made inside
+/// a task are part of that task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Submitted and not yet started.
+    pub queued: usize,
+    /// Running now.
+    pub running: usize,
+    /// Finished without panicking.
+    pub completed: usize,
+    /// Finished by panicking.
+    pub panicked: usize,
+}
+
+/// Why [`Builder::build`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `num_threads(0)`: a pool needs at least one worker.
+    ZeroThreads,
+    /// The operating system refused to start a worker thread (the workers already started
+    /// have been shut down again).
+    Spawn(std::io::Error),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ZeroThreads => f.write_str("a thread pool needs at least one thread"),
+            Self::Spawn(error) => write!(f, "could not spawn a worker thread: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::ZeroThreads => None,
+            Self::Spawn(error) => Some(error),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
+
+/// Configures and builds a [`ThreadPool`].
+///
+/// ```
+/// use atomsync::pool::BuildError;
+/// use atomsync::ThreadPool;
+///
+/// let pool = ThreadPool::builder()
+///     .num_threads(2)
+///     .thread_name(|index| format!("worker-{index}"))
+///     .stack_size(1 << 20)
+///     .panic_handler(|_payload| eprintln!("a task panicked"))
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.num_threads(), 2);
+/// assert!(matches!(ThreadPool::builder().num_threads(0).build(), Err(BuildError::ZeroThreads)));
+/// ```
+#[cfg(not(loom))]
+#[derive(Default)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    num_threads: Option<usize>,
+    thread_name: Option<Box<dyn FnMut(usize) -> String>>,
+    stack_size: Option<usize>,
+    panic_handler: Option<PanicHandler>,
+}
+
+#[cfg(not(loom))]
+impl Builder {
+    /// The default configuration: `available_parallelism()` threads (1 if unknown), named
+    /// `atomsync-pool-<index>`, the platform's default stack size, no panic handler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of worker threads; 0 makes `build` fail with [`BuildError::ZeroThreads`].
+    pub fn num_threads(mut self, num_threads: usize) -> Self {
+        self.num_threads = Some(num_threads);
+        self
+    }
+
+    /// Names worker `index` (0-based) `name(index)`.
+    pub fn thread_name<F>(mut self, name: F) -> Self
+    where
+        F: FnMut(usize) -> String + 'static,
+    {
+        self.thread_name = Some(Box::new(name));
+        self
+    }
+
+    /// The stack size of each worker thread, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Called (on the worker) with the payload of every panic of a task submitted with
+    /// [`ThreadPool::execute`]; panics of `spawn`ed tasks go to their handle and panics of
+    /// scoped tasks to `scope` instead. Without a handler such payloads are dropped (the panic
+    /// is still counted in [`PoolStats::panicked`], and the default panic hook has printed the
+    /// message). A panic of the handler itself is caught and dropped.
+    pub fn panic_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(Box<dyn Any + Send>) + Send + Sync + 'static,
+    {
+        self.panic_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Starts the workers. Fails, without panicking, on 0 threads or if a thread cannot be
+    /// spawned (then the workers already started are shut down and joined).
+    pub fn build(self) -> Result<ThreadPool, BuildError> {
+        let num_threads = self
+            .num_threads
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
+        if num_threads == 0 {
+            return Err(BuildError::ZeroThreads);
+        }
+        let live_workers = u32::try_from(num_threads).map_err(|_| {
+            BuildError::Spawn(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many threads",
+            ))
+        })?;
+        let locals: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: locals.iter().map(Worker::stealer).collect(),
+            sleep: Sleep::new(),
+            shutdown: AtomicBool::new(false),
+            pending: AtomicU32::new(0),
+            live_workers: AtomicU32::new(live_workers),
+            counters: (0..=num_threads)
+                .map(|_| CachePadded::new(Counters::default()))
+                .collect(),
+            panic_handler: self.panic_handler,
+        });
+        let mut name = self.thread_name;
+        let mut threads = Vec::with_capacity(num_threads);
+        for (index, local) in locals.into_iter().enumerate() {
+            let name = match &mut name {
+                Some(name) => name(index),
+                None => format!("atomsync-pool-{index}"),
+            };
+            let mut builder = thread::Builder::new().name(name);
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let worker = WorkerThread {
+                shared: Arc::clone(&shared),
+                local,
+                index,
+                random: Cell::new((index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            };
+            match builder.spawn(move || worker.run()) {
+                Ok(thread) => threads.push(thread),
+                Err(error) => {
+                    // The workers that never started will not count themselves out.
+                    let missing = (num_threads - index) as u32;
+                    // Release: as a worker's exit (pairs with `shutdown_timeout`'s Acquire).
+                    shared.live_workers.fetch_sub(missing, Release);
+                    drop(ThreadPool { shared, threads });
+                    return Err(BuildError::Spawn(error));
+                }
+            }
+        }
+        Ok(ThreadPool { shared, threads })
+    }
+}
+
+#[cfg(not(loom))]
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("num_threads", &self.num_threads)
+            .field("thread_name", &self.thread_name.is_some())
+            .field("stack_size", &self.stack_size)
+            .field("panic_handler", &self.panic_handler.is_some())
+            .finish()
+    }
+}
+
+/// A work-stealing thread pool (see the [module docs](self)).
+///
+/// ```
+/// use atomsync::ThreadPool;
+///
+/// let pool = ThreadPool::new(4);
+/// // Tasks with results.
+/// let handles: Vec<_> = (0..8u64).map(|i| pool.spawn(move || i * i)).collect();
+/// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49]);
+///
+/// // Tasks that borrow.
+/// let mut data = vec![1u32; 1000];
+/// pool.scope(|s| {
+///     for chunk in data.chunks_mut(100) {
+///         s.spawn(move || chunk.iter_mut().for_each(|x| *x *= 2));
+///     }
+/// });
+/// assert!(data.iter().all(|&x| x == 2));
+///
+/// // Fork-join.
+/// fn fib(pool: &ThreadPool, n: u32) -> u64 {
+///     if n < 2 {
+///         return n.into();
+///     }
+///     let (a, b) = pool.join(|| fib(pool, n - 1), || fib(pool, n - 2));
+///     a + b
+/// }
+/// assert_eq!(fib(&pool, 20), 6765);
+/// ```
+#[cfg(not(loom))]
+pub struct ThreadPool {
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+#[cfg(not(loom))]
+impl ThreadPool {
+    /// A pool of `num_threads` workers with the default configuration.
+    ///
+    /// # Panics
+    /// If `num_threads` is 0 or a worker thread cannot be spawned; use
+    /// [`builder`](Self::builder) to get these as a [`BuildError`] instead.
+    pub fn new(num_threads: usize) -> Self {
+        Builder::new()
+            .num_threads(num_threads)
+            .build()
+            .unwrap_or_else(|error| panic!("ThreadPool::new({num_threads}): {error}"))
+    }
+
+    /// A [`Builder`] to configure a pool.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The number of worker threads.
+    pub fn num_threads(&self) -> usize {
+        self.shared.stealers.len()
+    }
+
+    /// Runs `task` on the pool and returns a handle to its result (or panic). Called from a
+    /// task of this pool, the new task goes to the calling worker's deque.
+    pub fn spawn<F, T>(&self, task: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let cell = Arc::new(handle::OneShot::new());
+        let producer = Arc::clone(&cell);
+        let job = HeapJob::boxed_static(
+            move || match panic::catch_unwind(AssertUnwindSafe(task)) {
+                Ok(value) => {
+                    producer.complete(Ok(value));
+                    Outcome::Completed
+                }
+                Err(payload) => {
+                    producer.complete(Err(payload));
+                    Outcome::Panicked(None)
+                }
+            },
+            true,
+        );
+        self.shared.submit(job);
+        JoinHandle { cell }
+    }
+
+    /// Runs `task` on the pool, fire-and-forget. A panic is counted in
+    /// [`PoolStats::panicked`] and its payload passed to the
+    /// [`panic_handler`](Builder::panic_handler); the worker carries on.
+    pub fn execute<F>(&self, task: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let job = HeapJob::boxed_static(
+            move || match panic::catch_unwind(AssertUnwindSafe(task)) {
+                Ok(()) => Outcome::Completed,
+                Err(payload) => Outcome::Panicked(Some(payload)),
+            },
+            true,
+        );
+        self.shared.submit(job);
+    }
+
+    /// Runs `f` on the calling thread with a [`Scope`] whose tasks may borrow from the
+    /// caller, and returns once `f` and every task spawned in the scope have finished. If `f`
+    /// or a task panicked, the panic is re-raised here after all of them finished (`f`'s
+    /// panic first, else the first task's). Called from a task of this pool, the waiting
+    /// worker runs pool work meanwhile.
+    pub fn scope<'env, F, R>(&self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    {
+        let scope = Scope::new(Arc::clone(&self.shared));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+        scope.task_done();
+        scope.wait();
+        // Taken on every path: `Scope` has no `Drop` (it would have to outlive its borrows).
+        let task_panic = scope.take_panic();
+        match (result, task_panic) {
+            (Ok(value), None) => value,
+            (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// Runs `a` and `b`, potentially in parallel, and returns both results, like
+    /// `rayon::join`.
+    ///
+    /// On a worker of this pool: `b` is pushed onto the worker's deque, `a` runs inline, then
+    /// `b` runs inline too unless another worker stole it (then the worker helps with other
+    /// work until `b` is done). Cheap enough to recurse down to small pieces of work. From any
+    /// other thread: the pair is submitted to the pool as one task and the caller blocks until
+    /// it is done (after shutdown has begun: both run on the calling thread).
+    ///
+    /// If `a` panics and `b` has not started, `b` does not run; otherwise the panic is
+    /// re-raised once both are done (`a`'s first).
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        match WorkerThread::current_in(&self.shared) {
+            Some(worker) => worker.join(a, b),
+            None => self.join_from_outside(a, b),
+        }
+    }
+
+    #[cold]
+    fn join_from_outside<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        if self.shared.shutdown.load(SeqCst) {
+            return (a(), b());
+        }
+        let job = StackJob::new(|| self.join(a, b));
+        // SAFETY: we wait for the latch below before `job` goes out of scope.
+        self.shared.submit(unsafe { job.as_job_ref(true) });
+        job.latch.wait();
+        match job.into_result() {
+            Ok(results) => results,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// Blocks until no task is queued or running (tasks submitted meanwhile are waited for
+    /// too).
+    ///
+    /// # Panics
+    /// When called from a task of this pool (it would wait for itself).
+    pub fn wait_idle(&self) {
+        assert!(
+            WorkerThread::current_in(&self.shared).is_none(),
+            "ThreadPool::wait_idle called from a task of the same pool (it would wait for itself)"
+        );
+        let pending = &self.shared.pending;
+        loop {
+            // Acquire: pairs with the Release decrement in `task_done`, so the effects of the
+            // finished tasks are visible to the caller.
+            let state = pending.load(Acquire);
+            if state & !IDLE_WAITERS == 0 {
+                return;
+            }
+            if state & IDLE_WAITERS == 0 {
+                // Relaxed: the bit only asks `task_done` to wake us; we re-load with Acquire.
+                if pending
+                    .compare_exchange(state, state | IDLE_WAITERS, Relaxed, Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+            }
+            futex::wait(pending, state | IDLE_WAITERS, None);
+        }
+    }
+
+    /// A snapshot of the task counts. The fields are read one after another while tasks
+    /// keep running, so they need not add up at any instant; after [`wait_idle`](Self::wait_idle)
+    /// (with no concurrent submitters) they are exact.
+    pub fn stats(&self) -> PoolStats {
+        let mut stats = PoolStats::default();
+        for counters in self.shared.counters.iter() {
+            // Relaxed: a snapshot of independent counters.
+            stats.running += counters.running.load(Relaxed);
+            stats.completed += counters.completed.load(Relaxed);
+            stats.panicked += counters.panicked.load(Relaxed);
+        }
+        // Relaxed: as above.
+        let pending = (self.shared.pending.load(Relaxed) & !IDLE_WAITERS) as usize;
+        stats.queued = pending.saturating_sub(stats.running);
+        stats
+    }
+
+    /// Starts the shutdown (as `Drop` does: every queued task still runs) and waits at most
+    /// `timeout` for the workers to finish; true if they all did. Returns false at once when
+    /// called from a task of this pool. Either way the pool stays usable as far as the
+    /// shutdown rules allow (see the [module docs](self)): later work from other threads runs
+    /// on the calling thread; dropping the pool still joins the workers.
+    pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        self.shared.begin_shutdown();
+        if WorkerThread::current_in(&self.shared).is_some() {
+            return false;
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let live = &self.shared.live_workers;
+        loop {
+            // Acquire: pairs with the Release decrement of each exiting worker.
+            let workers = live.load(Acquire);
+            if workers == 0 {
+                return true;
+            }
+            if futex::wait(live, workers, deadline) == futex::Wait::TimedOut {
+                // Acquire: as above.
+                return live.load(Acquire) == 0;
+            }
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for ThreadPool {
+    /// Runs every queued task, then joins the workers. Dropped on one of its own workers (the
+    /// last `Arc<ThreadPool>` held by a task), the pool cannot join that worker: it then only
+    /// starts the shutdown, and the workers exit on their own once the queues are empty.
+    fn drop(&mut self) {
+        self.shared.begin_shutdown();
+        if WorkerThread::current_in(&self.shared).is_some() {
+            return;
+        }
+        for thread in self.threads.drain(..) {
+            // A worker never panics (tasks run under catch_unwind); nothing to report.
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("num_threads", &self.num_threads())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// `pending`'s bit 31: `wait_idle` callers sleep on the word.
+#[cfg(not(loom))]
+const IDLE_WAITERS: u32 = 1 << 31;
+
+/// Per-thread task counters; each in its own cache line.
+#[cfg(not(loom))]
+#[derive(Default)]
+struct Counters {
+    running: AtomicUsize,
+    completed: AtomicUsize,
+    panicked: AtomicUsize,
+}
+
+/// What the pool and its workers share.
+#[cfg(not(loom))]
+pub(crate) struct Shared {
+    injector: Injector<JobRef>,
+    stealers: Box<[Stealer<JobRef>]>,
+    sleep: Sleep,
+    shutdown: AtomicBool,
+    pending: AtomicU32,
+    live_workers: AtomicU32,
+    /// One per worker, then one for every other thread (tasks run inline after shutdown).
+    counters: Box<[CachePadded<Counters>]>,
+    panic_handler: Option<PanicHandler>,
+}
+
+#[cfg(not(loom))]
+impl Shared {
+    /// Queues a job: on the calling worker's deque if it is one of ours, else the injector.
+    pub(crate) fn submit(&self, job: JobRef) {
+        if job.counted {
+            // Relaxed: the count is read with Acquire only after `task_done`'s Release.
+            let previous = self.pending.fetch_add(1, Relaxed);
+            assert!(
+                previous & !IDLE_WAITERS < IDLE_WAITERS - 1,
+                "ThreadPool: more than 2^31 - 1 tasks pending"
+            );
+        }
+        match WorkerThread::current_in(self) {
+            Some(worker) => worker.push(job),
+            None => self.inject(job),
+        }
+    }
+
+    fn inject(&self, job: JobRef) {
+        if self.shutdown.load(SeqCst) {
+            self.execute_job(job, self.counters.len() - 1);
+            return;
+        }
+        self.injector.push(job);
+        // Contains a SeqCst fence after the push: the store-buffering pair with
+        // `begin_shutdown`'s store and the worker's fence after seeing it (see `main_loop`).
+        self.sleep.notify_one();
+        if self.shutdown.load(SeqCst) {
+            self.drain_injector();
+        }
+    }
+
+    /// Shutdown began while we pushed, and the workers may have exited without seeing the
+    /// job: run whatever is left in the injector here.
+    #[cold]
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => self.execute_job(job, self.counters.len() - 1),
+                Steal::Retry => continue,
+                Steal::Empty => return,
+            }
+        }
+    }
+
+    /// Runs a job, with the bookkeeping of a counted one.
+    fn execute_job(&self, job: JobRef, slot: usize) {
+        if !job.counted {
+            // SAFETY: a job is in exactly one queue and was just taken from it (or never
+            // queued), so it runs once; its owner keeps it alive until it ran.
+            let _ = unsafe { job.execute() };
+            return;
+        }
+        let counters = &self.counters[slot];
+        // Relaxed (all three counters): statistics, read as a racy snapshot.
+        counters.running.fetch_add(1, Relaxed);
+        // SAFETY: as above.
+        let outcome = unsafe { job.execute() };
+        counters.running.fetch_sub(1, Relaxed);
+        match outcome {
+            Outcome::Completed => {
+                counters.completed.fetch_add(1, Relaxed);
+            }
+            Outcome::Panicked(payload) => {
+                counters.panicked.fetch_add(1, Relaxed);
+                if let Some(payload) = payload {
+                    self.report_panic(payload);
+                }
+            }
+        }
+        self.task_done();
+    }
+
+    #[cold]
+    fn report_panic(&self, payload: Box<dyn Any + Send>) {
+        match &self.panic_handler {
+            Some(handler) => {
+                if let Err(handler_panic) =
+                    panic::catch_unwind(AssertUnwindSafe(|| handler(payload)))
+                {
+                    drop_payload(handler_panic);
+                }
+            }
+            None => drop_payload(payload),
+        }
+    }
+
+    fn task_done(&self) {
+        // Release: pairs with the Acquire load in `wait_idle`.
+        if self.pending.fetch_sub(1, Release) == IDLE_WAITERS | 1 {
+            self.wake_idle_waiters();
+        }
+    }
+
+    #[cold]
+    fn wake_idle_waiters(&self) {
+        // Relaxed: the waiters re-load with Acquire; a task submitted in between only makes
+        // them set the bit again and sleep.
+        self.pending.fetch_and(!IDLE_WAITERS, Relaxed);
+        futex::wake_all(&self.pending);
+    }
+
+    fn begin_shutdown(&self) {
+        self.shutdown.store(true, SeqCst);
+        self.sleep.notify_all();
+    }
+
+    /// Waits until `latch` is set: a worker of this pool helps with pool work meanwhile,
+    /// any other thread sleeps.
+    pub(crate) fn wait_for_latch(&self, latch: &Latch) {
+        match WorkerThread::current_in(self) {
+            Some(worker) => worker.wait_until(latch),
+            None => latch.wait(),
+        }
+    }
+}
+
+/// Drops a panic payload whose own `Drop` might panic, without unwinding into the worker.
+#[cfg(not(loom))]
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    /// The worker running on this thread (set for the whole of `WorkerThread::run`).
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+/// One worker's own state; lives on its thread's stack for the thread's whole life.
+#[cfg(not(loom))]
+struct WorkerThread {
+    shared: Arc<Shared>,
+    local: Worker<JobRef>,
+    index: usize,
+    random: Cell<u64>,
+}
+
+#[cfg(not(loom))]
+impl WorkerThread {
+    /// The worker of `shared`'s pool running on this thread, if this thread is one.
+    fn current_in(shared: &Shared) -> Option<&WorkerThread> {
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: CURRENT is non-null only while `run` executes on this thread, with the
+        // worker alive on its stack; every caller is code running inside `run` (a task) and
+        // does not keep the reference beyond its own call.
+        let worker = unsafe { current.as_ref() }?;
+        ptr::eq(&*worker.shared, shared).then_some(worker)
+    }
+
+    fn run(self) {
+        CURRENT.with(|current| current.set(&self));
+        self.main_loop();
+        CURRENT.with(|current| current.set(ptr::null()));
+        // Release: pairs with `shutdown_timeout`'s Acquire load.
+        if self.shared.live_workers.fetch_sub(1, Release) == 1 {
+            futex::wake_all(&self.shared.live_workers);
+        }
+    }
+
+    fn main_loop(&self) {
+        let shared = &*self.shared;
+        loop {
+            if let Some(job) = self.find_work().or_else(|| self.spin_for_work()) {
+                self.execute(job);
+                continue;
+            }
+            let ticket = shared.sleep.prepare_to_sleep();
+            let shutting_down = shared.shutdown.load(SeqCst);
+            // With the flag seen: orders the queue checks below after `begin_shutdown`'s
+            // store, pairing with the fence after an injector push (see `Shared::inject`),
+            // so a worker cannot exit past a job pushed by a submitter that missed the flag.
+            fence(SeqCst);
+            match self.find_work() {
+                Some(job) => {
+                    shared.sleep.cancel(ticket);
+                    self.execute(job);
+                }
+                None if shutting_down => {
+                    shared.sleep.cancel(ticket);
+                    return;
+                }
+                None => shared.sleep.sleep(ticket),
+            }
+        }
+    }
+
+    /// A short bounded spin before sleeping: work often comes within microseconds.
+    fn spin_for_work(&self) -> Option<JobRef> {
+        let mut spin = SpinWait::new();
+        while spin.spin() {
+            if let Some(job) = self.find_work() {
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    fn execute(&self, job: JobRef) {
+        self.shared.execute_job(job, self.index);
+    }
+
+    fn push(&self, job: JobRef) {
+        self.local.push(job);
+        self.shared.sleep.notify_one();
+    }
+
+    /// Own deque, then the injector, then the other workers from a random victim on.
+    fn find_work(&self) -> Option<JobRef> {
+        if let Some(job) = self.local.pop() {
+            return Some(job);
+        }
+        let shared = &*self.shared;
+        loop {
+            let mut retry = false;
+            match shared.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let victims = shared.stealers.len();
+            let start = self.next_random() as usize % victims;
+            for offset in 0..victims {
+                let victim = (start + offset) % victims;
+                if victim == self.index {
+                    continue;
+                }
+                match shared.stealers[victim].steal() {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// xorshift64: a cheap victim picker, private to the worker.
+    fn next_random(&self) -> u64 {
+        let mut x = self.random.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random.set(x);
+        x
+    }
+
+    /// Runs pool work until `latch` is set; sleeps on the latch when there is none.
+    fn wait_until(&self, latch: &Latch) {
+        let mut spin = SpinWait::new();
+        while !latch.is_set() {
+            if let Some(job) = self.find_work() {
+                self.execute(job);
+                spin.reset();
+            } else if !spin.spin() {
+                // Our deque is empty: nothing the latch depends on is stranded with us.
+                latch.wait();
+                return;
+            }
+        }
+    }
+
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        let job_b = StackJob::new(b);
+        // SAFETY: we do not leave this function before `job_b` ran (its latch is set) or we
+        // took it back from our deque (below).
+        let job_b_ref = unsafe { job_b.as_job_ref(false) };
+        let job_b_id = job_b_ref.id();
+        self.push(job_b_ref);
+        let result_a = panic::catch_unwind(AssertUnwindSafe(a));
+        // `a`'s own joins took back or waited for everything they pushed, so what is above
+        // `b` in our deque are tasks `a` spawned: run them until we reach `b`.
+        while !job_b.latch.is_set() {
+            match self.local.pop() {
+                Some(job) if job.id() == job_b_id => {
+                    return match result_a {
+                        Ok(result_a) => (result_a, job_b.run_inline()),
+                        Err(payload) => panic::resume_unwind(payload),
+                    };
+                }
+                Some(job) => self.execute(job),
+                None => {
+                    // Stolen: help until the thief is done.
+                    self.wait_until(&job_b.latch);
+                    break;
+                }
+            }
+        }
+        let result_b = job_b.into_result();
+        match (result_a, result_b) {
+            (Ok(result_a), Ok(result_b)) => (result_a, result_b),
+            (Err(payload), _) | (_, Err(payload)) => panic::resume_unwind(payload),
+        }
+    }
+}
