@@ -35,12 +35,24 @@ pub(crate) enum Outcome {
     Panicked(Option<Box<dyn Any + Send>>),
 }
 
+/// What the pool counts for a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A top-level task (spawn, execute, a `join` from outside): in the stats and in the
+    /// `pending` count that `wait_idle` waits on.
+    Task,
+    /// A scoped task: in the stats only; its scope holds one `pending` unit for all of them
+    /// (saves two contended atomic operations per task).
+    ScopedTask,
+    /// A half of a `join` made inside a task: part of that task, not counted.
+    Part,
+}
+
 /// A job in a deque: run it exactly once with [`JobRef::execute`].
 pub(crate) struct JobRef {
     pointer: *const (),
     execute_fn: unsafe fn(*const ()) -> Outcome,
-    /// Counted in the pool's stats and in `wait_idle` (top-level tasks); `join` halves are not.
-    pub(crate) counted: bool,
+    pub(crate) kind: Kind,
 }
 
 // SAFETY: every job's data is `Send` (the constructors require it or their callers promise it),
@@ -73,7 +85,7 @@ impl HeapJob {
     /// # Safety
     /// `job` may borrow data with any lifetime: the caller guarantees that the job is executed
     /// before those borrows end (a scope waits for all its tasks).
-    pub(crate) unsafe fn boxed<F>(job: F, counted: bool) -> JobRef
+    pub(crate) unsafe fn boxed<F>(job: F, kind: Kind) -> JobRef
     where
         F: FnOnce() -> Outcome + Send,
     {
@@ -86,17 +98,17 @@ impl HeapJob {
         JobRef {
             pointer: Box::into_raw(Box::new(job)) as *const (),
             execute_fn: execute::<F>,
-            counted,
+            kind,
         }
     }
 
     /// Boxes a `'static` job (nothing to outlive).
-    pub(crate) fn boxed_static<F>(job: F, counted: bool) -> JobRef
+    pub(crate) fn boxed_static<F>(job: F, kind: Kind) -> JobRef
     where
         F: FnOnce() -> Outcome + Send + 'static,
     {
         // SAFETY: `job` borrows nothing shorter than 'static.
-        unsafe { Self::boxed(job, counted) }
+        unsafe { Self::boxed(job, kind) }
     }
 }
 
@@ -125,7 +137,7 @@ where
     /// # Safety
     /// The caller keeps `self` alive (and in place) until the job has been executed (the latch
     /// is set) or taken back from the deque and run with [`run_inline`](Self::run_inline).
-    pub(crate) unsafe fn as_job_ref(&self, counted: bool) -> JobRef {
+    pub(crate) unsafe fn as_job_ref(&self, kind: Kind) -> JobRef {
         unsafe fn execute<F: FnOnce() -> R + Send, R: Send>(pointer: *const ()) -> Outcome {
             // SAFETY: `pointer` is a live `StackJob<F, R>` (the contract of `as_job_ref`).
             let this = unsafe { &*(pointer as *const StackJob<F, R>) };
@@ -146,7 +158,7 @@ where
         JobRef {
             pointer: self as *const Self as *const (),
             execute_fn: execute::<F, R>,
-            counted,
+            kind,
         }
     }
 

@@ -55,7 +55,7 @@ use {
     crate::spin::SpinWait,
     crossbeam_deque::{Injector, Steal, Stealer, Worker},
     crossbeam_utils::CachePadded,
-    job::{HeapJob, JobRef, Latch, Outcome, StackJob},
+    job::{HeapJob, JobRef, Kind, Latch, Outcome, StackJob},
     sleep::Sleep,
     std::any::Any,
     std::cell::Cell,
@@ -333,7 +333,7 @@ impl ThreadPool {
                     Outcome::Panicked(None)
                 }
             },
-            true,
+            Kind::Task,
         );
         self.shared.submit(job);
         JoinHandle { cell }
@@ -351,7 +351,7 @@ impl ThreadPool {
                 Ok(()) => Outcome::Completed,
                 Err(payload) => Outcome::Panicked(Some(payload)),
             },
-            true,
+            Kind::Task,
         );
         self.shared.submit(job);
     }
@@ -365,10 +365,14 @@ impl ThreadPool {
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
     {
+        // One `pending` unit for the whole scope (its tasks are `Kind::ScopedTask`), so that
+        // `wait_idle` also waits for scoped tasks.
+        self.shared.task_submitted();
         let scope = Scope::new(Arc::clone(&self.shared));
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
         scope.task_done();
         scope.wait();
+        self.shared.task_done();
         // Taken on every path: `Scope` has no `Drop` (it would have to outlive its borrows).
         let task_panic = scope.take_panic();
         match (result, task_panic) {
@@ -414,7 +418,7 @@ impl ThreadPool {
         }
         let job = StackJob::new(|| self.join(a, b));
         // SAFETY: we wait for the latch below before `job` goes out of scope.
-        self.shared.submit(unsafe { job.as_job_ref(true) });
+        self.shared.submit(unsafe { job.as_job_ref(Kind::Task) });
         job.latch.wait();
         match job.into_result() {
             Ok(results) => results,
@@ -523,6 +527,14 @@ impl fmt::Debug for ThreadPool {
     }
 }
 
+/// Looks for work before an idle worker goes to sleep (see `spin_for_work`); measured with
+/// `benches/pool.rs` (docs/benchmarks.md).
+#[cfg(not(loom))]
+const IDLE_ROUNDS: u32 = 64;
+/// Of those, the first rounds busy-wait (2, 4, 8, ... hints) instead of yielding.
+#[cfg(not(loom))]
+const IDLE_PAUSE_ROUNDS: u32 = 4;
+
 /// `pending`'s bit 31: `wait_idle` callers sleep on the word.
 #[cfg(not(loom))]
 const IDLE_WAITERS: u32 = 1 << 31;
@@ -554,18 +566,23 @@ pub(crate) struct Shared {
 impl Shared {
     /// Queues a job: on the calling worker's deque if it is one of ours, else the injector.
     pub(crate) fn submit(&self, job: JobRef) {
-        if job.counted {
-            // Relaxed: the count is read with Acquire only after `task_done`'s Release.
-            let previous = self.pending.fetch_add(1, Relaxed);
-            assert!(
-                previous & !IDLE_WAITERS < IDLE_WAITERS - 1,
-                "ThreadPool: more than 2^31 - 1 tasks pending"
-            );
+        if job.kind == Kind::Task {
+            self.task_submitted();
         }
         match WorkerThread::current_in(self) {
             Some(worker) => worker.push(job),
             None => self.inject(job),
         }
+    }
+
+    /// One more task in `pending`.
+    fn task_submitted(&self) {
+        // Relaxed: the count is read with Acquire only after `task_done`'s Release.
+        let previous = self.pending.fetch_add(1, Relaxed);
+        assert!(
+            previous & !IDLE_WAITERS < IDLE_WAITERS - 1,
+            "ThreadPool: more than 2^31 - 1 tasks pending"
+        );
     }
 
     fn inject(&self, job: JobRef) {
@@ -595,9 +612,10 @@ impl Shared {
         }
     }
 
-    /// Runs a job, with the bookkeeping of a counted one.
+    /// Runs a job, with the bookkeeping its kind asks for.
     fn execute_job(&self, job: JobRef, slot: usize) {
-        if !job.counted {
+        let kind = job.kind;
+        if kind == Kind::Part {
             // SAFETY: a job is in exactly one queue and was just taken from it (or never
             // queued), so it runs once; its owner keeps it alive until it ran.
             let _ = unsafe { job.execute() };
@@ -620,7 +638,9 @@ impl Shared {
                 }
             }
         }
-        self.task_done();
+        if kind == Kind::Task {
+            self.task_done();
+        }
     }
 
     #[cold]
@@ -737,10 +757,19 @@ impl WorkerThread {
         }
     }
 
-    /// A short bounded spin before sleeping: work often comes within microseconds.
+    /// A short bounded spin before sleeping: work often comes within microseconds (a
+    /// submitter in a loop pushes every ~100 ns), and a sleep costs the next push a futex
+    /// wake. `IDLE_ROUNDS` looks, the first few with `spin_loop` hints, the rest with
+    /// `yield_now` (so an oversubscribed machine runs something else meanwhile).
     fn spin_for_work(&self) -> Option<JobRef> {
-        let mut spin = SpinWait::new();
-        while spin.spin() {
+        for round in 0..IDLE_ROUNDS {
+            if round < IDLE_PAUSE_ROUNDS {
+                for _ in 0..(2 << round) {
+                    crate::shim::spin_loop();
+                }
+            } else {
+                crate::shim::yield_now();
+            }
             if let Some(job) = self.find_work() {
                 return Some(job);
             }
@@ -824,7 +853,7 @@ impl WorkerThread {
         let job_b = StackJob::new(b);
         // SAFETY: we do not leave this function before `job_b` ran (its latch is set) or we
         // took it back from our deque (below).
-        let job_b_ref = unsafe { job_b.as_job_ref(false) };
+        let job_b_ref = unsafe { job_b.as_job_ref(Kind::Part) };
         let job_b_id = job_b_ref.id();
         self.push(job_b_ref);
         let result_a = panic::catch_unwind(AssertUnwindSafe(a));

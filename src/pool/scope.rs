@@ -7,7 +7,7 @@
 //! [`ThreadPool::scope`]: super::ThreadPool::scope
 
 use super::Shared;
-use super::job::{HeapJob, Latch, Outcome};
+use super::job::{HeapJob, Kind, Latch, Outcome};
 use crate::shim::{Arc, AtomicUsize};
 use std::any::Any;
 use std::marker::PhantomData;
@@ -76,7 +76,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         };
         // SAFETY: `scope` does not return (nor unwind) before `pending` reached 0, i.e. before
         // this job ran: every borrow of 'scope outlives its execution.
-        let job = unsafe { HeapJob::boxed(job, true) };
+        let job = unsafe { HeapJob::boxed(job, Kind::ScopedTask) };
         self.shared.submit(job);
     }
 
