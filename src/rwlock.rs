@@ -21,7 +21,8 @@
 //!              WRITERS_WAITING if we slept: others may still sleep) | spin while no writer
 //!              waits | set WRITERS_WAITING, sleep on writer_notify
 //! upgradable:  as read, and UPGRADABLE/HANDOFF must be clear; sets UPGRADABLE
-//! read unlock: count -= 1; count 0 with WRITERS_WAITING: clear it, wake one writer;
+//! read unlock: count -= 1; count 0 with WRITERS_WAITING: clear it, wake one writer (if
+//!              none was asleep, the flag was stale: wake the readers instead);
 //!              count 1 with UPGRADING: wake the upgrader (all of writer_notify)
 //! write unlock: MASK -> 0 (fast path); readers and writers waiting: HANDOFF (count = 1
 //!              phantom, WRITERS_WAITING kept), wake the readers; readers only: wake all;
