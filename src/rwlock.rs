@@ -46,6 +46,9 @@
 //! - `downgrade` (write -> read, write -> upgradable) and upgradable -> read are one atomic
 //!   step that keeps every writer out, and wake the sleeping readers.
 //! - More than `MAX_READERS` (2^27 - 2) read locks at once is a panic, never a wrap-around.
+//! - Writers among themselves barge, as in std: a woken writer can lose the lock to a running
+//!   one. There is no writer-to-writer hand-off (and `unlock_exclusive_fair` is the plain
+//!   unlock), so per-thread fairness among many writers is weaker than the mutex's.
 //!
 //! **Timeouts**: a timed-out reader leaves READERS_WAITING set (harmless: at worst a spurious
 //! wake later). A timed-out writer cannot know whether other writers wait (they are not
