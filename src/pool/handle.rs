@@ -209,7 +209,82 @@ impl<T> OneShot<T> {
 /// ```
 #[cfg(not(loom))]
 pub struct JoinHandle<T> {
-    pub(super) cell: crate::shim::Arc<OneShot<std::thread::Result<T>>>,
+    /// The spawn job itself (one allocation for the task and its result cell).
+    job: crate::shim::Arc<dyn ResultCell<T>>,
+}
+
+/// The part of a [`SpawnJob`] its handle uses, without the task's type.
+#[cfg(not(loom))]
+trait ResultCell<T>: Send + Sync {
+    fn cell(&self) -> &OneShot<std::thread::Result<T>>;
+}
+
+/// A spawned task and its result cell in one `Arc`: the deque holds one reference (taken over
+/// by the executing worker), the handle the other.
+#[cfg(not(loom))]
+struct SpawnJob<F, T> {
+    cell: OneShot<std::thread::Result<T>>,
+    /// Taken by the one execution of the job; nobody else touches it.
+    task: std::cell::UnsafeCell<Option<F>>,
+}
+
+// SAFETY: `task` is accessed only by the one thread that executes the job (`execute` below),
+// once; `cell` is `Sync` for `T: Send`. `F: Send` because it moves to the worker.
+#[cfg(not(loom))]
+unsafe impl<F: Send, T: Send> Sync for SpawnJob<F, T> {}
+
+#[cfg(not(loom))]
+impl<F, T> ResultCell<T> for SpawnJob<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn cell(&self) -> &OneShot<std::thread::Result<T>> {
+        &self.cell
+    }
+}
+
+#[cfg(not(loom))]
+impl<T: Send + 'static> JoinHandle<T> {
+    /// Creates the job for `task` and the handle to its result.
+    pub(super) fn new<F>(task: F) -> (super::job::JobRef, Self)
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        use super::job::{JobRef, Kind, Outcome};
+        use std::panic::{self, AssertUnwindSafe};
+
+        unsafe fn execute<F, T>(pointer: *const ()) -> Outcome
+        where
+            F: FnOnce() -> T + Send,
+            T: Send,
+        {
+            // SAFETY: `pointer` came from `Arc::into_raw` below; that reference is ours now.
+            let job = unsafe { crate::shim::Arc::from_raw(pointer as *const SpawnJob<F, T>) };
+            // SAFETY: the job is executed once, and only here is `task` touched.
+            let task = unsafe { (*job.task.get()).take() }.expect("spawn job run twice");
+            match panic::catch_unwind(AssertUnwindSafe(task)) {
+                Ok(value) => {
+                    job.cell.complete(Ok(value));
+                    Outcome::Completed
+                }
+                Err(payload) => {
+                    job.cell.complete(Err(payload));
+                    Outcome::Panicked(None)
+                }
+            }
+        }
+
+        let job = crate::shim::Arc::new(SpawnJob {
+            cell: OneShot::new(),
+            task: std::cell::UnsafeCell::new(Some(task)),
+        });
+        let pointer = crate::shim::Arc::into_raw(crate::shim::Arc::clone(&job)) as *const ();
+        // SAFETY: `execute::<F, T>` takes over the reference leaked by `into_raw`, once; the
+        // job is `Send` (`F`, `T: Send`) and `'static`.
+        let job_ref = unsafe { JobRef::from_parts(pointer, execute::<F, T>, Kind::Task) };
+        (job_ref, Self { job })
+    }
 }
 
 #[cfg(not(loom))]
@@ -219,7 +294,8 @@ impl<T> JoinHandle<T> {
     /// Joining from inside a task of the same pool blocks that worker; with a one-thread pool
     /// (or every worker doing so) that is a deadlock, as with any pool.
     pub fn join(self) -> std::thread::Result<T> {
-        self.cell
+        self.job
+            .cell()
             .wait(None)
             .expect("an untimed wait cannot time out")
     }
@@ -241,7 +317,7 @@ impl<T> JoinHandle<T> {
         timeout: std::time::Duration,
     ) -> Result<std::thread::Result<T>, Self> {
         let deadline = Instant::now().checked_add(timeout);
-        match self.cell.wait(deadline) {
+        match self.job.cell().wait(deadline) {
             Some(result) => Ok(result),
             None => Err(self),
         }
@@ -249,7 +325,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task has finished (its result is ready; `join` will not block).
     pub fn is_finished(&self) -> bool {
-        self.cell.is_complete()
+        self.job.cell().is_complete()
     }
 }
 
@@ -259,7 +335,7 @@ impl<T> std::future::Future for JoinHandle<T> {
 
     /// Ready once the task has finished. Polling again after `Ready` panics.
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        self.cell.poll(cx.waker())
+        self.job.cell().poll(cx.waker())
     }
 }
 

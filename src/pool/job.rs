@@ -60,6 +60,24 @@ pub(crate) struct JobRef {
 unsafe impl Send for JobRef {}
 
 impl JobRef {
+    /// A job from its parts (for job types defined elsewhere, like the spawn job of
+    /// `handle.rs`).
+    ///
+    /// # Safety
+    /// `execute_fn(pointer)` must be sound to call once, from any thread, at any time until
+    /// the job has run.
+    pub(crate) unsafe fn from_parts(
+        pointer: *const (),
+        execute_fn: unsafe fn(*const ()) -> Outcome,
+        kind: Kind,
+    ) -> Self {
+        Self {
+            pointer,
+            execute_fn,
+            kind,
+        }
+    }
+
     /// Runs the job.
     ///
     /// # Safety

@@ -320,23 +320,9 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let cell = Arc::new(handle::OneShot::new());
-        let producer = Arc::clone(&cell);
-        let job = HeapJob::boxed_static(
-            move || match panic::catch_unwind(AssertUnwindSafe(task)) {
-                Ok(value) => {
-                    producer.complete(Ok(value));
-                    Outcome::Completed
-                }
-                Err(payload) => {
-                    producer.complete(Err(payload));
-                    Outcome::Panicked(None)
-                }
-            },
-            Kind::Task,
-        );
+        let (job, handle) = JoinHandle::new(task);
         self.shared.submit(job);
-        JoinHandle { cell }
+        handle
     }
 
     /// Runs `task` on the pool, fire-and-forget. A panic is counted in
