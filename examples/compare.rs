@@ -57,6 +57,24 @@ pub const PRIMITIVES: &[Primitive] = &[
         default_threads: &[4],
         run: compare_starvation,
     },
+    Primitive {
+        name: "rwlock",
+        about: "RwLock throughput at 100% / 90% / 50% reads: atomsync vs std vs parking_lot",
+        default_threads: &[1, 2, 4, 8, 16],
+        run: compare_rwlock,
+    },
+    Primitive {
+        name: "semaphore",
+        about: "Semaphore of 1 and 4 permits, short hold: atomsync vs Mutex+Condvar vs async-lock",
+        default_threads: &[2, 4, 8, 16],
+        run: compare_semaphore,
+    },
+    Primitive {
+        name: "pool",
+        about: "ThreadPool: 100k tiny tasks, scope of 10k, join fib(30): atomsync vs rayon vs threadpool",
+        default_threads: &[2],
+        run: compare_pool,
+    },
 ];
 
 /// Parsed command-line options.
@@ -671,6 +689,159 @@ fn compare_mutex(options: &Options) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// RwLock: read/write mixes (shared with benches/rwlock.rs)
+// ---------------------------------------------------------------------------------------------
+
+/// A reader-writer lock protecting a `u64`, as the rwlock workloads use it.
+pub trait RwLockish: Send + Sync + 'static {
+    /// Column name.
+    const NAME: &'static str;
+    /// A new, unlocked lock holding `value`.
+    fn new(value: u64) -> Self;
+    /// Read-locks, runs `f` on the value, unlocks.
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R;
+    /// Write-locks, runs `f` on the value, unlocks.
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R;
+}
+
+impl RwLockish for atomsync::RwLock<u64> {
+    const NAME: &'static str = "atomsync";
+    fn new(value: u64) -> Self {
+        atomsync::RwLock::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.read())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.write())
+    }
+}
+
+impl RwLockish for std::sync::RwLock<u64> {
+    const NAME: &'static str = "std";
+    fn new(value: u64) -> Self {
+        std::sync::RwLock::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.write().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl RwLockish for parking_lot::RwLock<u64> {
+    const NAME: &'static str = "parking_lot";
+    fn new(value: u64) -> Self {
+        parking_lot::RwLock::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.read())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.write())
+    }
+}
+
+/// One rwlock operation: with probability `read_percent`% a read (load the value, `inside`
+/// work), else a write (increment, `inside` work); then `outside` work. `rng` is the thread's
+/// xorshift state. Returns 1 for a write, 0 for a read.
+#[inline]
+pub fn rwlock_operation<L: RwLockish>(lock: &L, read_percent: u32, work: Work, rng: &mut u64) -> u64 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    let wrote = if (*rng % 100) < u64::from(read_percent) {
+        lock.read(|value| {
+            black_box(*value);
+            if work.inside != 0 {
+                spin_work(work.inside);
+            }
+        });
+        0
+    } else {
+        lock.write(|value| {
+            *value += 1;
+            if work.inside != 0 {
+                spin_work(work.inside);
+            }
+        });
+        1
+    };
+    if work.outside != 0 {
+        spin_work(work.outside);
+    }
+    wrote
+}
+
+/// `threads` threads doing [`rwlock_operation`] on one `L` for `duration`.
+pub fn rwlock_contend_for<L: RwLockish>(threads: usize, duration: Duration, read_percent: u32, work: Work) -> Sample {
+    let lock = Arc::new(Padded(L::new(0)));
+    let stop = Arc::new(Padded(AtomicBool::new(false)));
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|index| {
+            let (lock, stop, barrier) = (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let mut rng = 0x2545_F491_4F6C_DD1D_u64 ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9);
+                let (mut operations, mut writes) = (0_u64, 0_u64);
+                barrier.wait();
+                // Relaxed: the flag only ends the loop; the counts travel back through `join`.
+                while !stop.0.load(Relaxed) {
+                    writes += rwlock_operation(&lock.0, read_percent, work, &mut rng);
+                    operations += 1;
+                }
+                (operations, writes)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    thread::sleep(duration);
+    stop.0.store(true, Relaxed);
+    let elapsed = start.elapsed();
+    let counts: Vec<(u64, u64)> = handles.into_iter().map(|handle| handle.join().expect("worker panicked")).collect();
+    // Exclusion check for free: every write must have landed.
+    assert_eq!(lock.0.read(|value| *value), counts.iter().map(|count| count.1).sum::<u64>(), "{} lost writes", L::NAME);
+    Sample { elapsed, per_thread: counts.iter().map(|count| count.0).collect() }
+}
+
+/// A contender running the rwlock mix `read_percent` with `work` on `L`.
+pub fn rwlock_contender<L: RwLockish>(read_percent: u32, work: Work) -> Contender {
+    Contender {
+        name: L::NAME,
+        run: Box::new(move |threads, duration| rwlock_contend_for::<L>(threads, duration, read_percent, work)),
+    }
+}
+
+/// The read percentages of the rwlock comparison.
+pub const RWLOCK_MIXES: [u32; 3] = [100, 90, 50];
+
+fn compare_rwlock(options: &Options) {
+    let ns_per_iteration = calibrate_spin_work();
+    let work = Work::new(options.critical_section, ns_per_iteration);
+    for read_percent in RWLOCK_MIXES {
+        let contenders = [
+            rwlock_contender::<atomsync::RwLock<u64>>(read_percent, work),
+            rwlock_contender::<std::sync::RwLock<u64>>(read_percent, work),
+            rwlock_contender::<parking_lot::RwLock<u64>>(read_percent, work),
+        ];
+        let title = format!(
+            "RwLock, {read_percent}% reads / {}% writes, {}",
+            100 - read_percent,
+            options.critical_section.describe()
+        );
+        compare_throughput(&title, &contenders, options);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Starvation: wait-to-acquire latency
 // ---------------------------------------------------------------------------------------------
 
@@ -927,4 +1098,276 @@ fn compare_starvation(options: &Options) {
         options.duration.as_secs_f64() * (options.runs * 3 * options.threads.len()) as f64;
     eprintln!("measuring starvation (about {estimate:.0} s)");
     print_starvation(&options.threads, options.duration, options.runs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semaphore: acquire one permit, hold it briefly, release
+// ---------------------------------------------------------------------------------------------
+
+/// A counting semaphore, as the semaphore comparison uses it.
+pub trait SemaphoreLike: Send + Sync + 'static {
+    /// Column name.
+    const NAME: &'static str;
+    /// A semaphore with `permits` permits.
+    fn new(permits: usize) -> Self;
+    /// Acquires one permit, runs `f`, releases.
+    fn with_permit(&self, f: impl FnOnce());
+}
+
+impl SemaphoreLike for atomsync::Semaphore {
+    const NAME: &'static str = "atomsync";
+    fn new(permits: usize) -> Self {
+        atomsync::Semaphore::new(permits)
+    }
+    fn with_permit(&self, f: impl FnOnce()) {
+        let _permit = self.acquire().expect("never closed");
+        f();
+    }
+}
+
+impl SemaphoreLike for async_lock::Semaphore {
+    const NAME: &'static str = "async-lock";
+    fn new(permits: usize) -> Self {
+        async_lock::Semaphore::new(permits)
+    }
+    fn with_permit(&self, f: impl FnOnce()) {
+        let _guard = self.acquire_blocking();
+        f();
+    }
+}
+
+/// The textbook semaphore on std: a count under a `Mutex`, waiters on a `Condvar`.
+pub struct CondvarSemaphore {
+    permits: std::sync::Mutex<usize>,
+    available: std::sync::Condvar,
+}
+
+impl SemaphoreLike for CondvarSemaphore {
+    const NAME: &'static str = "mutex+condvar";
+    fn new(permits: usize) -> Self {
+        Self { permits: std::sync::Mutex::new(permits), available: std::sync::Condvar::new() }
+    }
+    fn with_permit(&self, f: impl FnOnce()) {
+        {
+            let mut permits = self.permits.lock().unwrap();
+            while *permits == 0 {
+                permits = self.available.wait(permits).unwrap();
+            }
+            *permits -= 1;
+        }
+        f();
+        *self.permits.lock().unwrap() += 1;
+        self.available.notify_one();
+    }
+}
+
+/// `spin_loop` hints while holding a permit, and again between operations.
+const SEMAPHORE_HOLD_SPINS: u32 = 4;
+
+/// `threads` threads each looping acquire / short hold / release / short pause on one `S` of
+/// `permits` for `duration`; checks that at most `permits` threads ever held a permit at once.
+pub fn semaphore_contend_for<S: SemaphoreLike>(permits: usize, threads: usize, duration: Duration) -> Sample {
+    use std::sync::atomic::AtomicUsize;
+    let semaphore = Arc::new(Padded(S::new(permits)));
+    let holders = Arc::new(Padded(AtomicUsize::new(0)));
+    let stop = Arc::new(Padded(AtomicBool::new(false)));
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (semaphore, holders, stop, barrier) =
+                (Arc::clone(&semaphore), Arc::clone(&holders), Arc::clone(&stop), Arc::clone(&barrier));
+            thread::spawn(move || {
+                let mut operations = 0_u64;
+                barrier.wait();
+                // Relaxed: the flag only ends the loop; the counts travel back through `join`.
+                while !stop.0.load(Relaxed) {
+                    semaphore.0.with_permit(|| {
+                        // Relaxed: a sanity count; the semaphore orders the holders.
+                        let now = holders.0.fetch_add(1, Relaxed);
+                        assert!(now < permits, "{} let {} holders in", S::NAME, now + 1);
+                        for _ in 0..SEMAPHORE_HOLD_SPINS {
+                            std::hint::spin_loop();
+                        }
+                        holders.0.fetch_sub(1, Relaxed);
+                    });
+                    for _ in 0..SEMAPHORE_HOLD_SPINS {
+                        std::hint::spin_loop();
+                    }
+                    operations += 1;
+                }
+                operations
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    thread::sleep(duration);
+    stop.0.store(true, Relaxed);
+    let elapsed = start.elapsed();
+    let per_thread = handles.into_iter().map(|handle| handle.join().expect("worker panicked")).collect();
+    Sample { elapsed, per_thread }
+}
+
+/// A contender running the semaphore workload with `permits` permits on `S`.
+pub fn semaphore_contender<S: SemaphoreLike>(permits: usize) -> Contender {
+    Contender {
+        name: S::NAME,
+        run: Box::new(move |threads, duration| semaphore_contend_for::<S>(permits, threads, duration)),
+    }
+}
+
+fn compare_semaphore(options: &Options) {
+    for permits in [1, 4] {
+        let contenders = [
+            semaphore_contender::<atomsync::Semaphore>(permits),
+            semaphore_contender::<CondvarSemaphore>(permits),
+            semaphore_contender::<async_lock::Semaphore>(permits),
+        ];
+        let title = format!("Semaphore of {permits} permit(s), acquire + 4 spins held + release");
+        compare_throughput(&title, &contenders, options);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ThreadPool: task throughput, scope, fork-join
+// ---------------------------------------------------------------------------------------------
+
+/// One pool workload, timed once: `(name of the pool, seconds)`.
+type PoolWorkload = Box<dyn Fn() -> f64>;
+
+fn time_it(f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64()
+}
+
+fn pool_fib_sequential(n: u32) -> u64 {
+    if n < 2 { n.into() } else { pool_fib_sequential(n - 1) + pool_fib_sequential(n - 2) }
+}
+
+fn pool_fib_atomsync(pool: &atomsync::ThreadPool, n: u32) -> u64 {
+    if n < 18 {
+        return pool_fib_sequential(n);
+    }
+    let (a, b) = pool.join(|| pool_fib_atomsync(pool, n - 1), || pool_fib_atomsync(pool, n - 2));
+    a + b
+}
+
+fn pool_fib_rayon(n: u32) -> u64 {
+    if n < 18 {
+        return pool_fib_sequential(n);
+    }
+    let (a, b) = rayon::join(|| pool_fib_rayon(n - 1), || pool_fib_rayon(n - 2));
+    a + b
+}
+
+/// `--primitive pool`: for each `--threads` count, pools of that many workers; each figure is
+/// the median of `--runs` × 5 timed repetitions (interleaved between the pools), as a time and
+/// as a ratio to atomsync (> 1.00: slower than atomsync). `--duration-ms` is not used.
+fn compare_pool(options: &Options) {
+    use std::sync::atomic::{AtomicUsize, Ordering::AcqRel};
+    const TASKS: usize = 100_000;
+    const SCOPE_TASKS: usize = 10_000;
+    let tiny = |i: usize| black_box(i).wrapping_mul(31).wrapping_add(7);
+    for &threads in &options.threads {
+        let ours = Arc::new(atomsync::ThreadPool::new(threads));
+        let rayon_pool =
+            Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap());
+        let threadpool_pool = threadpool::ThreadPool::new(threads);
+        let workloads: Vec<(&str, Vec<(&str, PoolWorkload)>)> = vec![
+            ("100k tiny tasks, submit + wait for all", vec![
+                ("atomsync spawn+join", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || time_it(|| {
+                        let handles: Vec<_> = (0..TASKS).map(|i| pool.spawn(move || tiny(i))).collect();
+                        handles.into_iter().for_each(|h| { black_box(h.join().unwrap()); });
+                    }))
+                }),
+                ("atomsync execute+wait_idle", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || time_it(|| {
+                        (0..TASKS).for_each(|i| pool.execute(move || { tiny(i); }));
+                        pool.wait_idle();
+                    }))
+                }),
+                ("rayon spawn+latch", {
+                    let pool = Arc::clone(&rayon_pool);
+                    Box::new(move || time_it(|| {
+                        let remaining = Arc::new(AtomicUsize::new(TASKS));
+                        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+                        for i in 0..TASKS {
+                            let (remaining, done_tx) = (Arc::clone(&remaining), done_tx.clone());
+                            pool.spawn(move || {
+                                tiny(i);
+                                if remaining.fetch_sub(1, AcqRel) == 1 {
+                                    done_tx.send(()).unwrap();
+                                }
+                            });
+                        }
+                        done_rx.recv().unwrap();
+                    }))
+                }),
+                ("threadpool execute+join", {
+                    let pool = threadpool_pool.clone();
+                    Box::new(move || time_it(|| {
+                        (0..TASKS).for_each(|i| pool.execute(move || { tiny(i); }));
+                        pool.join();
+                    }))
+                }),
+            ]),
+            ("scope of 10k tiny tasks writing a borrowed Vec", vec![
+                ("atomsync scope", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || {
+                        let mut data = vec![0usize; SCOPE_TASKS];
+                        time_it(|| pool.scope(|s| {
+                            for (i, x) in data.iter_mut().enumerate() {
+                                s.spawn(move || *x = tiny(i));
+                            }
+                        }))
+                    })
+                }),
+                ("rayon scope", {
+                    let pool = Arc::clone(&rayon_pool);
+                    Box::new(move || {
+                        let mut data = vec![0usize; SCOPE_TASKS];
+                        time_it(|| pool.scope(|s| {
+                            for (i, x) in data.iter_mut().enumerate() {
+                                s.spawn(move |_| *x = tiny(i));
+                            }
+                        }))
+                    })
+                }),
+            ]),
+            ("fib(30) by recursive join, sequential below 18", vec![
+                ("atomsync join", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || time_it(|| {
+                        let pool = &*pool;
+                        black_box(pool.join(|| pool_fib_atomsync(pool, black_box(30)), || ()));
+                    }))
+                }),
+                ("rayon join", {
+                    let pool = Arc::clone(&rayon_pool);
+                    Box::new(move || time_it(|| { black_box(pool.install(|| pool_fib_rayon(black_box(30)))); }))
+                }),
+                ("sequential", Box::new(|| time_it(|| { black_box(pool_fib_sequential(black_box(30))); }))),
+            ]),
+        ];
+        println!("\nThreadPool, {threads} workers ({} x 5 repetitions, median)", runs_text(options.runs));
+        for (title, contenders) in &workloads {
+            let mut times = vec![Vec::new(); contenders.len()];
+            for repetition in 0..options.runs * 5 {
+                for offset in 0..contenders.len() {
+                    let index = (repetition + offset) % contenders.len();
+                    times[index].push((contenders[index].1)());
+                }
+            }
+            let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+            println!("  {title}");
+            for ((name, _), seconds) in contenders.iter().zip(&medians) {
+                println!("    {name:<28} {:>9.2} ms   x{:.2} of atomsync", seconds * 1e3, seconds / medians[0]);
+            }
+        }
+    }
 }

@@ -4,7 +4,9 @@
 #
 # 1. Every loom model, normal build: must pass.
 # 2. The seeded-bug build (`--cfg atomsync_seeded_bug` drops the futex wake in the mutex
-#    unlock and in `notify_one`): one model of the mutex file and one of the condvar file are
+#    unlock, in `notify_one`, the readers' wake in the rwlock's write unlock, every wake
+#    of the semaphore's release, and the wake of a job push in the pool's sleep protocol): one
+#    model each of the mutex, condvar, rwlock, semaphore and pool files is
 #    run separately, and each must FAIL with loom's deadlock report. A loom deadlock panics and
 #    then aborts the test process, so the failure is checked in the output (the deadlock
 #    message of that very test), not only through the exit code; a compile error or a filter
@@ -62,5 +64,8 @@ expect_rejected() {
 
 expect_rejected mutex contended_path_sleeps_and_is_woken
 expect_rejected condvar notify_one_wakes_sleeping_waiter
+expect_rejected rwlock write_unlock_wakes_sleeping_reader
+expect_rejected pool push_wakes_sleeping_worker
+expect_rejected semaphore two_acquirers_sleep_and_a_release_wakes_them
 echo
-echo "=== loom: all models pass; the seeded bug is rejected in both files"
+echo "=== loom: all models pass; the seeded bug is rejected in every file"

@@ -11,6 +11,8 @@
 //! |-------------|---------|----------------------------------------------------------------|
 //! | [`Mutex`]   | 4 bytes | barging with eventual fairness, `unlock_fair`, timed locks     |
 //! | [`Condvar`] | 8 bytes | `notify_all` requeues waiters onto the mutex (no thundering herd) |
+//! | [`RwLock`]  | 8 bytes | phase-fair (no writer or reader starvation), upgradable, timed  |
+//! | [`Semaphore`] | 16 bytes | lock-free fast path, `acquire_many` never starves, timeouts, `close` |
 //!
 //! The typed wrappers are [`lock_api`]'s, so the API is parking_lot's: `lock()` returns the
 //! guard directly and there is **no poisoning** (a panic while a guard is held unlocks the lock
@@ -51,6 +53,9 @@
 mod condvar;
 mod futex;
 mod mutex;
+pub mod pool;
+mod rwlock;
+mod semaphore;
 mod shim;
 mod spin;
 
@@ -58,12 +63,22 @@ pub use condvar::RawCondvar;
 #[cfg(not(loom))]
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::RawMutex;
+#[cfg(not(loom))]
+pub use pool::ThreadPool;
+pub use semaphore::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
 /// Loom-only test hook for `loom-tests/` (see `futex::futex_model_stats`); not part of the API.
 #[cfg(loom)]
 #[doc(hidden)]
 pub use futex::{FutexModelStats, futex_model_stats};
 #[cfg(not(loom))]
 pub use mutex::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, const_mutex};
+pub use rwlock::RawRwLock;
+#[cfg(not(loom))]
+pub use rwlock::{
+    ArcRwLockReadGuard, ArcRwLockUpgradableReadGuard, ArcRwLockWriteGuard, MappedRwLockReadGuard,
+    MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    const_rwlock,
+};
 
 /// Re-export of the `lock_api` version our wrappers are built on, for generic code.
 #[cfg(not(loom))]
