@@ -436,11 +436,38 @@ impl Semaphore {
         self: Arc<Self>,
         n: u32,
     ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        let n = self.acquire_raw(n, None)?;
-        Ok(OwnedSemaphorePermit {
-            semaphore: self,
-            permits: n,
-        })
+        self.acquire_owned_raw(n, None)
+    }
+
+    /// [`acquire_for`](Self::acquire_for) through an `Arc`.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let semaphore = Arc::new(atomsync::Semaphore::new(1));
+    /// let permit = Arc::clone(&semaphore).acquire_owned_for(Duration::from_millis(1)).unwrap();
+    /// assert!(Arc::clone(&semaphore).acquire_owned_for(Duration::from_millis(1)).is_err());
+    /// # drop(permit);
+    /// ```
+    pub fn acquire_owned_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_many_owned_for(1, timeout)
+    }
+
+    /// [`acquire_until`](Self::acquire_until) through an `Arc`.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::{Duration, Instant}};
+    /// let semaphore = Arc::new(atomsync::Semaphore::new(0));
+    /// let deadline = Instant::now() + Duration::from_millis(1);
+    /// assert!(semaphore.acquire_owned_until(deadline).is_err());
+    /// ```
+    pub fn acquire_owned_until(
+        self: Arc<Self>,
+        deadline: Instant,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_owned_raw(1, Some(deadline))
     }
 
     /// [`acquire_many_for`](Self::acquire_many_for) through an `Arc`.
@@ -455,7 +482,33 @@ impl Semaphore {
         n: u32,
         timeout: Duration,
     ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        let n = self.acquire_raw(n, Instant::now().checked_add(timeout))?;
+        // A timeout too long to represent (`Duration::MAX`) waits forever.
+        self.acquire_owned_raw(n, Instant::now().checked_add(timeout))
+    }
+
+    /// [`acquire_many_until`](Self::acquire_many_until) through an `Arc`.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::{Duration, Instant}};
+    /// let semaphore = Arc::new(atomsync::Semaphore::new(2));
+    /// let deadline = Instant::now() + Duration::from_millis(1);
+    /// assert_eq!(semaphore.acquire_many_owned_until(2, deadline).unwrap().num_permits(), 2);
+    /// ```
+    pub fn acquire_many_owned_until(
+        self: Arc<Self>,
+        n: u32,
+        deadline: Instant,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_owned_raw(n, Some(deadline))
+    }
+
+    /// The owned acquisitions: `n` permits until `deadline` (`None`: forever).
+    fn acquire_owned_raw(
+        self: Arc<Self>,
+        n: u32,
+        deadline: Option<Instant>,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        let n = self.acquire_raw(n, deadline)?;
         Ok(OwnedSemaphorePermit {
             semaphore: self,
             permits: n,
