@@ -146,6 +146,19 @@ fn scope(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function("atomsync_install_scope", |b| {
+        b.iter(|| {
+            let pool = &atomsync_pool;
+            let data = &mut data;
+            pool.install(move || {
+                pool.scope(|s| {
+                    for (i, x) in data.iter_mut().enumerate() {
+                        s.spawn(move || *x = tiny(i));
+                    }
+                })
+            })
+        })
+    });
     group.bench_function("rayon", |b| {
         b.iter(|| {
             rayon_pool.scope(|s| {

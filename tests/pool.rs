@@ -311,6 +311,38 @@ fn nested_join_computes_fib_25() {
 }
 
 #[test]
+fn install_runs_on_a_worker() {
+    within(|| {
+        let pool = ThreadPool::builder()
+            .num_threads(2)
+            .thread_name(|i| format!("install-{i}"))
+            .build()
+            .unwrap();
+        let name = pool.install(|| thread::current().name().map(str::to_owned));
+        assert!(name.unwrap().starts_with("install-"));
+        // A scope inside `install` borrows as usual.
+        let mut data = vec![1u64; 1000];
+        pool.install(|| {
+            pool.scope(|s| {
+                for x in data.iter_mut() {
+                    s.spawn(move || *x *= 3);
+                }
+            })
+        });
+        assert!(data.iter().all(|&x| x == 3));
+        // Nested: already on a worker, runs inline.
+        assert_eq!(pool.install(|| pool.install(|| 5)), 5);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| pool.install(|| panic!("installed"))));
+        assert_eq!(
+            result.unwrap_err().downcast_ref::<&str>(),
+            Some(&"installed")
+        );
+        pool.wait_idle();
+        assert_eq!(pool.stats().panicked, 1);
+    });
+}
+
+#[test]
 fn join_propagates_panics() {
     within(|| {
         let pool = ThreadPool::new(2);

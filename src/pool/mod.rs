@@ -367,6 +367,46 @@ impl ThreadPool {
         }
     }
 
+    /// Runs `f` on one of the pool's workers and returns its result (a panic is re-raised
+    /// here), like `rayon::ThreadPool::install`; on a worker of this pool it simply calls `f`.
+    /// Work that `f` submits (`scope` tasks, `join` halves, `spawn`) then goes to that
+    /// worker's own deque instead of the shared injector: `pool.install(|| pool.scope(...))`
+    /// is the fast way to run a large scope from outside the pool. After shutdown has begun,
+    /// `f` runs on the calling thread.
+    ///
+    /// ```
+    /// let pool = atomsync::ThreadPool::new(2);
+    /// let mut data = vec![1u32; 10_000];
+    /// pool.install(|| {
+    ///     pool.scope(|s| {
+    ///         for x in data.iter_mut() {
+    ///             s.spawn(move || *x += 1);
+    ///         }
+    ///     })
+    /// });
+    /// assert!(data.iter().all(|&x| x == 2));
+    /// ```
+    pub fn install<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        if WorkerThread::current_in(&self.shared).is_some() {
+            return f();
+        }
+        if self.shared.shutdown.load(SeqCst) {
+            return f();
+        }
+        let job = StackJob::new(f);
+        // SAFETY: we wait for the latch below before `job` goes out of scope.
+        self.shared.submit(unsafe { job.as_job_ref(Kind::Task) });
+        job.latch.wait();
+        match job.into_result() {
+            Ok(result) => result,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
     /// Runs `a` and `b`, potentially in parallel, and returns both results, like
     /// `rayon::join`.
     ///
