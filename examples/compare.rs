@@ -1327,6 +1327,19 @@ fn compare_pool(options: &Options) {
                         }))
                     })
                 }),
+                ("atomsync install+scope", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || {
+                        let mut data = vec![0usize; SCOPE_TASKS];
+                        let pool = &*pool;
+                        let data = &mut data;
+                        time_it(|| pool.install(move || pool.scope(|s| {
+                            for (i, x) in data.iter_mut().enumerate() {
+                                s.spawn(move || *x = tiny(i));
+                            }
+                        })))
+                    })
+                }),
                 ("rayon scope", {
                     let pool = Arc::clone(&rayon_pool);
                     Box::new(move || {
