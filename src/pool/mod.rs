@@ -70,7 +70,10 @@ use {
 /// a task are part of that task.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Submitted and not yet started.
+    /// Submitted and not yet started: `pending − running`, where `pending` counts
+    /// `spawn`/`execute`/`install`/outside-`join` tasks and each open scope as one unit (not
+    /// its scoped tasks, to keep their submission cheap), so with scopes in flight this is
+    /// approximate.
     pub queued: usize,
     /// Running now.
     pub running: usize,
