@@ -104,6 +104,77 @@ fn results_come_back_through_handles() {
 }
 
 #[test]
+fn stats_count_queued_running_completed_panicked() {
+    within(|| {
+        let pool = ThreadPool::new(1);
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let (release, wait) = mpsc::channel::<()>();
+        pool.execute(move || {
+            started_tx.send(()).unwrap();
+            wait.recv().unwrap();
+        });
+        started_rx.recv().unwrap();
+        for _ in 0..5 {
+            pool.execute(|| {});
+        }
+        pool.execute(|| panic!("counted"));
+        let stats = pool.stats();
+        assert_eq!(
+            stats,
+            PoolStats {
+                queued: 6,
+                running: 1,
+                completed: 0,
+                panicked: 0
+            }
+        );
+        release.send(()).unwrap();
+        pool.wait_idle();
+        let stats = pool.stats();
+        assert_eq!(
+            stats,
+            PoolStats {
+                queued: 0,
+                running: 0,
+                completed: 6,
+                panicked: 1
+            }
+        );
+    });
+}
+
+#[test]
+fn wait_idle_waits_for_a_scope_on_another_thread() {
+    within(|| {
+        let pool = Arc::new(ThreadPool::new(2));
+        let done = Arc::new(AtomicUsize::new(0));
+        let (entered_tx, entered_rx) = mpsc::channel::<()>();
+        let scoper = {
+            let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
+            thread::spawn(move || {
+                pool.scope(|s| {
+                    entered_tx.send(()).unwrap();
+                    for _ in 0..50 {
+                        s.spawn(|| {
+                            thread::sleep(Duration::from_millis(1));
+                            done.fetch_add(1, SeqCst);
+                        });
+                    }
+                })
+            })
+        };
+        entered_rx.recv().unwrap();
+        pool.wait_idle();
+        assert_eq!(
+            done.load(SeqCst),
+            50,
+            "wait_idle returned while scoped tasks ran"
+        );
+        scoper.join().unwrap();
+    });
+}
+
+#[test]
 fn join_timeout_and_is_finished() {
     within(|| {
         let pool = ThreadPool::new(1);
