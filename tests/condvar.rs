@@ -12,6 +12,8 @@
 //! waiter, and cannot leave `wait` before the main thread lets go of the mutex. Every test that
 //! could block forever on a bug runs under [`within`], which turns a deadlock into a failure.
 
+mod common;
+
 use atomsync::{Condvar, Mutex, MutexGuard, RawCondvar, WaitTimeoutResult};
 use std::any::Any;
 use std::collections::VecDeque;
@@ -19,40 +21,18 @@ use std::mem::size_of;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a test body may run before we call it a deadlock (generous: shared machine).
-const DEADLOCK: Duration = Duration::from_secs(60);
+use common::within;
 
 /// Upper slack for "returns promptly" checks: far above any sane latency, far below "hangs".
 const PROMPT: Duration = Duration::from_secs(2);
 
 /// The panic message of a condvar used with two mutexes at once must contain this.
 const TWO_MUTEXES: &str = "two different mutexes";
-
-/// Runs `body` on its own thread and fails if it has not finished within [`DEADLOCK`]; a panic
-/// in `body` is re-raised here with its own message.
-fn within<F: FnOnce() + Send + 'static>(body: F) {
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let runner = thread::spawn(move || {
-        body();
-        drop(done_tx);
-    });
-    match done_rx.recv_timeout(DEADLOCK) {
-        // The sender is only ever dropped: when `body` returns or unwinds.
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                panic::resume_unwind(panic);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("the test body did not finish within {DEADLOCK:?}: deadlock or lost wake-up")
-        }
-    }
-}
 
 /// The text of a panic payload.
 fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -10,6 +10,8 @@
 //! where the assertion does not depend on how long the sleep was. Every test that could block
 //! forever on a bug runs under [`within`], which turns a deadlock into a failure.
 
+mod common;
+
 use atomsync::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, RawMutex, const_mutex};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
@@ -18,107 +20,27 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a test body may run before we call it a deadlock. Generous: the machine is shared
-/// with other builds, and a real deadlock never finishes anyway.
-const DEADLOCK: Duration = Duration::from_secs(60);
+use common::{current_thread_id, spawn_watched, wait_until_asleep_on, within};
 
 /// Upper slack for "returns promptly" checks: far above any sane latency, far below "hangs".
 const PROMPT: Duration = Duration::from_secs(2);
 
-/// Where the kernel's view of a thread cannot be read (not Linux, no /proc): how long to give
-/// a thread to go to sleep in `lock()` after it said it is about to call it.
-const LET_IT_SLEEP: Duration = Duration::from_millis(50);
-
-/// Runs `body` on its own thread and fails if it has not finished within [`DEADLOCK`]; a panic
-/// in `body` is re-raised here with its own message.
-fn within<F: FnOnce() + Send + 'static>(body: F) {
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let runner = thread::spawn(move || {
-        body();
-        drop(done_tx);
-    });
-    match done_rx.recv_timeout(DEADLOCK) {
-        // The sender is only ever dropped: when `body` returns or unwinds.
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                panic::resume_unwind(panic);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("the test body did not finish within {DEADLOCK:?}: deadlock or lost wake-up")
-        }
-    }
-}
-
-/// The kernel's id of the calling thread (Linux: the last part of `/proc/thread-self`).
-fn current_thread_id() -> Option<u32> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    link.file_name()?.to_str()?.parse().ok()
-}
-
-/// The number of the `futex` system call, on the architectures where we know it.
-const FUTEX_SYSCALL: Option<u64> = if cfg!(target_arch = "x86_64") {
-    Some(202)
-} else if cfg!(any(target_arch = "aarch64", target_arch = "riscv64")) {
-    Some(98)
-} else {
-    None
-};
-
-/// Returns once the thread `thread_id` sleeps in a futex wait on `mutex`'s word: Linux shows
-/// a blocked thread's system call and its arguments in `/proc/self/task/<id>/syscall`, and
-/// the first argument of `futex` is the word's address. This is how the tests below know that
-/// a thread is really asleep in `lock()` (not still on its way, or spinning) without guessing a
-/// sleep length. Where that file cannot be read, it falls back to sleeping [`LET_IT_SLEEP`]; if
-/// the thread has exited meanwhile, it returns (the caller's join reports what happened).
-fn wait_until_asleep_on<T: ?Sized>(thread_id: Option<u32>, mutex: &Mutex<T>) {
+/// Returns once the thread `thread_id` sleeps in a futex wait on `mutex`'s word (see
+/// [`common::wait_until_asleep_on`]): how the tests below know that a thread is really asleep
+/// in `lock()`, not still on its way or spinning.
+fn wait_until_asleep_on_mutex<T: ?Sized>(thread_id: Option<u32>, mutex: &Mutex<T>) {
     // SAFETY: we only take the address of the raw mutex; we never lock or unlock through it.
     let word = unsafe { mutex.raw() } as *const RawMutex as u64;
-    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
-        return thread::sleep(LET_IT_SLEEP);
-    };
-    let path = format!("/proc/self/task/{thread_id}/syscall");
-    let give_up = Instant::now() + DEADLOCK;
-    loop {
-        let Ok(syscall) = std::fs::read_to_string(&path) else {
-            // Exited, or /proc is not readable here.
-            return thread::sleep(LET_IT_SLEEP);
-        };
-        let mut fields = syscall.split_whitespace();
-        let number = fields.next().and_then(|field| field.parse::<u64>().ok());
-        let first_argument = fields
-            .next()
-            .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
-        if number == Some(futex) && first_argument == Some(word) {
-            return;
-        }
-        assert!(
-            Instant::now() < give_up,
-            "thread {thread_id} never went to sleep on the mutex (last seen: {syscall:?})"
-        );
-        thread::sleep(Duration::from_micros(200));
-    }
-}
-
-/// Spawns `body` on a new thread and returns its handle and kernel thread id, once known.
-fn spawn_watched<R: Send + 'static>(
-    body: impl FnOnce() -> R + Send + 'static,
-) -> (thread::JoinHandle<R>, Option<u32>) {
-    let (id_tx, id_rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        id_tx.send(current_thread_id()).unwrap();
-        body()
-    });
-    (handle, id_rx.recv().unwrap())
+    wait_until_asleep_on(thread_id, &[word]);
 }
 
 /// Spawns a thread that blocks in `mutex.lock()` and pushes `label` once it has the lock;
-/// returns once that thread is asleep in `lock()` (see [`wait_until_asleep_on`]).
+/// returns once that thread is asleep in `lock()` (see [`wait_until_asleep_on_mutex`]).
 fn spawn_sleeping_locker(
     mutex: &Arc<Mutex<Vec<&'static str>>>,
     label: &'static str,
@@ -127,7 +49,7 @@ fn spawn_sleeping_locker(
         let mutex = Arc::clone(mutex);
         spawn_watched(move || mutex.lock().push(label))
     };
-    wait_until_asleep_on(thread_id, mutex);
+    wait_until_asleep_on_mutex(thread_id, mutex);
     handle
 }
 
@@ -561,7 +483,7 @@ fn try_lock_for_succeeds_as_soon_as_the_holder_releases() {
                 let mut guard = mutex.lock();
                 locked_tx.send(()).unwrap();
                 // Release only once the main thread sleeps in try_lock_for.
-                wait_until_asleep_on(waiter_rx.recv().unwrap(), &mutex);
+                wait_until_asleep_on_mutex(waiter_rx.recv().unwrap(), &mutex);
                 *guard = 42;
             })
         };
@@ -615,7 +537,7 @@ fn try_lock_for_duration_max_does_not_overflow() {
                 *guard += 1;
             })
         };
-        wait_until_asleep_on(waiter_id, &mutex);
+        wait_until_asleep_on_mutex(waiter_id, &mutex);
         drop(guard);
         waiter.join().unwrap();
         assert_eq!(*mutex.lock(), 1);
@@ -633,7 +555,7 @@ fn try_lock_for_duration_max_does_not_overflow() {
                 *guard += 1;
             })
         };
-        wait_until_asleep_on(waiter_id, &mutex);
+        wait_until_asleep_on_mutex(waiter_id, &mutex);
         drop(guard);
         waiter.join().unwrap();
         assert_eq!(*mutex.lock(), 2);
@@ -797,7 +719,7 @@ fn mapped_and_arc_guards_also_release_on_unwind() {
 // hand-off can only go to a sleeper (one still on its way would find the lock free or held and
 // could lose to the releaser re-locking). `spawn_sleeping_locker` returns only once the kernel
 // shows the thread asleep in the futex wait on the mutex word; without /proc it waits
-// LET_IT_SLEEP (50 ms), which is then the one timing assumption.
+// common::LET_IT_SLEEP (50 ms), which is then the one timing assumption.
 
 #[test]
 fn unlock_fair_hands_the_lock_to_the_sleeping_waiter() {

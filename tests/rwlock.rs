@@ -10,6 +10,8 @@
 //! to give the lower bound of a timeout something to measure. Every test that could block
 //! forever on a bug runs under [`within`].
 
+mod common;
+
 use atomsync::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, RawRwLock, RwLock, RwLockReadGuard,
     RwLockUpgradableReadGuard, RwLockWriteGuard, const_rwlock,
@@ -19,91 +21,22 @@ use std::mem::size_of;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a test body may run before we call it a deadlock.
-const DEADLOCK: Duration = Duration::from_secs(60);
+use common::{DEADLOCK, current_thread_id, spawn_watched, wait_until_asleep_on, within};
 
 /// The starvation bound: a starved thread never gets in; a served one within milliseconds.
 const STARVATION_BOUND: Duration = Duration::from_secs(3);
 
-/// Where /proc cannot tell: how long to give a thread to go to sleep in the lock.
-const LET_IT_SLEEP: Duration = Duration::from_millis(50);
-
-/// Runs `body` on its own thread and fails if it has not finished within [`DEADLOCK`].
-fn within<F: FnOnce() + Send + 'static>(body: F) {
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let runner = thread::spawn(move || {
-        body();
-        drop(done_tx);
-    });
-    match done_rx.recv_timeout(DEADLOCK) {
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                panic::resume_unwind(panic);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("the test body did not finish within {DEADLOCK:?}: deadlock or lost wake-up")
-        }
-    }
-}
-
-fn current_thread_id() -> Option<u32> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    link.file_name()?.to_str()?.parse().ok()
-}
-
-const FUTEX_SYSCALL: Option<u64> = if cfg!(target_arch = "x86_64") {
-    Some(202)
-} else if cfg!(any(target_arch = "aarch64", target_arch = "riscv64")) {
-    Some(98)
-} else {
-    None
-};
-
 /// Returns once thread `thread_id` sleeps in a futex wait on one of `lock`'s two words (the
-/// state word or the writers' word): the first argument of a blocked `futex` call, shown in
-/// `/proc/self/task/<id>/syscall`, is the word's address.
-fn wait_until_asleep_on<T: ?Sized>(thread_id: Option<u32>, lock: &RwLock<T>) {
+/// state word or the writers' word); see [`common::wait_until_asleep_on`].
+fn wait_until_asleep_on_lock<T: ?Sized>(thread_id: Option<u32>, lock: &RwLock<T>) {
     // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
     let start = unsafe { lock.raw() } as *const RawRwLock as u64;
-    let words = start..start + size_of::<RawRwLock>() as u64;
-    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
-        return thread::sleep(LET_IT_SLEEP);
-    };
-    let path = format!("/proc/self/task/{thread_id}/syscall");
-    let give_up = Instant::now() + DEADLOCK;
-    loop {
-        let Ok(syscall) = std::fs::read_to_string(&path) else {
-            return thread::sleep(LET_IT_SLEEP);
-        };
-        let mut fields = syscall.split_whitespace();
-        let number = fields.next().and_then(|field| field.parse::<u64>().ok());
-        let first_argument = fields
-            .next()
-            .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
-        if number == Some(futex) && first_argument.is_some_and(|word| words.contains(&word)) {
-            return;
-        }
-        assert!(Instant::now() < give_up, "thread {thread_id} never went to sleep on the lock");
-        thread::sleep(Duration::from_micros(200));
-    }
-}
-
-/// Spawns `body` and returns its handle and kernel thread id.
-fn spawn_watched<R: Send + 'static>(
-    body: impl FnOnce() -> R + Send + 'static,
-) -> (thread::JoinHandle<R>, Option<u32>) {
-    let (id_tx, id_rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        id_tx.send(current_thread_id()).unwrap();
-        body()
-    });
-    (handle, id_rx.recv().unwrap())
+    wait_until_asleep_on(thread_id, &[start, start + 4]);
 }
 
 /// Spawns `body` (which blocks on `lock`) and returns once it sleeps there.
@@ -115,7 +48,7 @@ fn spawn_sleeping<T: Send + Sync + 'static, R: Send + 'static>(
         let lock = Arc::clone(lock);
         spawn_watched(move || body(&lock))
     };
-    wait_until_asleep_on(thread_id, lock);
+    wait_until_asleep_on_lock(thread_id, lock);
     handle
 }
 
@@ -356,7 +289,7 @@ fn a_timed_out_writer_lets_blocked_readers_in() {
                 lock.try_write_for(Duration::from_millis(300)).is_some()
             })
         };
-        wait_until_asleep_on(started_rx.recv().unwrap(), &lock);
+        wait_until_asleep_on_lock(started_rx.recv().unwrap(), &lock);
         // The writer waits: a new reader must stop behind it.
         let reader = spawn_sleeping(&lock, |lock| *lock.read());
         // While our read guard is still held, the writer times out; the reader must get in.

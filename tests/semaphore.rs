@@ -9,41 +9,22 @@
 //! assertion does not depend on whether it did. Every test that could block forever on a bug
 //! runs under [`within`], which turns a deadlock into a failure.
 
+mod common;
+
 use atomsync::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
 use proptest::prelude::*;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a test body may run before we call it a deadlock.
-const DEADLOCK: Duration = Duration::from_secs(60);
+use common::within;
 
 /// Upper slack for "returns promptly" checks.
 const PROMPT: Duration = Duration::from_secs(5);
-
-/// Runs `body` on its own thread and fails if it has not finished within [`DEADLOCK`]; a panic
-/// in `body` is re-raised here with its own message.
-fn within<F: FnOnce() + Send + 'static>(body: F) {
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    let runner = thread::spawn(move || {
-        body();
-        drop(done_tx);
-    });
-    match done_rx.recv_timeout(DEADLOCK) {
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = runner.join() {
-                panic::resume_unwind(panic);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("the test body did not finish within {DEADLOCK:?}: deadlock or lost wake-up")
-        }
-    }
-}
 
 /// A small xorshift generator: random traffic without a dependency.
 struct Rng(u64);

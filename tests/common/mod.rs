@@ -1,0 +1,101 @@
+//! Helpers shared by the integration tests (each test file includes this with `mod common;`).
+//!
+//! - [`within`] turns a deadlock or a lost wake-up into a test failure instead of a hung run.
+//! - [`spawn_watched`] and [`wait_until_asleep_on`] let a test know that another thread is
+//!   really asleep in a futex wait on a given word (Linux shows a blocked thread's system call
+//!   and its arguments in `/proc/self/task/<id>/syscall`), instead of guessing a sleep length.
+
+// Each test crate uses a different subset.
+#![allow(dead_code)]
+
+use std::panic;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a test body may run before we call it a deadlock. Generous: the machine is shared
+/// with other builds, and a real deadlock never finishes anyway.
+pub const DEADLOCK: Duration = Duration::from_secs(60);
+
+/// Where the kernel's view of a thread cannot be read (not Linux, no /proc): how long to give
+/// a thread to go to sleep after it said it is about to block.
+pub const LET_IT_SLEEP: Duration = Duration::from_millis(50);
+
+/// Runs `body` on its own thread and fails if it has not finished within [`DEADLOCK`]; a panic
+/// in `body` is re-raised here with its own message.
+pub fn within<F: FnOnce() + Send + 'static>(body: F) {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let runner = thread::spawn(move || {
+        body();
+        drop(done_tx);
+    });
+    match done_rx.recv_timeout(DEADLOCK) {
+        // The sender is only ever dropped: when `body` returns or unwinds.
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = runner.join() {
+                panic::resume_unwind(panic);
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("the test body did not finish within {DEADLOCK:?}: deadlock or lost wake-up")
+        }
+    }
+}
+
+/// The kernel's id of the calling thread (Linux: the last part of `/proc/thread-self`).
+pub fn current_thread_id() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The number of the `futex` system call, on the architectures where we know it.
+const FUTEX_SYSCALL: Option<u64> = if cfg!(target_arch = "x86_64") {
+    Some(202)
+} else if cfg!(any(target_arch = "aarch64", target_arch = "riscv64")) {
+    Some(98)
+} else {
+    None
+};
+
+/// Returns once the thread `thread_id` sleeps in a futex wait on one of `words` (addresses of
+/// futex words): the first argument of a blocked `futex` call is the word's address. Where
+/// `/proc` cannot be read, sleeps [`LET_IT_SLEEP`] instead; if the thread has exited
+/// meanwhile, returns (the caller's join reports what happened).
+pub fn wait_until_asleep_on(thread_id: Option<u32>, words: &[u64]) {
+    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
+        return thread::sleep(LET_IT_SLEEP);
+    };
+    let path = format!("/proc/self/task/{thread_id}/syscall");
+    let give_up = Instant::now() + DEADLOCK;
+    loop {
+        let Ok(syscall) = std::fs::read_to_string(&path) else {
+            // Exited, or /proc is not readable here.
+            return thread::sleep(LET_IT_SLEEP);
+        };
+        let mut fields = syscall.split_whitespace();
+        let number = fields.next().and_then(|field| field.parse::<u64>().ok());
+        let first_argument = fields
+            .next()
+            .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
+        if number == Some(futex) && first_argument.is_some_and(|word| words.contains(&word)) {
+            return;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "thread {thread_id} never went to sleep on {words:x?} (last seen: {syscall:?})"
+        );
+        thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Spawns `body` on a new thread and returns its handle and kernel thread id, once known.
+pub fn spawn_watched<R: Send + 'static>(
+    body: impl FnOnce() -> R + Send + 'static,
+) -> (thread::JoinHandle<R>, Option<u32>) {
+    let (id_tx, id_rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        id_tx.send(current_thread_id()).unwrap();
+        body()
+    });
+    (handle, id_rx.recv().unwrap())
+}
