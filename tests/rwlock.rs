@@ -646,14 +646,16 @@ proptest! {
                     model.readers += 1;
                 }
                 Op::Unlock => {
-                    // SAFETY (each arm): the model says that lock is held.
                     if model.writer {
+                        // SAFETY: the model says the write lock is held.
                         unsafe { raw.release_exclusive() };
                         model.writer = false;
                     } else if model.readers > 0 {
+                        // SAFETY: the model says a read lock is held.
                         unsafe { raw.release_shared() };
                         model.readers -= 1;
                     } else if model.upgradable {
+                        // SAFETY: the model says the upgradable lock is held.
                         unsafe { raw.release_upgradable() };
                         model.upgradable = false;
                     }
