@@ -556,14 +556,6 @@ impl fmt::Debug for ThreadPool {
     }
 }
 
-/// Looks for work before an idle worker goes to sleep (see `spin_for_work`); measured with
-/// `benches/pool.rs` (docs/benchmarks.md).
-#[cfg(not(loom))]
-const IDLE_ROUNDS: u32 = 64;
-/// Of those, the first rounds busy-wait (2, 4, 8, ... hints) instead of yielding.
-#[cfg(not(loom))]
-const IDLE_PAUSE_ROUNDS: u32 = 4;
-
 /// `pending`'s bit 31: `wait_idle` callers sleep on the word.
 #[cfg(not(loom))]
 const IDLE_WAITERS: u32 = 1 << 31;
@@ -786,19 +778,11 @@ impl WorkerThread {
         }
     }
 
-    /// A short bounded spin before sleeping: work often comes within microseconds (a
-    /// submitter in a loop pushes every ~100 ns), and a sleep costs the next push a futex
-    /// wake. `IDLE_ROUNDS` looks, the first few with `spin_loop` hints, the rest with
-    /// `yield_now` (so an oversubscribed machine runs something else meanwhile).
+    /// A short bounded spin before sleeping, on `spin.rs`'s idle-worker schedule: work often
+    /// comes within microseconds, and a sleep costs the next push a futex wake.
     fn spin_for_work(&self) -> Option<JobRef> {
-        for round in 0..IDLE_ROUNDS {
-            if round < IDLE_PAUSE_ROUNDS {
-                for _ in 0..(2 << round) {
-                    crate::shim::spin_loop();
-                }
-            } else {
-                crate::shim::yield_now();
-            }
+        let mut spin = SpinWait::idle_worker();
+        while spin.spin() {
             if let Some(job) = self.find_work() {
                 return Some(job);
             }
