@@ -48,16 +48,15 @@ pub(crate) fn yield_now() {
 /// `std`'s `UnsafeCell` with loom's `with`/`with_mut` API, so one code path serves both.
 #[cfg(not(loom))]
 #[derive(Debug, Default)]
-#[allow(dead_code)] // used by primitives that keep data outside lock_api (pool, semaphore)
 pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]
-#[allow(dead_code)]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))
     }
 
+    #[allow(dead_code)] // half of loom's API; today every caller uses `with_mut`
     pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
@@ -68,5 +67,4 @@ impl<T> UnsafeCell<T> {
 }
 
 #[cfg(loom)]
-#[allow(unused_imports)]
 pub(crate) use loom::cell::UnsafeCell;
