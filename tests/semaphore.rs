@@ -21,7 +21,14 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{current_thread_id, spawn_watched, wait_until_asleep_on, within};
+
+/// The addresses of the semaphore's 32-bit words (its sleepers wait on one of them).
+fn words_of(semaphore: &Semaphore) -> [u64; 4] {
+    assert_eq!(std::mem::size_of::<Semaphore>(), 16);
+    let start = semaphore as *const Semaphore as u64;
+    [start, start + 4, start + 8, start + 12]
+}
 
 /// Upper slack for "returns promptly" checks.
 const PROMPT: Duration = Duration::from_secs(5);
@@ -284,16 +291,16 @@ fn timed_acquires_return_no_earlier_than_the_deadline() {
 fn duration_max_waits_until_a_release() {
     within(|| {
         let semaphore = Arc::new(Semaphore::new(0));
-        let waiter = {
+        let (waiter, waiter_id) = {
             let semaphore = Arc::clone(&semaphore);
-            thread::spawn(move || {
+            spawn_watched(move || {
                 semaphore
                     .acquire_many_for(2, Duration::MAX)
                     .map(|permit| permit.num_permits())
             })
         };
-        // Give it the chance to sleep (the assertion holds either way).
-        thread::sleep(Duration::from_millis(20));
+        // Release only once it really sleeps (with no deadline to overflow).
+        wait_until_asleep_on(waiter_id, &words_of(&semaphore));
         semaphore.add_permits(1);
         semaphore.add_permits(1);
         assert_eq!(waiter.join().unwrap(), Ok(2));
@@ -332,7 +339,7 @@ fn close_wakes_every_sleeper_with_closed() {
             .map(|i| {
                 let (semaphore, about_tx) = (Arc::clone(&semaphore), about_tx.clone());
                 thread::spawn(move || {
-                    about_tx.send(()).unwrap();
+                    about_tx.send(current_thread_id()).unwrap();
                     let start = Instant::now();
                     let result = match i {
                         0 => semaphore.acquire_many(3).map(drop),
@@ -343,11 +350,10 @@ fn close_wakes_every_sleeper_with_closed() {
                 })
             })
             .collect();
+        // Close only once all five really sleep, so close has sleepers to wake.
         for _ in 0..5 {
-            about_rx.recv().unwrap();
+            wait_until_asleep_on(about_rx.recv().unwrap(), &words_of(&semaphore));
         }
-        // Give them the chance to sleep (the assertions hold either way).
-        thread::sleep(Duration::from_millis(50));
         let closed_at = Instant::now();
         semaphore.close();
         for waiter in waiters {
