@@ -20,7 +20,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{wait_until_asleep, within};
 
 #[test]
 fn hundred_thousand_tasks_run_exactly_once() {
@@ -565,6 +565,21 @@ fn builder_errors_and_options() {
     });
 }
 
+/// The kernel ids of this process's threads whose name starts with `prefix`.
+#[cfg(target_os = "linux")]
+fn threads_named(prefix: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+            comm.starts_with(prefix)
+                .then(|| path.file_name()?.to_str()?.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
 /// CPU time (user + system, in clock ticks) of the process's threads whose name starts with
 /// `prefix`, from `/proc/self/task/*/stat`.
 #[cfg(target_os = "linux")]
@@ -607,7 +622,10 @@ fn idle_workers_use_no_cpu() {
             });
         }
         pool.wait_idle();
-        thread::sleep(Duration::from_millis(20)); // past the spin-before-sleep phase
+        // Measure only once every worker is past its spin-before-sleep phase, asleep.
+        for worker in threads_named("idlecheck-") {
+            wait_until_asleep(Some(worker));
+        }
         // SAFETY: sysconf has no preconditions.
         let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
         let before = cpu_ticks_of_threads("idlecheck-");

@@ -62,6 +62,16 @@ const FUTEX_SYSCALL: Option<u64> = if cfg!(target_arch = "x86_64") {
 /// `/proc` cannot be read, sleeps [`LET_IT_SLEEP`] instead; if the thread has exited
 /// meanwhile, returns (the caller's join reports what happened).
 pub fn wait_until_asleep_on(thread_id: Option<u32>, words: &[u64]) {
+    wait_until_in_futex(thread_id, |word| words.contains(&word));
+}
+
+/// Returns once the thread `thread_id` sleeps in a futex wait on any word (for threads whose
+/// futex word the test cannot name, such as a pool's idle workers); as [`wait_until_asleep_on`].
+pub fn wait_until_asleep(thread_id: Option<u32>) {
+    wait_until_in_futex(thread_id, |_| true);
+}
+
+fn wait_until_in_futex(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) {
     let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
         return thread::sleep(LET_IT_SLEEP);
     };
@@ -77,12 +87,12 @@ pub fn wait_until_asleep_on(thread_id: Option<u32>, words: &[u64]) {
         let first_argument = fields
             .next()
             .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
-        if number == Some(futex) && first_argument.is_some_and(|word| words.contains(&word)) {
+        if number == Some(futex) && first_argument.is_some_and(&on_word) {
             return;
         }
         assert!(
             Instant::now() < give_up,
-            "thread {thread_id} never went to sleep on {words:x?} (last seen: {syscall:?})"
+            "thread {thread_id} never went to sleep in a futex wait (last seen: {syscall:?})"
         );
         thread::sleep(Duration::from_micros(200));
     }
