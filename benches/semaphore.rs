@@ -1,5 +1,5 @@
 //! Semaphore benchmarks: atomsync vs a textbook `Mutex` + `Condvar` semaphore (on std's
-//! primitives, written below) and `async_lock::Semaphore::acquire_blocking`.
+//! primitives, written in `examples/compare.rs`) and `async_lock::Semaphore::acquire_blocking`.
 //!
 //! ```text
 //! cargo bench --bench semaphore                  # everything, about 1 minute
@@ -15,10 +15,17 @@
 //! measurement, claimed by the threads in batches from a shared counter, and the elapsed time
 //! runs from the first thread's start to the last thread's finish (spawning is not timed).
 
+#[allow(dead_code)]
+#[path = "../examples/compare.rs"]
+mod compare;
+
+// The three semaphores and the trait they share are `compare`'s, so the quick comparison and
+// the benchmark measure the same code.
+use compare::{CondvarSemaphore, SemaphoreLike as Sem};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use std::hint::{self, black_box};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -27,64 +34,6 @@ const THREAD_COUNTS: [usize; 4] = [2, 4, 8, 16];
 const BATCH: u64 = 32;
 /// `spin_loop` hints while holding a permit, and again between operations.
 const HOLD_SPINS: u32 = 4;
-
-/// The operations the benchmark needs from a semaphore.
-trait Sem: Send + Sync + 'static {
-    const NAME: &'static str;
-    fn new(permits: usize) -> Self;
-    /// Acquires one permit, runs `f`, releases.
-    fn with_permit(&self, f: impl FnOnce());
-}
-
-impl Sem for atomsync::Semaphore {
-    const NAME: &'static str = "atomsync";
-    fn new(permits: usize) -> Self {
-        atomsync::Semaphore::new(permits)
-    }
-    fn with_permit(&self, f: impl FnOnce()) {
-        let _permit = self.acquire().unwrap();
-        f();
-    }
-}
-
-impl Sem for async_lock::Semaphore {
-    const NAME: &'static str = "async_lock";
-    fn new(permits: usize) -> Self {
-        async_lock::Semaphore::new(permits)
-    }
-    fn with_permit(&self, f: impl FnOnce()) {
-        let _guard = self.acquire_blocking();
-        f();
-    }
-}
-
-/// The textbook semaphore: a count under a `std::sync::Mutex`, waiters on a `Condvar`.
-struct CondvarSemaphore {
-    permits: Mutex<usize>,
-    available: Condvar,
-}
-
-impl Sem for CondvarSemaphore {
-    const NAME: &'static str = "mutex_condvar";
-    fn new(permits: usize) -> Self {
-        Self {
-            permits: Mutex::new(permits),
-            available: Condvar::new(),
-        }
-    }
-    fn with_permit(&self, f: impl FnOnce()) {
-        {
-            let mut permits = self.permits.lock().unwrap();
-            while *permits == 0 {
-                permits = self.available.wait(permits).unwrap();
-            }
-            *permits -= 1;
-        }
-        f();
-        *self.permits.lock().unwrap() += 1;
-        self.available.notify_one();
-    }
-}
 
 fn spin(count: u32) {
     for _ in 0..count {
