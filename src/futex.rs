@@ -21,11 +21,17 @@
 //! * **`cfg(loom)`**: a *blocking* model. A per-execution table of sleepers (keyed by the word's
 //!   address) sits behind a loom `Mutex`; `wait` checks the value under that lock and blocks on
 //!   a loom `Condvar` until a `wake_*` removes it from the table. A missing wake-up therefore
-//!   leaves a thread blocked forever, which loom reports as a deadlock. Timed waits are modelled
-//!   as untimed (loom cannot advance a clock); their timeout branches are tested in `tests/`.
+//!   leaves a thread blocked forever, which loom reports as a deadlock.
+//!
+//!   **Time under loom** is one event: the *clock fires* ([`futex_model_expire_deadlines`],
+//!   called by a model's "timer" thread). Before it, no deadline has passed; from it on, every
+//!   deadline has. A timed `wait` blocks until it is woken *or* the clock fires, and
+//!   [`deadline_passed`] reads the same clock, so loom explores every place the timeout can
+//!   land: before a waiter sleeps, while it sleeps, and just after a wake was spent on it.
+//!   A model without a timer thread never times out (a far deadline behaves as none).
 
 use crate::shim::AtomicU32;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[cfg(all(target_os = "linux", not(loom)))]
 mod imp {
@@ -172,6 +178,8 @@ mod imp {
         /// Test hook only (see `model_stats`): sleeps begun and sleepers requeued so far.
         sleeps: usize,
         requeued: usize,
+        /// The model's clock has fired: every deadline has passed.
+        expired: bool,
     }
 
     loom::lazy_static! {
@@ -182,21 +190,43 @@ mod imp {
         word as *const AtomicU32 as usize
     }
 
-    pub(crate) fn wait(word: &AtomicU32, expected: u32, _deadline: Option<Instant>) -> Wait {
+    pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Wait {
         let (table, condvar) = &*TABLE;
         let mut guard = table.lock().unwrap();
         // The check happens under the table lock, as the kernel checks under its bucket lock.
         if word.load(SeqCst) != expected {
             return Wait::Returned;
         }
+        let timed = deadline.is_some();
+        if timed && guard.expired {
+            return Wait::TimedOut;
+        }
         let id = guard.next_id;
         guard.next_id += 1;
         guard.sleepers.push((address(word), id));
         guard.sleeps += 1;
-        while guard.sleepers.iter().any(|&(_, sleeper)| sleeper == id) {
+        loop {
+            let Some(index) = guard.sleepers.iter().position(|&(_, sleeper)| sleeper == id) else {
+                // A wake removed us: as the kernel does, a wake wins over a timeout that
+                // fired at the same time.
+                return Wait::Woken;
+            };
+            if timed && guard.expired {
+                guard.sleepers.remove(index);
+                return Wait::TimedOut;
+            }
             guard = condvar.wait(guard).unwrap();
         }
-        Wait::Woken
+    }
+
+    pub(crate) fn deadline_passed(deadline: Option<Instant>) -> bool {
+        deadline.is_some() && TABLE.0.lock().unwrap().expired
+    }
+
+    pub(crate) fn expire_deadlines() {
+        let (table, condvar) = &*TABLE;
+        table.lock().unwrap().expired = true;
+        condvar.notify_all();
     }
 
     pub(crate) fn wake_one(word: &AtomicU32) -> bool {
@@ -269,6 +299,36 @@ pub struct FutexModelStats {
 #[doc(hidden)]
 pub fn futex_model_stats() -> FutexModelStats {
     imp::model_stats()
+}
+
+/// Test hook, loom only: the model's clock fires, so every deadline has passed from now on:
+/// timed sleepers wake with `TimedOut` and [`deadline_passed`] says true. A model that wants
+/// timeouts explored spawns a "timer" thread that calls this once; loom then tries it at every
+/// point of the other threads' runs.
+#[cfg(loom)]
+#[doc(hidden)]
+pub fn futex_model_expire_deadlines() {
+    imp::expire_deadlines()
+}
+
+/// Has `deadline` passed? `None` never passes. Under loom: has the model's clock fired?
+#[inline]
+pub(crate) fn deadline_passed(deadline: Option<Instant>) -> bool {
+    #[cfg(not(loom))]
+    {
+        deadline.is_some_and(|deadline| Instant::now() >= deadline)
+    }
+    #[cfg(loom)]
+    {
+        imp::deadline_passed(deadline)
+    }
+}
+
+/// The deadline `timeout` from now; `None` (no deadline) if it cannot be represented, so
+/// `Duration::MAX` waits forever.
+#[inline]
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
 }
 
 /// How a [`wait`] ended.

@@ -294,7 +294,7 @@ impl RawMutex {
             }
 
             // 4. Out of time: give up (the lock is held, so its owner will wake the others).
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if futex::deadline_passed(deadline) {
                 let new = clear_woken(state, owns_woken);
                 if new == state {
                     return false;
@@ -481,7 +481,7 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
     #[inline]
     fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_acquire_until(Instant::now().checked_add(timeout))
+        self.try_acquire_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 

@@ -648,7 +648,7 @@ impl RawRwLock {
             }
 
             // 4. Out of time. READERS_WAITING may stay set: at worst a spurious wake later.
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if futex::deadline_passed(deadline) {
                 return false;
             }
 
@@ -730,7 +730,7 @@ impl RawRwLock {
             }
 
             // 3. Out of time: undo our WRITERS_WAITING (see `writer_timed_out`).
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if futex::deadline_passed(deadline) {
                 if other_writers_waiting != 0 {
                     self.writer_timed_out();
                 }
@@ -905,7 +905,7 @@ impl RawRwLock {
                 state = self.state.load(Relaxed);
                 continue;
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if futex::deadline_passed(deadline) {
                 self.upgrade_timed_out();
                 return false;
             }
@@ -1064,7 +1064,7 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
     #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<Self::SharedGuard> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_acquire_shared_until(Instant::now().checked_add(timeout))
+        self.try_acquire_shared_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
@@ -1075,7 +1075,7 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
 
     #[inline]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive_until(Instant::now().checked_add(timeout))
+        self.try_acquire_exclusive_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
@@ -1149,7 +1149,7 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
 unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
     #[inline]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable_until(Instant::now().checked_add(timeout))
+        self.try_acquire_upgradable_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
@@ -1165,7 +1165,7 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
         timeout: Duration,
     ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
         // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive_until(Instant::now().checked_add(timeout)) } {
+        if unsafe { self.try_upgrade_to_exclusive_until(futex::deadline_after(timeout)) } {
             Ok(lock_api::GuardSend::new())
         } else {
             Err(guard)

@@ -351,7 +351,7 @@ impl Semaphore {
         n: u32,
         timeout: Duration,
     ) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.acquire_raw(n, Instant::now().checked_add(timeout))
+        self.acquire_raw(n, futex::deadline_after(timeout))
             .map(|n| SemaphorePermit {
                 semaphore: self,
                 permits: n,
@@ -483,7 +483,7 @@ impl Semaphore {
         timeout: Duration,
     ) -> Result<OwnedSemaphorePermit, AcquireError> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.acquire_owned_raw(n, Instant::now().checked_add(timeout))
+        self.acquire_owned_raw(n, futex::deadline_after(timeout))
     }
 
     /// [`acquire_many_until`](Self::acquire_many_until) through an `Arc`.
@@ -738,7 +738,7 @@ impl Semaphore {
             }
 
             // 3. Out of time: give up, passing on what we might have swallowed.
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if futex::deadline_passed(deadline) {
                 if is_head {
                     self.resign_head();
                 } else {
