@@ -111,7 +111,7 @@ fn too_many_readers() -> ! {
 ///
 /// Most code wants [`RwLock<T>`](RwLock). `RawRwLock` implements `lock_api`'s `RawRwLock`,
 /// `RawRwLockTimed`, `RawRwLockDowngrade`, `RawRwLockUpgrade`, `RawRwLockUpgradeTimed`,
-/// `RawRwLockUpgradeDowngrade` and `RawRwLockFair`; its guard-free methods below
+/// `RawRwLockUpgradeDowngrade`, `RawRwLockFair` and `RawRwLockUpgradeFair`; its guard-free methods below
 /// (`acquire_shared`/`release_shared`, ...) are what the loom models drive.
 ///
 /// ```
@@ -311,10 +311,8 @@ impl RawRwLock {
             let mut new = (state - READER) & !UPGRADABLE;
             let wake_readers = new & READERS_WAITING != 0;
             new &= !READERS_WAITING;
+            // WRITERS_WAITING stays set until a writer has the lock (`wake_waiting_writer`).
             let wake_writer = count(new) == 0 && new & WRITERS_WAITING != 0;
-            if wake_writer {
-                new &= !WRITERS_WAITING;
-            }
             // Release: as in `release_shared`.
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
@@ -322,7 +320,7 @@ impl RawRwLock {
                         futex::wake_all(&self.state);
                     }
                     if wake_writer {
-                        self.wake_writer();
+                        self.wake_waiting_writer();
                     }
                     return;
                 }
@@ -641,15 +639,18 @@ impl RawRwLock {
                 too_many_readers();
             }
 
-            // 3. Spin a little while nobody sleeps: a writer's critical section is short.
+            // 3. Out of time (checked before spinning: a passed deadline returns at once).
+            //    READERS_WAITING may stay set: at worst a spurious wake later. Reader wakes
+            //    are wake-alls, and a HANDOFF was claimed in step 1 first: a timed-out reader
+            //    never swallows a wake that another thread needed.
+            if futex::deadline_passed(deadline) {
+                return false;
+            }
+
+            // 4. Spin a little while nobody sleeps: a writer's critical section is short.
             if state & READERS_WAITING == 0 && spin.spin() {
                 state = self.state.load(Relaxed);
                 continue;
-            }
-
-            // 4. Out of time. READERS_WAITING may stay set: at worst a spurious wake later.
-            if futex::deadline_passed(deadline) {
-                return false;
             }
 
             // 5. Say that we sleep, then sleep until the word changes.
@@ -670,37 +671,44 @@ impl RawRwLock {
 
     /// The slow path of `release_shared`: a writer or the upgrader may need waking.
     #[cold]
-    fn release_shared_slow(&self, mut state: u32) {
+    fn release_shared_slow(&self, state: u32) {
         if count(state) == 1 && state & UPGRADING != 0 {
             // Only the upgrader holds on: wake it (it shares writer_notify with the writers,
             // so wake them all; the writers find the lock still held and sleep again).
             self.wake_all_writers();
             return;
         }
+        if count(state) == 0 && state & WRITERS_WAITING != 0 {
+            self.wake_waiting_writer();
+        }
+    }
+
+    /// The lock became free with WRITERS_WAITING set: wake one writer, *leaving the flag set*
+    /// so that no reader can slip in before that writer takes the lock (it would cost the
+    /// writer a whole read phase). If no writer was asleep, the flag may be stale (the last
+    /// writer that set it has the lock already, or gave up): clear it while the lock is still
+    /// free and let in the readers that stopped behind it. A writer that was about to sleep
+    /// finds `writer_notify` bumped, does not sleep, and sets the flag again.
+    fn wake_waiting_writer(&self) {
+        // Where `wake_one` cannot tell whether it woke anyone, never trust it: clear the flag.
+        if self.wake_writer() && cfg!(any(target_os = "linux", loom)) {
+            return;
+        }
+        let mut state = self.state.load(Relaxed);
         while count(state) == 0 && state & WRITERS_WAITING != 0 {
-            // Relaxed: only the flag changes; the woken writer takes the lock with Acquire,
-            // which our fetch_sub's Release already published to.
-            match self.state.compare_exchange_weak(state, state & !WRITERS_WAITING, Relaxed, Relaxed) {
+            let new = state & !(WRITERS_WAITING | READERS_WAITING);
+            // Relaxed: only flags change; woken threads acquire with their own Acquire CAS.
+            match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
                 Ok(_) => {
-                    // WRITERS_WAITING may have been stale (a woken writer re-sets it in case
-                    // others sleep). If no writer was asleep, readers that stopped behind the
-                    // flag have nobody else to wake them: wake them here (found by loom).
-                    if !self.wake_writer() || cfg!(not(any(target_os = "linux", loom))) {
-                        self.wake_readers_if_waiting();
+                    if state & READERS_WAITING != 0 {
+                        futex::wake_all(&self.state);
                     }
                     return;
                 }
                 Err(actual) => state = actual,
             }
         }
-    }
-
-    /// Clears READERS_WAITING and wakes the threads asleep on `state`, if it is set.
-    fn wake_readers_if_waiting(&self) {
-        // Relaxed: only the flag changes; woken threads acquire with their own Acquire CAS.
-        if self.state.fetch_and(!READERS_WAITING, Relaxed) & READERS_WAITING != 0 {
-            futex::wake_all(&self.state);
-        }
+        // Taken meanwhile (by a writer, which keeps the flag): its unlock takes over.
     }
 
     /// Waits for the write lock until `deadline`; false if it passed.
@@ -723,18 +731,19 @@ impl RawRwLock {
                 continue;
             }
 
-            // 2. Spin a little while no writer sleeps.
-            if state & WRITERS_WAITING == 0 && spin.spin() {
-                state = self.state.load(Relaxed);
-                continue;
-            }
-
-            // 3. Out of time: undo our WRITERS_WAITING (see `writer_timed_out`).
+            // 2. Out of time (checked before spinning: a passed deadline returns at once).
+            //    Undo our WRITERS_WAITING (see `writer_timed_out`).
             if futex::deadline_passed(deadline) {
                 if other_writers_waiting != 0 {
                     self.writer_timed_out();
                 }
                 return false;
+            }
+
+            // 3. Spin a little while no writer sleeps.
+            if state & WRITERS_WAITING == 0 && spin.spin() {
+                state = self.state.load(Relaxed);
+                continue;
             }
 
             // 4. Say that a writer waits: new readers stop here.
@@ -773,7 +782,9 @@ impl RawRwLock {
         let mut state = self.state.load(Relaxed);
         let wake_readers = loop {
             if state & WRITERS_WAITING == 0 {
-                // An unlock cleared it and woke a writer (maybe us): it takes it from here.
+                // Only two things clear the flag: a waker that found no writer asleep (then
+                // none sleeps that did not set it again since), or another timed-out writer,
+                // which woke them all. Either way no writer sleeps on a wake spent on us.
                 return;
             }
             let mut new = state & !WRITERS_WAITING;
@@ -789,6 +800,8 @@ impl RawRwLock {
                 Err(actual) => state = actual,
             }
         };
+        // The seeded bug for the loom CI check of a timeout path: forget to pass the wake on.
+        #[cfg(not(atomsync_seeded_bug))]
         self.wake_all_writers();
         if wake_readers {
             futex::wake_all(&self.state);
@@ -811,7 +824,9 @@ impl RawRwLock {
             } else if readers {
                 unlocked & !READERS_WAITING
             } else {
-                unlocked & !WRITERS_WAITING
+                // Writers only: WRITERS_WAITING stays set until the woken writer has the lock
+                // (see `wake_waiting_writer`).
+                unlocked
             };
             // Release: publishes our critical section to the next owner's Acquire.
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
@@ -823,7 +838,7 @@ impl RawRwLock {
                     return;
                 }
                 Ok(_) if writers => {
-                    self.wake_writer();
+                    self.wake_waiting_writer();
                     return;
                 }
                 // A timed-out writer cleared WRITERS_WAITING meanwhile: nobody to wake.
@@ -901,13 +916,14 @@ impl RawRwLock {
                 }
                 continue;
             }
-            if state & UPGRADING == 0 && spin.spin() {
-                state = self.state.load(Relaxed);
-                continue;
-            }
+            // Out of time (before spinning: a passed deadline returns at once).
             if futex::deadline_passed(deadline) {
                 self.upgrade_timed_out();
                 return false;
+            }
+            if state & UPGRADING == 0 && spin.spin() {
+                state = self.state.load(Relaxed);
+                continue;
             }
             if state & UPGRADING == 0 {
                 // Relaxed: only the flag changes; the read unlocks' fetch_sub see it.
@@ -1122,6 +1138,20 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
     ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
         // SAFETY: the caller holds the upgradable lock.
         if unsafe { self.try_upgrade_to_exclusive() } { Ok(lock_api::GuardSend::new()) } else { Err(guard) }
+    }
+}
+
+// SAFETY: the fair unlock of the upgradable lock is its normal release (below). `bump_upgradable`
+// is lock_api's default: that fair unlock, then `lock_upgradable`, aborting if re-locking panics.
+// It is fair to writers: the flag of a waiting writer keeps every new reader (the bumping thread
+// included) out until that writer has had the lock; sleeping readers are woken and race the
+// bumping thread for the read phase they share.
+#[cfg(not(loom))]
+unsafe impl lock_api::RawRwLockUpgradeFair for RawRwLock {
+    #[inline]
+    unsafe fn unlock_upgradable_fair(&self, _guard: Self::UpgradableGuard) {
+        // SAFETY: the caller holds the upgradable lock.
+        unsafe { self.release_upgradable() }
     }
 }
 

@@ -7,12 +7,13 @@
 //!       cargo test -p atomsync-loom-tests --release --test rwlock`
 #![cfg(loom)]
 
-use atomsync::{RawRwLock, futex_model_stats};
+use atomsync::{RawRwLock, futex_model_expire_deadlines, futex_model_stats};
 use atomsync_loom_tests::{model, wait_until_asleep};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// A `RawRwLock` protecting a loom `UnsafeCell`: loom reports a data race if a writer's
 /// critical section ever overlaps another reader's or writer's.
@@ -206,8 +207,7 @@ fn write_unlock_wakes_sleeping_reader() {
 }
 
 /// The writer-notify path: main holds the write lock, two writers sleep on writer_notify;
-/// main's unlock wakes one, whose unlock must wake the other (the woken writer re-sets
-/// WRITERS_WAITING when it takes the lock, since the first wake cleared it).
+/// main's unlock wakes one (leaving WRITERS_WAITING set), whose unlock must wake the other.
 #[test]
 fn writer_notify_wakes_writers_one_by_one() {
     model("writer_notify_wakes_writers_one_by_one", || {
@@ -303,5 +303,162 @@ fn upgrade_with_a_reader_and_a_writer() {
         assert!(reader.join().unwrap() <= 2);
         writer.join().unwrap();
         assert_eq!(locked.total(), 2);
+    });
+}
+
+// ------------------------------------------------------------------------------------------
+// Timed paths: a timer thread fires the futex model's clock at a point loom chooses, so every
+// timed wait may time out before it sleeps, while it sleeps, or just after a wake was spent on
+// it (see `futex_model_expire_deadlines`).
+// ------------------------------------------------------------------------------------------
+
+/// A deadline the model's clock decides (the real clock never reaches it).
+fn deadline() -> Option<Instant> {
+    Some(Instant::now() + Duration::from_secs(3600))
+}
+
+/// The thread that fires the model's clock once.
+fn timer() -> thread::JoinHandle<()> {
+    thread::spawn(futex_model_expire_deadlines)
+}
+
+/// A timed writer W1 and an untimed writer W2 wait behind main's lock (a read lock, or the
+/// write lock); main releases and at once wants the lock again. Whether W1 takes the lock or
+/// times out (perhaps after a wake was spent on it), W2 must get the lock: a wake consumed by
+/// a timed-out writer is passed on (issue 10, case 1). Seeded-bug target (the timed-out
+/// writer's pass-on is dropped).
+fn timed_writer_and_writer_behind(holder_writes: bool) {
+    let locked = Locked::new();
+    let hold = |locked: &Locked| {
+        if holder_writes {
+            locked.lock.acquire_exclusive();
+        } else {
+            locked.lock.acquire_shared();
+        }
+    };
+    let release = |locked: &Locked| {
+        // SAFETY: `hold` acquired this lock mode just before.
+        unsafe {
+            if holder_writes {
+                locked.lock.release_exclusive();
+            } else {
+                locked.lock.release_shared();
+            }
+        }
+    };
+    hold(&locked);
+    let timed = {
+        let locked = Arc::clone(&locked);
+        thread::spawn(move || {
+            if locked.lock.try_acquire_exclusive_until(deadline()) {
+                let value = locked.read();
+                locked.write(value + 1);
+                // SAFETY: acquired just above.
+                unsafe { locked.lock.release_exclusive() };
+                true
+            } else {
+                false
+            }
+        })
+    };
+    let untimed = {
+        let locked = Arc::clone(&locked);
+        thread::spawn(move || locked.increment())
+    };
+    let timer = timer();
+    release(&locked);
+    hold(&locked);
+    release(&locked);
+    let timed_wrote = timed.join().unwrap();
+    untimed.join().unwrap();
+    timer.join().unwrap();
+    assert_eq!(locked.total(), 1 + usize::from(timed_wrote));
+}
+
+#[test]
+fn timed_writer_and_writer_behind_a_reader() {
+    model("timed_writer_and_writer_behind_a_reader", || timed_writer_and_writer_behind(false));
+}
+
+#[test]
+fn timed_writer_and_writer_behind_a_writer() {
+    model("timed_writer_and_writer_behind_a_writer", || timed_writer_and_writer_behind(true));
+}
+
+/// A timed reader waits behind main's write lock while a writer waits too, so main's unlock
+/// hands the lock to the readers (HANDOFF: one phantom read lock that a woken reader claims).
+/// If the timed reader was the one woken, it claims the phantom lock even when its deadline
+/// has passed; if it timed out first, main takes the phantom lock back. Either way the writer
+/// gets in and the lock ends free.
+#[test]
+fn timed_reader_and_the_readers_hand_over() {
+    model("timed_reader_and_the_readers_hand_over", || {
+        let locked = Locked::new();
+        locked.lock.acquire_exclusive();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || {
+                if locked.lock.try_acquire_shared_until(deadline()) {
+                    let value = locked.read();
+                    // SAFETY: acquired just above.
+                    unsafe { locked.lock.release_shared() };
+                    Some(value)
+                } else {
+                    None
+                }
+            })
+        };
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        let timer = timer();
+        locked.write(1);
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.release_exclusive() };
+        let seen = reader.join().unwrap();
+        assert!(matches!(seen, None | Some(1) | Some(2)));
+        writer.join().unwrap();
+        timer.join().unwrap();
+        assert_eq!(locked.total(), 2);
+    });
+}
+
+/// Main holds the upgradable lock and upgrades with a timeout while a reader holds a read lock
+/// and a second reader arrives (stopped by UPGRADING). The upgrade succeeds when the first
+/// reader leaves, or times out and must let the second reader in: nobody is left asleep, and
+/// main still holds its upgradable lock after a failed upgrade.
+#[test]
+fn timed_upgrade_with_readers() {
+    model("timed_upgrade_with_readers", || {
+        let locked = Locked::new();
+        locked.lock.acquire_upgradable();
+        locked.lock.acquire_shared();
+        let late_reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        let leaving_reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || {
+                // SAFETY: main took this read lock for us; any thread may release it.
+                unsafe { locked.lock.release_shared() };
+            })
+        };
+        let timer = timer();
+        // SAFETY: the upgradable lock is held.
+        if unsafe { locked.lock.try_upgrade_to_exclusive_until(deadline()) } {
+            locked.write(1);
+            // SAFETY: the write lock is held.
+            unsafe { locked.lock.release_exclusive() };
+        } else {
+            // SAFETY: a failed upgrade keeps the upgradable lock.
+            unsafe { locked.lock.release_upgradable() };
+        }
+        let seen = late_reader.join().unwrap();
+        assert!(seen <= 1);
+        leaving_reader.join().unwrap();
+        timer.join().unwrap();
+        assert!(locked.total() <= 1);
     });
 }
