@@ -11,7 +11,7 @@
 //! | 28     | UPGRADABLE      | an upgradable read lock is held (also counted as a reader)       |
 //! | 29     | UPGRADING       | its holder waits in `upgrade` for the other readers to drain     |
 //! | 30     | READERS_WAITING | threads sleep (or are about to) on `state`                       |
-//! | 31     | WRITERS_WAITING | writers sleep (or are about to) on `writer_notify`              |
+//! | 31     | WRITERS_WAITING | writers sleep (or are about to) on `writer_notify`; stays set until a woken writer has the lock |
 //!
 //! ```text
 //! read:        count < MAX_READERS, no WRITERS_WAITING/UPGRADING: count += 1 (fast path)
@@ -21,12 +21,14 @@
 //!              WRITERS_WAITING if we slept: others may still sleep) | spin while no writer
 //!              waits | set WRITERS_WAITING, sleep on writer_notify
 //! upgradable:  as read, and UPGRADABLE/HANDOFF must be clear; sets UPGRADABLE
-//! read unlock: count -= 1; count 0 with WRITERS_WAITING: clear it, wake one writer (if
-//!              none was asleep, the flag was stale: wake the readers instead);
-//!              count 1 with UPGRADING: wake the upgrader (all of writer_notify)
+//! read unlock: count -= 1; count 0 with WRITERS_WAITING: wake one writer and *keep* the
+//!              flag, so no reader enters before that writer's CAS; if no writer was asleep
+//!              (or the platform cannot tell), the flag is stale: clear it while the lock
+//!              is free and wake the readers; count 1 with UPGRADING: wake the upgrader
+//!              (all of writer_notify)
 //! write unlock: MASK -> 0 (fast path); readers and writers waiting: HANDOFF (count = 1
 //!              phantom, WRITERS_WAITING kept), wake the readers; readers only: wake all;
-//!              writers only: clear WRITERS_WAITING, wake one
+//!              writers only: keep WRITERS_WAITING, wake one (as the read unlock does)
 //! upgrade:     count 1 -> MASK; else set UPGRADING (new readers stop), sleep on writer_notify
 //! downgrade:   MASK -> 1 (or 1 | UPGRADABLE); clear READERS_WAITING and wake the readers
 //! ```
@@ -50,11 +52,22 @@
 //!   one. There is no writer-to-writer hand-off (and `unlock_exclusive_fair` is the plain
 //!   unlock), so per-thread fairness among many writers is weaker than the mutex's.
 //!
-//! **Timeouts**: a timed-out reader leaves READERS_WAITING set (harmless: at worst a spurious
-//! wake later). A timed-out writer cannot know whether other writers wait (they are not
-//! counted), so it clears WRITERS_WAITING, wakes *all* writers (the others set it again) and,
-//! if the lock is not write-locked, wakes the readers that were blocked behind it. A timed-out
-//! upgrade clears UPGRADING and wakes the readers held back by it.
+//! **Who clears WRITERS_WAITING.** Only (a) a waker that found no writer asleep (the flag was
+//! stale; a writer about to sleep finds `writer_notify` bumped and sets it again), while the
+//! lock is free, and (b) a writer that times out, which then wakes *every* writer so the others
+//! set it again. So a writer never sleeps on a wake that a timed-out writer swallowed, and a
+//! reader never slips in between the wake of a writer and that writer's CAS: once a writer
+//! waits, a writer is next (a waiting writer waits for at most one read phase).
+//!
+//! **Timeouts** (every timed path checks its deadline before spinning, so a passed deadline
+//! returns at once): a timed-out reader leaves READERS_WAITING set (harmless: at worst a
+//! spurious wake later); reader wakes are wake-alls and a woken reader claims a HANDOFF before
+//! it looks at its deadline, so it never swallows a wake. A timed-out writer cannot know
+//! whether other writers wait (they are not counted), so it clears WRITERS_WAITING, wakes *all*
+//! writers (passing on any wake spent on it; the others set the flag again) and, if the lock is
+//! not write-locked, wakes the readers that were blocked behind it. A woken writer that finds
+//! the lock free takes it even if its deadline has passed. A timed-out upgrade clears UPGRADING
+//! and wakes the readers held back by it; a woken upgrader that finds the count at 1 upgrades.
 //!
 //! **No poisoning**, as for the [`Mutex`](crate::Mutex): a panic releases the guards it
 //! holds during unwinding.
