@@ -4,7 +4,8 @@
 #
 # 1. Every loom model, normal build: must pass.
 # 2. The seeded-bug build (`--cfg atomsync_seeded_bug` drops the futex wake in the mutex
-#    unlock, in `notify_one`, the readers' wake in the rwlock's write unlock, every wake
+#    unlock, in `notify_one`, the readers' wake in the rwlock's write unlock and the pass-on
+#    wake of a timed-out rwlock writer (a timeout path), every wake
 #    of the semaphore's release, and the wake of a job push in the pool's sleep protocol): one
 #    model each of the mutex, condvar, rwlock, semaphore and pool files is
 #    run separately, and each must FAIL with loom's deadlock report. A loom deadlock panics and
@@ -65,6 +66,7 @@ expect_rejected() {
 expect_rejected mutex contended_path_sleeps_and_is_woken
 expect_rejected condvar notify_one_wakes_sleeping_waiter
 expect_rejected rwlock write_unlock_wakes_sleeping_reader
+expect_rejected rwlock timed_writer_and_writer_behind_a_writer
 expect_rejected pool push_wakes_sleeping_worker
 expect_rejected semaphore two_acquirers_sleep_and_a_release_wakes_them
 echo
