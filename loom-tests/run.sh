@@ -66,7 +66,7 @@ expect_rejected() {
 expect_rejected mutex contended_path_sleeps_and_is_woken
 expect_rejected condvar notify_one_wakes_sleeping_waiter
 expect_rejected rwlock write_unlock_wakes_sleeping_reader
-expect_rejected rwlock timed_writer_and_writer_behind_a_writer
+expect_rejected rwlock timed_out_writer_passes_the_wake_on
 expect_rejected pool push_wakes_sleeping_worker
 expect_rejected semaphore two_acquirers_sleep_and_a_release_wakes_them
 echo

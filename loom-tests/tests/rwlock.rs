@@ -462,3 +462,75 @@ fn timed_upgrade_with_readers() {
         assert!(locked.total() <= 1);
     });
 }
+
+/// Forced: two writers sleep behind main's write lock, one of them timed; only then does the
+/// clock fire, so the timed writer times out while the other sleeps. It must pass the wake on
+/// (wake every writer): main's release must then find the other writer registered. Seeded-bug
+/// target (it deadlocks in every execution when the pass-on is dropped).
+#[test]
+fn timed_out_writer_passes_the_wake_on() {
+    model("timed_out_writer_passes_the_wake_on", || {
+        let locked = Locked::new();
+        locked.lock.acquire_exclusive();
+        let timed = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.lock.try_acquire_exclusive_until(deadline()))
+        };
+        let untimed = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        wait_until_asleep(2);
+        timer().join().unwrap();
+        assert!(!timed.join().unwrap(), "the timed writer got a lock that main holds");
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.release_exclusive() };
+        untimed.join().unwrap();
+        assert_eq!(locked.total(), 1);
+    });
+}
+
+/// Issue 10's case 1, forced: a timed writer W1 and then an untimed W2 sleep behind main's read
+/// lock (W1 first in the futex queue, so main's release wakes W1); main releases and at once
+/// read-locks again, while the clock may fire anywhere. On the old protocol the release cleared
+/// WRITERS_WAITING, main's read got in, W1 timed out finding the flag clear and returned without
+/// passing the wake on, and W2 slept forever on a free lock: loom reported that deadlock at
+/// bound 2. Now the flag stays set, so main's second read waits for a writer, and W2 always
+/// gets the lock.
+#[test]
+fn woken_writer_times_out_behind_a_reader() {
+    model("woken_writer_times_out_behind_a_reader", || {
+        let locked = Locked::new();
+        locked.lock.acquire_shared();
+        let timed = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || {
+                if locked.lock.try_acquire_exclusive_until(deadline()) {
+                    let value = locked.read();
+                    locked.write(value + 1);
+                    // SAFETY: acquired just above.
+                    unsafe { locked.lock.release_exclusive() };
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        wait_until_asleep(1);
+        let untimed = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        wait_until_asleep(2);
+        let timer = timer();
+        // SAFETY: the read lock is held.
+        unsafe { locked.lock.release_shared() };
+        locked.lock.acquire_shared();
+        // SAFETY: acquired just above.
+        unsafe { locked.lock.release_shared() };
+        let timed_wrote = timed.join().unwrap();
+        untimed.join().unwrap();
+        timer.join().unwrap();
+        assert_eq!(locked.total(), 1 + usize::from(timed_wrote));
+    });
+}
