@@ -6,7 +6,7 @@
 //!                                 was woken, returned without a wake (value mismatch, signal),
 //!                                 or timed out
 //! wake_one(word) -> bool          wakes one sleeper; true if one was woken (Linux)
-//! wake_all(word)                  wakes every sleeper
+//! wake_all(word) -> bool          wakes every sleeper; true if one was woken (Linux)
 //! requeue(from, expected, to)     Linux: moves every sleeper of `from` to `to` without waking it
 //! ```
 //!
@@ -103,8 +103,8 @@ mod imp {
         wake(word, 1) > 0
     }
 
-    pub(crate) fn wake_all(word: &AtomicU32) {
-        wake(word, i32::MAX);
+    pub(crate) fn wake_all(word: &AtomicU32) -> bool {
+        wake(word, i32::MAX) > 0
     }
 
     pub(crate) fn requeue(from: &AtomicU32, expected: u32, to: &AtomicU32) -> Option<usize> {
@@ -158,8 +158,9 @@ mod imp {
         true
     }
 
-    pub(crate) fn wake_all(word: &AtomicU32) {
+    pub(crate) fn wake_all(word: &AtomicU32) -> bool {
         atomic_wait::wake_all(word);
+        true
     }
 }
 
@@ -243,12 +244,14 @@ mod imp {
         }
     }
 
-    pub(crate) fn wake_all(word: &AtomicU32) {
+    pub(crate) fn wake_all(word: &AtomicU32) -> bool {
         let (table, condvar) = &*TABLE;
         let mut guard = table.lock().unwrap();
         let at = address(word);
+        let before = guard.sleepers.len();
         guard.sleepers.retain(|&(address, _)| address != at);
         condvar.notify_all();
+        guard.sleepers.len() < before
     }
 
     pub(crate) fn requeue(from: &AtomicU32, expected: u32, to: &AtomicU32) -> Option<usize> {
@@ -357,9 +360,10 @@ pub(crate) fn wake_one(word: &AtomicU32) -> bool {
     imp::wake_one(word)
 }
 
-/// Wakes every thread sleeping on `word`.
+/// Wakes every thread sleeping on `word`. True if a thread was woken (always true where the
+/// platform cannot tell).
 #[inline]
-pub(crate) fn wake_all(word: &AtomicU32) {
+pub(crate) fn wake_all(word: &AtomicU32) -> bool {
     imp::wake_all(word)
 }
 

@@ -19,16 +19,17 @@
 //!              phase | spin while nobody sleeps | set READERS_WAITING, sleep on state
 //! write:       CAS 0 -> MASK (fast path); else take it when count == 0 (re-setting
 //!              WRITERS_WAITING if we slept: others may still sleep) | spin while no writer
-//!              waits | set WRITERS_WAITING, sleep on writer_notify
+//!              waits (behind readers: no yields) | set WRITERS_WAITING, sleep on
+//!              writer_notify
 //! upgradable:  as read, and UPGRADABLE/HANDOFF must be clear; sets UPGRADABLE
 //! read unlock: count -= 1; count 0 with WRITERS_WAITING: wake one writer and *keep* the
 //!              flag, so no reader enters before that writer's CAS; if no writer was asleep
 //!              (or the platform cannot tell), the flag is stale: clear it while the lock
 //!              is free and wake the readers; count 1 with UPGRADING: wake the upgrader
 //!              (all of writer_notify)
-//! write unlock: MASK -> 0 (fast path); readers and writers waiting: HANDOFF (count = 1
-//!              phantom, WRITERS_WAITING kept), wake the readers; readers only: wake all;
-//!              writers only: keep WRITERS_WAITING, wake one (as the read unlock does)
+//! write unlock: MASK -> 0 (fast path); readers waiting: HANDOFF (count = 1 phantom,
+//!              WRITERS_WAITING kept), wake the readers; writers only: keep
+//!              WRITERS_WAITING, wake one (as the read unlock does)
 //! upgrade:     count 1 -> MASK; else set UPGRADING (new readers stop), sleep on writer_notify
 //! downgrade:   MASK -> 1 (or 1 | UPGRADABLE); clear READERS_WAITING and wake the readers
 //! ```
@@ -37,11 +38,12 @@
 //! - *No writer starvation*: once a writer waits (WRITERS_WAITING) or an upgrade waits
 //!   (UPGRADING), new readers wait behind it. Only readers that were *woken from their sleep*
 //!   may still join a read phase that is running (count > 0), and each of them once.
-//! - *No reader starvation*: a write unlock that finds both readers and writers waiting does
-//!   not free the lock: it leaves it read-locked by a phantom reader (HANDOFF) and wakes the
-//!   readers; the first of them claims the phantom lock, the others join it, and the next
-//!   writer waits for them all. Alternating writers cannot lock readers out. If no thread was
-//!   asleep on `state` after all, the unlocker takes the phantom lock back and releases it.
+//! - *No reader starvation*: a write unlock that finds readers waiting does not free the lock:
+//!   it leaves it read-locked by a phantom reader (HANDOFF) and wakes the readers; the first of
+//!   them claims the phantom lock, the others join it, and the next writer (the unlocking one
+//!   too, if it locks again at once) waits for them all. Alternating or barging writers cannot
+//!   lock readers out. If no thread was asleep on `state` after all, the unlocker takes the
+//!   phantom lock back and releases it.
 //! - *Upgradable read*: shares with readers, excludes writers and other upgradable readers.
 //!   `upgrade` sets UPGRADING, which stops new readers (and woken ones), so it cannot be
 //!   starved; it takes the write lock when the count drops to 1 (itself).
@@ -753,10 +755,19 @@ impl RawRwLock {
                 return false;
             }
 
-            // 3. Spin a little while no writer sleeps.
-            if state & WRITERS_WAITING == 0 && spin.spin() {
-                state = self.state.load(Relaxed);
-                continue;
+            // 3. Spin a little while no writer sleeps. Behind readers, only the busy-waiting
+            //    rounds: until WRITERS_WAITING is set new readers keep entering, so every
+            //    yield (a whole time slice on a loaded machine) would lengthen our wait.
+            if state & WRITERS_WAITING == 0 {
+                let spun = if count(state) == WRITE_LOCKED {
+                    spin.spin()
+                } else {
+                    spin.spin_without_yield()
+                };
+                if spun {
+                    state = self.state.load(Relaxed);
+                    continue;
+                }
             }
 
             // 4. Say that a writer waits: new readers stop here.
@@ -831,11 +842,11 @@ impl RawRwLock {
             let unlocked = state & !MASK;
             let readers = state & READERS_WAITING != 0;
             let writers = state & WRITERS_WAITING != 0;
-            let new = if readers && writers {
-                // Phase-fair hand-over: one phantom read lock, claimed by a woken reader.
+            let new = if readers {
+                // Phase-fair hand-over: one phantom read lock, claimed by a woken reader, so a
+                // writer on the CPU (this one, locking again at once) cannot barge ahead of
+                // the readers that waited through our critical section.
                 (unlocked & !READERS_WAITING) | READER | HANDOFF
-            } else if readers {
-                unlocked & !READERS_WAITING
             } else {
                 // Writers only: WRITERS_WAITING stays set until the woken writer has the lock
                 // (see `wake_waiting_writer`).
@@ -843,13 +854,7 @@ impl RawRwLock {
             };
             // Release: publishes our critical section to the next owner's Acquire.
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
-                Ok(_) if readers && writers => return self.hand_over_to_readers(),
-                Ok(_) if readers => {
-                    // The seeded bug for the loom CI check: forget to wake the readers.
-                    #[cfg(not(atomsync_seeded_bug))]
-                    futex::wake_all(&self.state);
-                    return;
-                }
+                Ok(_) if readers => return self.hand_over_to_readers(),
                 Ok(_) if writers => {
                     self.wake_waiting_writer();
                     return;
@@ -862,10 +867,10 @@ impl RawRwLock {
     }
 
     /// After setting HANDOFF: wake the readers. A thread woken from `state` claims the
-    /// phantom read lock first thing; if no thread slept there, take the phantom back.
+    /// phantom read lock first thing (the others join it); if no thread slept there, take
+    /// the phantom back.
     fn hand_over_to_readers(&self) {
-        if self.wake_one_reader() {
-            futex::wake_all(&self.state);
+        if self.wake_readers_for_hand_over() {
             return;
         }
         let mut state = self.state.load(Relaxed);
@@ -881,18 +886,15 @@ impl RawRwLock {
         // Claimed by a reader meanwhile: it releases it as its own.
     }
 
-    /// Wakes one thread asleep on `state`; true only if the platform says one was woken.
-    fn wake_one_reader(&self) -> bool {
-        #[cfg(any(target_os = "linux", loom))]
-        {
-            futex::wake_one(&self.state)
+    /// Wakes every thread asleep on `state`; true only if the platform says one was woken.
+    fn wake_readers_for_hand_over(&self) -> bool {
+        // The seeded bug for the loom CI check: forget to wake the readers (and believe that
+        // one woke, so the phantom read lock is left to nobody).
+        if cfg!(atomsync_seeded_bug) {
+            return true;
         }
-        #[cfg(not(any(target_os = "linux", loom)))]
-        {
-            // `wake_one` cannot tell here: wake them all and release the phantom ourselves.
-            futex::wake_all(&self.state);
-            false
-        }
+        // Where the platform cannot tell, release the phantom ourselves (readers then race).
+        futex::wake_all(&self.state) && cfg!(any(target_os = "linux", loom))
     }
 
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.

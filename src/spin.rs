@@ -71,6 +71,15 @@ impl SpinWait {
         true
     }
 
+    /// Spins once if the schedule is still in its busy-waiting rounds; false once only
+    /// `yield_now` rounds are left. For a contender whose wait should start at once rather
+    /// than after giving the CPU away (an RwLock writer behind readers: until it registers,
+    /// new readers keep entering).
+    #[inline]
+    pub(crate) fn spin_without_yield(&mut self) -> bool {
+        self.round < PAUSE_ROUNDS && self.spin()
+    }
+
     /// Starts the schedule again (after a wake-up).
     #[inline]
     pub(crate) fn reset(&mut self) {
