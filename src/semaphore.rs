@@ -933,8 +933,10 @@ impl Semaphore {
         }
         if old & HEAD != 0 {
             // Relaxed: if the head's re-check RMW came before our RMW of `state`, we acquired
-            // it and see its need; if it came after, the head sees our permits. 0: no head has
-            // written a need yet; wake anyway (the head re-checks).
+            // it and see its need; if it came after, the head sees our permits. So a stale
+            // need (0 before the first head stored one, or a previous head's: it is not reset
+            // when a head leaves) only matters when the head re-checks after us, and sees our
+            // permits. 0: wake anyway (the head re-checks).
             let need = self.head_need.load(Relaxed);
             if need == 0 || permits(old) + added >= need {
                 futex::wake_one(&self.state);
