@@ -511,7 +511,9 @@ fn panic_message(f: impl FnOnce()) -> String {
     let panic = panic::catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
     match panic.downcast::<String>() {
         Ok(message) => *message,
-        Err(panic) => panic.downcast_ref::<&str>().map_or_else(String::new, |s| s.to_string()),
+        Err(panic) => panic
+            .downcast_ref::<&str>()
+            .map_or_else(String::new, |s| s.to_string()),
     }
 }
 
@@ -638,7 +640,9 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
         let mut held = semaphore.acquire_for(Duration::ZERO).unwrap();
         held.merge(semaphore.acquire_many_for(2, Duration::ZERO).unwrap());
         held.merge(semaphore.acquire_until(past).unwrap());
-        let owned = Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO).unwrap();
+        let owned = Arc::clone(&semaphore)
+            .acquire_owned_for(Duration::ZERO)
+            .unwrap();
         assert_eq!(held.num_permits() + owned.num_permits(), 5);
         assert_eq!(semaphore.available_permits(), 0);
 
@@ -646,7 +650,10 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
         let timed_out = Err(AcquireError::TimedOut);
         assert_eq!(semaphore.acquire_for(Duration::ZERO).map(drop), timed_out);
         assert_eq!(semaphore.acquire_until(past).map(drop), timed_out);
-        assert_eq!(semaphore.acquire_many_for(1, Duration::ZERO).map(drop), timed_out);
+        assert_eq!(
+            semaphore.acquire_many_for(1, Duration::ZERO).map(drop),
+            timed_out
+        );
         assert_eq!(semaphore.acquire_many_until(1, past).map(drop), timed_out);
         let owned_forms: [&dyn Fn() -> Result<OwnedSemaphorePermit, AcquireError>; 4] = [
             &|| Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO),
@@ -673,7 +680,11 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
             fastest(&|| assert!(semaphore.acquire_for(Duration::ZERO).is_err())),
             fastest(&|| assert!(semaphore.acquire_until(past).is_err())),
             fastest(&|| {
-                assert!(Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO).is_err())
+                assert!(
+                    Arc::clone(&semaphore)
+                        .acquire_owned_for(Duration::ZERO)
+                        .is_err()
+                )
             }),
         ];
         eprintln!("fastest try_acquire {try_cost:?}, zero/past timeouts {costs:?}");
