@@ -5,8 +5,9 @@
 # 1. Every loom model, normal build: must pass.
 # 2. The seeded-bug build (`--cfg atomsync_seeded_bug` drops the futex wake in the mutex
 #    unlock, in `notify_one`, the readers' wake in the rwlock's write unlock and the pass-on
-#    wake of a timed-out rwlock writer (a timeout path), every wake
-#    of the semaphore's release, and the wake of a job push in the pool's sleep protocol): one
+#    wake of a timed-out rwlock writer (a timeout path), every wake of the semaphore's release,
+#    the queue wake of a semaphore head that timed out, and the wake of a job push in the
+#    pool's sleep protocol): one
 #    model each of the mutex, condvar, rwlock, semaphore and pool files is
 #    run separately, and each must FAIL with loom's deadlock report. A loom deadlock panics and
 #    then aborts the test process, so the failure is checked in the output (the deadlock
@@ -69,5 +70,6 @@ expect_rejected rwlock write_unlock_wakes_sleeping_reader
 expect_rejected rwlock timed_out_writer_passes_the_wake_on
 expect_rejected pool push_wakes_sleeping_worker
 expect_rejected semaphore two_acquirers_sleep_and_a_release_wakes_them
+expect_rejected semaphore timed_out_head_passes_on_its_reservation
 echo
 echo "=== loom: all models pass; the seeded bug is rejected in every file"

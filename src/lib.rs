@@ -12,7 +12,7 @@
 //! | [`Mutex`]   | 4 bytes | barging with eventual fairness, `unlock_fair`, timed locks     |
 //! | [`Condvar`] | 8 bytes | `notify_all` requeues waiters onto the mutex (no thundering herd) |
 //! | [`RwLock`]  | 8 bytes | phase-fair (no writer or reader starvation), upgradable, timed  |
-//! | [`Semaphore`] | 16 bytes | lock-free fast path, `acquire_many` never starves, timeouts, `close` |
+//! | [`Semaphore`] | 20 bytes | lock-free fast path, `acquire_many` never starves, timeouts, `close` |
 //! | [`ThreadPool`] | — | work stealing, idle workers sleep on a futex; `spawn` handles that `join`/`.await`, `scope`, `join`, `install`, `wait_idle` |
 //!
 //! The typed wrappers are [`lock_api`]'s, so the API is parking_lot's: `lock()` returns the

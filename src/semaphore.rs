@@ -11,6 +11,7 @@
 //! head_need   permits the head waiter asks for (written by the head before it sleeps)
 //! queued      threads registered to sleep on `queue` (waiters behind the head)
 //! queue       a generation counter, the futex word of the waiters behind the head
+//! total       the permits that exist: available + held by permits (at most MAX_PERMITS)
 //! ```
 //!
 //! ```text
@@ -42,11 +43,33 @@
 //! once it is the head it is served as soon as `n` permits have been released. Waiters
 //! behind the head are served in the order the kernel wakes them (FIFO on Linux), but a
 //! running thread may become the next head before a woken one: the order among them is not
-//! strictly FIFO (tokio's semaphore is; it keeps a queue in memory, this one keeps 16 bytes).
+//! strictly FIFO (tokio's semaphore is; it keeps a queue in memory, this one keeps 20 bytes).
 //!
-//! **Bad input.** Asking for 0 permits succeeds at once (unless closed); asking for more than
-//! [`Semaphore::MAX_PERMITS`] fails with `TooMany` instead of waiting forever;
-//! [`Semaphore::add_permits`] panics if the count would exceed the maximum.
+//! **Limits: no count can wrap, and a permit's drop never panics.** Every permit that exists is
+//! counted in `total`, whether it is available or held by a permit, and `total` never exceeds
+//! [`Semaphore::MAX_PERMITS`]: [`Semaphore::new`] and [`Semaphore::add_permits`] panic (naming
+//! the limit, and changing nothing) rather than raise it above the maximum, *counting the
+//! permits held right now*. `add_permits` raises `total` before the new permits appear in
+//! `state`; `forget_permits` and a permit's `forget` lower it after the permits have left.
+//! So at every moment `available + held <= total <= MAX_PERMITS`, and returning held permits
+//! (a permit's drop) can never overflow: it needs no check and cannot panic. Asking for 0
+//! permits succeeds at once (unless closed); asking for more than `MAX_PERMITS` fails with
+//! `TooMany` instead of waiting forever. `split` and `forget_permits` take a `usize` and
+//! never wrap it (`split` of more than the permit holds is `None`, `forget_permits` removes
+//! at most what is available).
+//!
+//! **Timeouts.** A timed acquire looks at its deadline before it spins, so a zero timeout or
+//! a passed deadline costs about what `try_acquire` costs (and, like it, takes free permits).
+//! A waiter that times out passes on what it may hold: a head gives up its reservation and
+//! wakes the queue as a served head does; a queued waiter that may have swallowed a queue wake
+//! wakes another queued waiter if the permits are free for the queue (`docs/loom.md`, "Timed
+//! paths audit").
+//!
+//! **Orderings.** The sleep handshake above (AcqRel RMWs of `state`). The acquiring CASes are
+//! Acquire and the release `fetch_add` Release, so a permit's previous holder happens-before
+//! its next. `total` is lowered with Release after the permits left `state` (or the permit),
+//! and raised with Acquire before they enter `state`, so an `add_permits` that counts a
+//! forget's decrement comes after the forget in `state`'s order too.
 //!
 //! ```
 //! use atomsync::Semaphore;
@@ -78,14 +101,14 @@ use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
 const CLOSED: u32 = 1;
 const HEAD: u32 = 1 << 1;
 const PERMIT_SHIFT: u32 = 2;
-/// The largest value the maximum allows; the field has one bit more, so an overflowing
-/// release is detected without corrupting the flags.
+/// MAX_PERMITS. The permit field has one bit more than it needs: headroom, although no
+/// release can overflow (held permits count against the maximum, module docs).
 const MAX: u32 = (1 << 29) - 1;
 
 #[inline]
@@ -155,7 +178,7 @@ impl fmt::Display for TryAcquireError {
 
 impl std::error::Error for TryAcquireError {}
 
-/// A counting semaphore; 16 bytes, `const`-constructible.
+/// A counting semaphore; 20 bytes, `const`-constructible.
 ///
 /// The uncontended acquire is one CAS and the release one `fetch_add` (no system call while
 /// nobody sleeps). **Fairness**: the first waiter that finds too few permits becomes the head
@@ -182,6 +205,9 @@ pub struct Semaphore {
     queued: AtomicU32,
     /// Generation counter; the futex word of the waiters behind the head.
     queue: AtomicU32,
+    /// Permits that exist: available (in `state`) plus held by permits; at most MAX. Only
+    /// `add_permits`, `forget_permits` and a permit's `forget` change it (module docs, Limits).
+    total: AtomicU32,
 }
 
 impl fmt::Debug for Semaphore {
@@ -203,9 +229,19 @@ fn checked_count(n: usize) -> Option<u32> {
     }
 }
 
+/// The panic of `add_permits`: `n` more would exceed MAX_PERMITS with `total` already there.
+#[cold]
+#[track_caller]
+fn too_many_permits(n: usize, total: u32) -> ! {
+    panic!(
+        "atomsync::Semaphore::add_permits: {n} more permits would exceed MAX_PERMITS ({MAX}): \
+         {total} permits exist already (available and held)"
+    )
+}
+
 impl Semaphore {
-    /// The most permits a semaphore can hold, and the most one acquire can ask for:
-    /// 2^29 - 1 = 536 870 911.
+    /// The most permits a semaphore can have — available and held by permits together — and
+    /// the most one acquire can ask for: 2^29 - 1 = 536 870 911.
     ///
     /// ```
     /// use atomsync::{AcquireError, Semaphore};
@@ -218,6 +254,8 @@ impl Semaphore {
     ///
     /// # Panics
     /// If `permits` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS) (at compile time in a `const`).
+    /// The limit counts every permit that exists, available or held: see
+    /// [`add_permits`](Self::add_permits).
     ///
     /// ```
     /// static LIMIT: atomsync::Semaphore = atomsync::Semaphore::new(4);
@@ -234,6 +272,7 @@ impl Semaphore {
             head_need: AtomicU32::new(0),
             queued: AtomicU32::new(0),
             queue: AtomicU32::new(0),
+            total: AtomicU32::new(permits as u32),
         }
     }
 
@@ -249,6 +288,7 @@ impl Semaphore {
             head_need: AtomicU32::new(0),
             queued: AtomicU32::new(0),
             queue: AtomicU32::new(0),
+            total: AtomicU32::new(permits as u32),
         }
     }
 
@@ -549,43 +589,58 @@ impl Semaphore {
     /// Adds `n` permits (waking waiters they can satisfy). Allowed after `close`.
     ///
     /// # Panics
-    /// If the available permits would exceed [`MAX_PERMITS`](Self::MAX_PERMITS); the count
-    /// is then left unchanged.
+    /// If the permits would exceed [`MAX_PERMITS`](Self::MAX_PERMITS), counting those held
+    /// by permits right now as well as the available ones (any `n` above the maximum,
+    /// `usize::MAX` included). The count is then left unchanged. Because held permits count,
+    /// their release (a permit's drop) never overflows and never panics.
     ///
     /// ```
-    /// let semaphore = atomsync::Semaphore::new(0);
+    /// use atomsync::Semaphore;
+    /// let semaphore = Semaphore::new(0);
     /// semaphore.add_permits(2);
     /// assert_eq!(semaphore.available_permits(), 2);
+    ///
+    /// // 1 permit held + 1 available: room for MAX_PERMITS - 2 more, not for MAX_PERMITS - 1.
+    /// let held = semaphore.acquire().unwrap();
+    /// let too_many = std::panic::catch_unwind(|| semaphore.add_permits(Semaphore::MAX_PERMITS - 1));
+    /// assert!(too_many.is_err());
+    /// semaphore.add_permits(Semaphore::MAX_PERMITS - 2);
+    /// drop(held);
+    /// assert_eq!(semaphore.available_permits(), Semaphore::MAX_PERMITS);
     /// ```
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
         if n == 0 {
             return;
         }
-        let mut state = self.state.load(Relaxed);
+        let mut total = self.total.load(Relaxed);
         let added = loop {
-            let total = permits(state) as usize + n;
-            assert!(
-                total <= Self::MAX_PERMITS,
-                "atomsync::Semaphore::add_permits: {n} more permits would exceed MAX_PERMITS ({})",
-                Self::MAX_PERMITS
-            );
-            let added = n as u32;
-            // AcqRel: as the fetch_add in `release` (the releaser's side of the handshake).
-            match self.state.compare_exchange_weak(
-                state,
-                state + (added << PERMIT_SHIFT),
-                AcqRel,
-                Relaxed,
-            ) {
+            let Some((added, new_total)) = checked_count(n)
+                .and_then(|added| Some((added, total.checked_add(added)?)))
+                .filter(|&(_, new_total)| new_total <= MAX)
+            else {
+                too_many_permits(n, total)
+            };
+            // Acquire: a forget whose decrement we read has taken its permits out of `state`
+            // before we put ours in (module docs, Orderings).
+            match self
+                .total
+                .compare_exchange_weak(total, new_total, Acquire, Relaxed)
+            {
                 Ok(_) => break added,
-                Err(actual) => state = actual,
+                Err(actual) => total = actual,
             }
         };
-        self.wake_after_release(state, added);
+        // Cannot overflow: available <= total - added before this (module docs, Limits).
+        // AcqRel: as the fetch_add in `release` (the releaser's side of the handshake).
+        let old = self.state.fetch_add(added << PERMIT_SHIFT, AcqRel);
+        self.wake_after_release(old, added);
     }
 
-    /// Removes up to `n` available permits (not those held) and returns how many it removed.
-    /// Permits reserved for a waiting head may be removed too.
+    /// Removes up to `n` available permits (not those held) and returns how many it removed;
+    /// any `n` is fine (`usize::MAX`: all that are available). Permits reserved for a waiting
+    /// head may be removed too. The removed permits no longer count against
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS).
     ///
     /// ```
     /// let semaphore = atomsync::Semaphore::new(3);
@@ -607,7 +662,10 @@ impl Semaphore {
                 Relaxed,
                 Relaxed,
             ) {
-                Ok(_) => return removed as usize,
+                Ok(_) => {
+                    self.forget_total(removed);
+                    return removed as usize;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -639,6 +697,13 @@ impl Semaphore {
         // wake; either way the sleeper returns.
         self.queue.fetch_add(1, Relaxed);
         futex::wake_all(&self.queue);
+    }
+
+    /// `n` permits stopped existing (forgotten, after they left `state` or their permit).
+    #[inline]
+    fn forget_total(&self, n: u32) {
+        // Release: pairs with the Acquire of `add_permits` (module docs, Orderings).
+        self.total.fetch_sub(n, Release);
     }
 
     /// The fast path of every `try_acquire*`: `n` permits, or why not.
@@ -702,6 +767,8 @@ impl Semaphore {
     fn acquire_slow(&self, need: u32, deadline: Option<Instant>) -> Result<(), AcquireError> {
         let mut spin = SpinWait::new();
         let mut is_head = false;
+        // Has this waiter registered on the queue (so a queue wake may have been spent on it)?
+        let mut was_queued = false;
         let mut state = self.state.load(Relaxed);
         loop {
             if state & CLOSED != 0 {
@@ -731,20 +798,21 @@ impl Semaphore {
                 continue;
             }
 
-            // 2. No head: permits may come back soon, spin a little.
-            if state & HEAD == 0 && spin.spin() {
-                state = self.state.load(Relaxed);
-                continue;
-            }
-
-            // 3. Out of time: give up, passing on what we might have swallowed.
+            // 2. Out of time: give up, passing on what we might have swallowed. Checked before
+            //    any spinning, so a zero timeout or a passed deadline costs about a try_acquire.
             if futex::deadline_passed(deadline) {
                 if is_head {
                     self.resign_head();
-                } else {
+                } else if was_queued {
                     self.pass_on_queue_wake();
                 }
                 return Err(AcquireError::TimedOut);
+            }
+
+            // 3. No head: permits may come back soon, spin a little.
+            if state & HEAD == 0 && spin.spin() {
+                state = self.state.load(Relaxed);
+                continue;
             }
 
             // 4. No head: become the head.
@@ -783,6 +851,7 @@ impl Semaphore {
             let generation = self.queue.load(Acquire);
             // Relaxed: published by the re-check RMW below (Release).
             self.queued.fetch_add(1, Relaxed);
+            was_queued = true;
             // AcqRel: the re-check RMW.
             let seen = self.state.fetch_add(0, AcqRel);
             if seen & (CLOSED | HEAD) == HEAD {
@@ -820,7 +889,14 @@ impl Semaphore {
                 .state
                 .compare_exchange_weak(state, state & !HEAD, AcqRel, Relaxed)
             {
-                Ok(_) => return self.head_left(state & !HEAD),
+                Ok(_) => {
+                    if cfg!(atomsync_seeded_bug) {
+                        // The seeded timeout bug for the loom CI check: a timed-out head
+                        // frees its reservation but does not pass the queue's turn on.
+                        return;
+                    }
+                    return self.head_left(state & !HEAD);
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -836,16 +912,14 @@ impl Semaphore {
         }
     }
 
-    /// Returns `n` permits (a permit's drop).
+    /// Returns `n` held permits (a permit's drop). Never panics: the held permits are
+    /// counted in `total`, so the available ones stay within MAX (module docs, Limits).
     fn release(&self, n: u32) {
         // AcqRel: Release for the permits' next holder (pairs with the Acquire of the CASes
         // that take them); Acquire for the releaser's side of the sleep handshake: change
         // `state`, then read `head_need`/`queued` (module docs).
         let old = self.state.fetch_add(n << PERMIT_SHIFT, AcqRel);
-        if permits(old) + n > MAX {
-            // Only possible if `add_permits` raised the count while these were held.
-            panic!("atomsync::Semaphore: releasing {n} permits exceeds MAX_PERMITS");
-        }
+        debug_assert!(permits(old) + n <= MAX, "held permits not counted in total");
         self.wake_after_release(old, n);
     }
 
@@ -859,8 +933,10 @@ impl Semaphore {
         }
         if old & HEAD != 0 {
             // Relaxed: if the head's re-check RMW came before our RMW of `state`, we acquired
-            // it and see its need; if it came after, the head sees our permits. 0: no head has
-            // written a need yet; wake anyway (the head re-checks).
+            // it and see its need; if it came after, the head sees our permits. So a stale
+            // need (0 before the first head stored one, or a previous head's: it is not reset
+            // when a head leaves) only matters when the head re-checks after us, and sees our
+            // permits. 0: wake anyway (the head re-checks).
             let need = self.head_need.load(Relaxed);
             if need == 0 || permits(old) + added >= need {
                 futex::wake_one(&self.state);
@@ -924,7 +1000,8 @@ impl<'a> SemaphorePermit<'a> {
         self.permits as usize
     }
 
-    /// Drops the permit without releasing its permits: the semaphore has that many fewer.
+    /// Drops the permit without releasing its permits: the semaphore has that many fewer
+    /// (and room for that many more under [`Semaphore::MAX_PERMITS`]).
     ///
     /// ```
     /// let semaphore = atomsync::Semaphore::new(2);
@@ -932,7 +1009,10 @@ impl<'a> SemaphorePermit<'a> {
     /// assert_eq!(semaphore.available_permits(), 1);
     /// ```
     pub fn forget(mut self) {
-        self.permits = 0;
+        if self.permits > 0 {
+            self.semaphore.forget_total(self.permits);
+            self.permits = 0;
+        }
     }
 
     /// Moves `n` of this permit's permits into a new permit; `None` (and no change) if it
@@ -970,7 +1050,13 @@ impl<'a> SemaphorePermit<'a> {
             std::ptr::eq(self.semaphore, other.semaphore),
             "merging permits from different semaphores"
         );
-        self.permits += other.permits;
+        // Permits of one semaphore that exist at once: at most MAX_PERMITS (module docs,
+        // Limits), so the sum fits.
+        self.permits = self
+            .permits
+            .checked_add(other.permits)
+            .filter(|&sum| sum <= MAX)
+            .expect("permits of one semaphore exceed MAX_PERMITS");
         other.permits = 0;
     }
 
@@ -1040,7 +1126,10 @@ impl OwnedSemaphorePermit {
     /// assert_eq!(semaphore.available_permits(), 0);
     /// ```
     pub fn forget(mut self) {
-        self.permits = 0;
+        if self.permits > 0 {
+            self.semaphore.forget_total(self.permits);
+            self.permits = 0;
+        }
     }
 
     /// Moves `n` permits into a new permit; `None` (and no change) if it holds fewer.
@@ -1077,7 +1166,13 @@ impl OwnedSemaphorePermit {
             Arc::ptr_eq(&self.semaphore, &other.semaphore),
             "merging permits from different semaphores"
         );
-        self.permits += other.permits;
+        // Permits of one semaphore that exist at once: at most MAX_PERMITS (module docs,
+        // Limits), so the sum fits.
+        self.permits = self
+            .permits
+            .checked_add(other.permits)
+            .filter(|&sum| sum <= MAX)
+            .expect("permits of one semaphore exceed MAX_PERMITS");
         other.permits = 0;
     }
 
@@ -1114,6 +1209,24 @@ mod tests {
     fn encoding_leaves_room_for_an_overflowing_release() {
         assert_eq!(permits(u32::MAX), 2 * MAX + 1);
         assert_eq!(Semaphore::MAX_PERMITS, (1 << 29) - 1);
+    }
+
+    #[test]
+    fn total_counts_available_and_held_permits() {
+        let semaphore = Semaphore::new(5);
+        let total = || semaphore.total.load(Relaxed);
+        let mut held = semaphore.acquire_many(3).unwrap();
+        assert_eq!((semaphore.available_permits(), total()), (2, 5));
+        held.split(1).unwrap().forget();
+        assert_eq!((semaphore.available_permits(), total()), (2, 4));
+        semaphore.add_permits(7);
+        assert_eq!((semaphore.available_permits(), total()), (9, 11));
+        assert_eq!(semaphore.forget_permits(4), 4);
+        assert_eq!((semaphore.available_permits(), total()), (5, 7));
+        drop(held);
+        assert_eq!((semaphore.available_permits(), total()), (7, 7));
+        semaphore.acquire_many(0).unwrap().forget();
+        assert_eq!(total(), 7);
     }
 
     #[test]

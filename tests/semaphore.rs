@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 use common::{current_thread_id, spawn_watched, wait_until_asleep_on, within};
 
 /// The addresses of the semaphore's 32-bit words (its sleepers wait on one of them).
-fn words_of(semaphore: &Semaphore) -> [u64; 4] {
-    assert_eq!(std::mem::size_of::<Semaphore>(), 16);
+fn words_of(semaphore: &Semaphore) -> Vec<u64> {
     let start = semaphore as *const Semaphore as u64;
-    [start, start + 4, start + 8, start + 12]
+    (0..std::mem::size_of::<Semaphore>() as u64 / 4)
+        .map(|word| start + 4 * word)
+        .collect()
 }
 
 /// Upper slack for "returns promptly" checks.
@@ -505,6 +506,199 @@ fn permit_split_merge_forget_and_forget_permits() {
     assert_eq!(semaphore.available_permits(), 0);
 }
 
+/// The panic message of `f`, which must panic.
+fn panic_message(f: impl FnOnce()) -> String {
+    let panic = panic::catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    match panic.downcast::<String>() {
+        Ok(message) => *message,
+        Err(panic) => panic
+            .downcast_ref::<&str>()
+            .map_or_else(String::new, |s| s.to_string()),
+    }
+}
+
+const MAX: usize = Semaphore::MAX_PERMITS;
+
+/// Issue 10, case 3: `permits + n` used to wrap in release builds (`add_permits(usize::MAX)` on
+/// `new(5)` left 4 permits). Every count that cannot fit panics naming the limit, and changes
+/// nothing.
+#[test]
+fn add_permits_that_would_wrap_panics_and_changes_nothing() {
+    for initial in [0, 1, 5, MAX - 1, MAX] {
+        let semaphore = Semaphore::new(initial);
+        for n in [
+            usize::MAX,
+            usize::MAX - 3,
+            // `initial + n` wraps to exactly 0 (or 1).
+            usize::MAX - initial.saturating_sub(1),
+            (u32::MAX as usize) + 1,
+            (u32::MAX as usize) + 5,
+            u32::MAX as usize,
+            MAX + 1,
+            MAX - initial + 1,
+        ] {
+            let message = panic_message(|| semaphore.add_permits(n));
+            assert!(
+                message.contains("MAX_PERMITS") && message.contains(&MAX.to_string()),
+                "add_permits({n}) on new({initial}): {message}"
+            );
+            assert_eq!(
+                semaphore.available_permits(),
+                initial,
+                "add_permits({n}) on new({initial}) changed the count"
+            );
+        }
+        // Up to the limit itself is fine.
+        semaphore.add_permits(MAX - initial);
+        assert_eq!(semaphore.available_permits(), MAX);
+        let all = semaphore.acquire_many(MAX as u32).unwrap();
+        assert_eq!(semaphore.available_permits(), 0);
+        drop(all);
+        assert_eq!(semaphore.available_permits(), MAX);
+    }
+    // Huge counts elsewhere: errors or clamps, never a wrap.
+    let semaphore = Semaphore::new(3);
+    assert_eq!(semaphore.forget_permits(usize::MAX), 3);
+    semaphore.add_permits(2);
+    let mut permit = semaphore.acquire_many(2).unwrap();
+    assert!(permit.split(usize::MAX).is_none());
+    assert!(permit.split(u32::MAX as usize + 1).is_none());
+    assert!(permit.split((u32::MAX as usize) + 2).is_none());
+    assert_eq!(permit.num_permits(), 2);
+}
+
+/// Issue 10, case 4: permits held count against `MAX_PERMITS`, so `add_permits` panics while
+/// they are out (before, it succeeded and the permits' drop overflowed and panicked).
+#[test]
+fn add_permits_counts_held_permits_so_their_drop_never_panics() {
+    let semaphore = Semaphore::new(MAX);
+    let held = semaphore.acquire_many(MAX as u32 - 1).unwrap();
+    assert_eq!(semaphore.available_permits(), 1);
+    let message = panic_message(|| semaphore.add_permits(1));
+    assert!(message.contains("MAX_PERMITS"), "{message}");
+    assert_eq!(semaphore.available_permits(), 1);
+    drop(held); // must not panic
+    assert_eq!(semaphore.available_permits(), MAX);
+
+    // The same with the permits spread over borrowed and owned permits, split and merged.
+    let semaphore = Arc::new(Semaphore::new(0));
+    semaphore.add_permits(MAX - 10);
+    let mut borrowed = semaphore.acquire_many(1_000).unwrap();
+    let part = borrowed.split(400).unwrap();
+    let mut owned = Arc::clone(&semaphore)
+        .acquire_many_owned(MAX as u32 - 2_000)
+        .unwrap();
+    owned.merge(Arc::clone(&semaphore).try_acquire_many_owned(990).unwrap());
+    assert_eq!(semaphore.available_permits(), 0);
+    // Held: 600 + 400 + (MAX - 1_010); the total is MAX - 10.
+    semaphore.add_permits(10);
+    assert_eq!(semaphore.available_permits(), 10);
+    assert!(panic_message(|| semaphore.add_permits(1)).contains("MAX_PERMITS"));
+    assert!(panic_message(|| semaphore.add_permits(usize::MAX)).contains("MAX_PERMITS"));
+    semaphore.close(); // releases after close are counted too
+    drop(part);
+    drop(owned);
+    drop(borrowed);
+    assert_eq!(semaphore.available_permits(), MAX);
+}
+
+/// Forgetting permits (held or available) lowers the total, so as many can be added back.
+#[test]
+fn forgotten_permits_make_room_for_added_ones() {
+    let semaphore = Semaphore::new(MAX);
+    semaphore.acquire_many(4).unwrap().forget();
+    let held = semaphore.acquire_many(6).unwrap();
+    // Total: MAX - 4 (6 of them held).
+    assert!(panic_message(|| semaphore.add_permits(5)).contains("MAX_PERMITS"));
+    semaphore.add_permits(4);
+    assert_eq!(semaphore.forget_permits(3), 3);
+    let owned_semaphore = Arc::new(Semaphore::new(MAX));
+    Arc::clone(&owned_semaphore)
+        .acquire_many_owned(7)
+        .unwrap()
+        .forget();
+    owned_semaphore.add_permits(7);
+    assert!(panic_message(|| owned_semaphore.add_permits(1)).contains("MAX_PERMITS"));
+    // Total: MAX - 3 (6 held).
+    assert!(panic_message(|| semaphore.add_permits(4)).contains("MAX_PERMITS"));
+    semaphore.add_permits(3);
+    drop(held);
+    assert_eq!(semaphore.available_permits(), MAX);
+}
+
+/// Issue 10, case 9: a zero timeout or a passed deadline answers at once — it takes free
+/// permits (a zero timeout is a `try_acquire`) and otherwise fails without running the spin
+/// schedule first (which cost 7–12 µs idle and milliseconds on a loaded machine). The cost is
+/// compared with `try_acquire`'s as the fastest of many calls, which load cannot make faster:
+/// generous slack, and still far below one round of the spin-and-yield schedule.
+#[test]
+fn zero_timeout_and_passed_deadline_return_at_once() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(5));
+        let past = Instant::now() - Duration::from_millis(1);
+        // Free permits: taken.
+        let mut held = semaphore.acquire_for(Duration::ZERO).unwrap();
+        held.merge(semaphore.acquire_many_for(2, Duration::ZERO).unwrap());
+        held.merge(semaphore.acquire_until(past).unwrap());
+        let owned = Arc::clone(&semaphore)
+            .acquire_owned_for(Duration::ZERO)
+            .unwrap();
+        assert_eq!(held.num_permits() + owned.num_permits(), 5);
+        assert_eq!(semaphore.available_permits(), 0);
+
+        // None free: TimedOut from every timed form.
+        let timed_out = Err(AcquireError::TimedOut);
+        assert_eq!(semaphore.acquire_for(Duration::ZERO).map(drop), timed_out);
+        assert_eq!(semaphore.acquire_until(past).map(drop), timed_out);
+        assert_eq!(
+            semaphore.acquire_many_for(1, Duration::ZERO).map(drop),
+            timed_out
+        );
+        assert_eq!(semaphore.acquire_many_until(1, past).map(drop), timed_out);
+        let owned_forms: [&dyn Fn() -> Result<OwnedSemaphorePermit, AcquireError>; 4] = [
+            &|| Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO),
+            &|| Arc::clone(&semaphore).acquire_owned_until(past),
+            &|| Arc::clone(&semaphore).acquire_many_owned_for(1, Duration::ZERO),
+            &|| Arc::clone(&semaphore).acquire_many_owned_until(1, past),
+        ];
+        for form in owned_forms {
+            assert_eq!(form().map(drop), timed_out);
+        }
+
+        let fastest = |call: &dyn Fn()| {
+            (0..2_000)
+                .map(|_| {
+                    let start = Instant::now();
+                    call();
+                    start.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let try_cost = fastest(&|| assert!(semaphore.try_acquire().is_err()));
+        let costs = [
+            fastest(&|| assert!(semaphore.acquire_for(Duration::ZERO).is_err())),
+            fastest(&|| assert!(semaphore.acquire_until(past).is_err())),
+            fastest(&|| {
+                assert!(
+                    Arc::clone(&semaphore)
+                        .acquire_owned_for(Duration::ZERO)
+                        .is_err()
+                )
+            }),
+        ];
+        eprintln!("fastest try_acquire {try_cost:?}, zero/past timeouts {costs:?}");
+        for cost in costs {
+            assert!(
+                cost <= try_cost * 10 + Duration::from_micros(1),
+                "a zero timeout took {cost:?}, try_acquire {try_cost:?}"
+            );
+        }
+        drop((held, owned));
+        assert_eq!(semaphore.available_permits(), 5);
+    });
+}
+
 #[test]
 fn errors_are_proper_error_types() {
     fn is_error<E: std::error::Error + Clone + PartialEq + Send + Sync + 'static>(_: &E) {}
@@ -537,7 +731,8 @@ fn errors_are_proper_error_types() {
 #[test]
 fn const_construction_and_size() {
     static SEMAPHORE: Semaphore = Semaphore::new(1);
-    assert_eq!(std::mem::size_of::<Semaphore>(), 16);
+    // Five 32-bit words: state, head_need, queued, queue, total.
+    assert_eq!(std::mem::size_of::<Semaphore>(), 20);
     drop(SEMAPHORE.acquire().unwrap());
     assert_eq!(SEMAPHORE.available_permits(), 1);
 }
