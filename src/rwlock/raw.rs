@@ -1,4 +1,6 @@
-//! A reader-writer lock on one 32-bit state word plus a companion futex word for writers.
+//! The RwLock's protocol: one 32-bit state word plus a companion futex word for writers, the
+//! state table, its transitions and the slow paths. The public guard-free API and its fast
+//! paths are in `mod.rs`, the `lock_api` glue in `lock_api_impls.rs`.
 //!
 //! Readers (and threads waiting to take an upgradable read lock) sleep on `state`; writers and
 //! an upgrading thread sleep on `writer_notify`, a sequence number bumped before each wake, so
@@ -71,35 +73,40 @@
 //! the lock free takes it even if its deadline has passed. A timed-out upgrade clears UPGRADING
 //! and wakes the readers held back by it; a woken upgrader that finds the count at 1 upgrades.
 //!
-//! **No poisoning**, as for the [`Mutex`](crate::Mutex): a panic releases the guards it
-//! holds during unwinding.
+//! **Orderings.** Every acquisition is an Acquire CAS and every release a Release RMW, so a
+//! writer's critical section happens-before the next reader's or writer's, and readers' reads
+//! happen-before the next writer's writes (the count changes only by RMWs, so each release
+//! sequence reaches the writer that takes count 0). Flag-only changes are Relaxed: no data is
+//! published through them, and whoever acts on a flag acquires with its own CAS.
+//! `writer_notify` is bumped with Release *after* the state change it announces; a sleeper
+//! loads it with Acquire *before* re-checking `state` and sleeps only on the value it loaded,
+//! so a wake between its check and its sleep makes the `futex_wait` return at once.
 
 use crate::futex;
 use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-#[cfg(not(loom))]
-use std::time::Duration;
 use std::time::Instant;
 
-const READER: u32 = 1;
-const MASK: u32 = (1 << 27) - 1;
-const WRITE_LOCKED: u32 = MASK;
-const MAX_READERS: u32 = MASK - 1;
-const HANDOFF: u32 = 1 << 27;
-const UPGRADABLE: u32 = 1 << 28;
-const UPGRADING: u32 = 1 << 29;
-const READERS_WAITING: u32 = 1 << 30;
-const WRITERS_WAITING: u32 = 1 << 31;
+
+pub(super) const READER: u32 = 1;
+pub(super) const MASK: u32 = (1 << 27) - 1;
+pub(super) const WRITE_LOCKED: u32 = MASK;
+pub(super) const MAX_READERS: u32 = MASK - 1;
+pub(super) const HANDOFF: u32 = 1 << 27;
+pub(super) const UPGRADABLE: u32 = 1 << 28;
+pub(super) const UPGRADING: u32 = 1 << 29;
+pub(super) const READERS_WAITING: u32 = 1 << 30;
+pub(super) const WRITERS_WAITING: u32 = 1 << 31;
 
 #[inline]
-fn count(state: u32) -> u32 {
+pub(super) fn count(state: u32) -> u32 {
     state & MASK
 }
 
 /// May a reader (`upgradable`: an upgradable reader) that has not slept enter in `state`?
 #[inline]
-fn is_read_lockable(state: u32, upgradable: bool) -> bool {
+pub(super) fn is_read_lockable(state: u32, upgradable: bool) -> bool {
     count(state) < MAX_READERS
         && state & (WRITERS_WAITING | UPGRADING) == 0
         && !(upgradable && state & (UPGRADABLE | HANDOFF) != 0)
@@ -108,7 +115,7 @@ fn is_read_lockable(state: u32, upgradable: bool) -> bool {
 /// May a reader that was woken from its sleep enter in `state`? Besides the fresh rule, it may
 /// join a running read phase (count > 0) even if a writer waits, but not an upgrade's drain.
 #[inline]
-fn is_read_lockable_after_wakeup(state: u32, upgradable: bool) -> bool {
+pub(super) fn is_read_lockable_after_wakeup(state: u32, upgradable: bool) -> bool {
     let count = count(state);
     count > 0
         && count < MAX_READERS
@@ -118,13 +125,13 @@ fn is_read_lockable_after_wakeup(state: u32, upgradable: bool) -> bool {
 
 #[cold]
 #[inline(never)]
-fn too_many_readers() -> ! {
+pub(super) fn too_many_readers() -> ! {
     panic!("atomsync::RwLock: too many read locks held at once (the reader count would overflow)")
 }
 
-/// The raw reader-writer lock behind [`RwLock`]: 8 bytes, `const`-constructible.
+/// The raw reader-writer lock behind [`RwLock`](super::RwLock): 8 bytes, `const`-constructible.
 ///
-/// Most code wants [`RwLock<T>`](RwLock). `RawRwLock` implements `lock_api`'s `RawRwLock`,
+/// Most code wants [`RwLock<T>`](super::RwLock). `RawRwLock` implements `lock_api`'s `RawRwLock`,
 /// `RawRwLockTimed`, `RawRwLockDowngrade`, `RawRwLockUpgrade`, `RawRwLockUpgradeTimed`,
 /// `RawRwLockUpgradeDowngrade`, `RawRwLockFair` and `RawRwLockUpgradeFair`; its guard-free methods below
 /// (`acquire_shared`/`release_shared`, ...) are what the loom models drive.
@@ -146,180 +153,17 @@ fn too_many_readers() -> ! {
 /// ```
 #[derive(Debug)]
 pub struct RawRwLock {
-    state: AtomicU32,
+    pub(super) state: AtomicU32,
     /// Bumped (Release) before every wake of `writer_notify`; writers and the upgrader sleep
     /// on it with the value they read before re-checking `state`.
-    writer_notify: AtomicU32,
-}
-
-impl Default for RawRwLock {
-    fn default() -> Self {
-        Self::new()
-    }
+    pub(super) writer_notify: AtomicU32,
 }
 
 impl RawRwLock {
-    /// A new, unlocked lock.
-    ///
-    /// ```
-    /// static LOCK: atomsync::RawRwLock = atomsync::RawRwLock::new();
-    /// assert!(LOCK.try_acquire_shared());
-    /// # unsafe { LOCK.release_shared() };
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
-    }
+    // ------------------------------------------------------------------ the slow paths
 
-    /// A new, unlocked lock (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
-    }
-
-    // ---------------------------------------------------------------- shared (read) locks
-
-    /// Blocks until a read lock is acquired.
-    ///
-    /// # Panics
-    /// If `2^27 - 2` read locks are held already.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
-    /// // SAFETY: a read lock is held.
-    /// unsafe { raw.release_shared() };
-    /// ```
-    #[inline]
-    pub fn acquire_shared(&self) {
-        let state = self.state.load(Relaxed);
-        // Acquire: pairs with the Release of the last write unlock (or downgrade), so that
-        // writer's critical section happens-before our reads.
-        if !(is_read_lockable(state, false)
-            && self.state.compare_exchange_weak(state, state + READER, Acquire, Relaxed).is_ok())
-        {
-            self.read_contended(None, false);
-        }
-    }
-
-    /// Takes a read lock if that is possible right now without waiting (not write-locked, no
-    /// writer or upgrade waiting); never blocks.
-    ///
-    /// # Panics
-    /// If `2^27 - 2` read locks are held already.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_exclusive());
-    /// assert!(!raw.try_acquire_shared());
-    /// # unsafe { raw.release_exclusive() };
-    /// ```
-    #[inline]
-    pub fn try_acquire_shared(&self) -> bool {
-        self.try_read(false)
-    }
-
-    /// Tries to take a read lock until `deadline` (`None`: forever). False only once the
-    /// deadline has passed.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// assert!(!raw.try_acquire_shared_until(Some(Instant::now() + Duration::from_millis(1))));
-    /// # unsafe { raw.release_exclusive() };
-    /// ```
-    #[inline]
-    pub fn try_acquire_shared_until(&self, deadline: Option<Instant>) -> bool {
-        self.try_read(false) || self.read_contended(deadline, false)
-    }
-
-    /// Releases a read lock; the last reader out wakes a waiting writer (or the upgrader).
-    ///
-    /// # Safety
-    /// The calling context must hold a read lock (not an upgradable one).
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
-    /// // SAFETY: a read lock is held.
-    /// unsafe { raw.release_shared() };
-    /// ```
-    #[inline]
-    pub unsafe fn release_shared(&self) {
-        // Release: orders our reads before the next writer's Acquire (its CAS reads this
-        // value or a later one in the word's release sequence of read-modify-writes).
-        let state = self.state.fetch_sub(READER, Release) - READER;
-        debug_assert!(count(state) < MAX_READERS, "release of an unheld read lock");
-        if state & (WRITERS_WAITING | UPGRADING) != 0 {
-            self.release_shared_slow(state);
-        }
-    }
-
-    // ---------------------------------------------------------- upgradable read locks
-
-    /// Blocks until an upgradable read lock is acquired: it shares with readers and excludes
-    /// writers and other upgradable readers.
-    ///
-    /// # Panics
-    /// If `2^27 - 2` read locks are held already.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// assert!(raw.try_acquire_shared());
-    /// assert!(!raw.try_acquire_upgradable());
-    /// // SAFETY: both locks are held.
-    /// unsafe {
-    ///     raw.release_shared();
-    ///     raw.release_upgradable();
-    /// }
-    /// ```
-    #[inline]
-    pub fn acquire_upgradable(&self) {
-        if !self.try_read(true) {
-            self.read_contended(None, true);
-        }
-    }
-
-    /// Takes an upgradable read lock if possible right now; never blocks.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_upgradable());
-    /// assert!(!raw.try_acquire_upgradable());
-    /// # unsafe { raw.release_upgradable() };
-    /// ```
-    #[inline]
-    pub fn try_acquire_upgradable(&self) -> bool {
-        self.try_read(true)
-    }
-
-    /// Tries to take an upgradable read lock until `deadline` (`None`: forever).
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_upgradable_until(None));
-    /// # unsafe { raw.release_upgradable() };
-    /// ```
-    #[inline]
-    pub fn try_acquire_upgradable_until(&self, deadline: Option<Instant>) -> bool {
-        self.try_read(true) || self.read_contended(deadline, true)
-    }
-
-    /// Releases an upgradable read lock.
-    ///
-    /// # Safety
-    /// The calling context must hold the upgradable read lock.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// // SAFETY: held.
-    /// unsafe { raw.release_upgradable() };
-    /// ```
-    #[inline]
-    pub unsafe fn release_upgradable(&self) {
+    /// The transition behind `release_upgradable` (see there).
+    pub(super) fn release_upgradable_transition(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
             debug_assert!(state & UPGRADABLE != 0 && count(state) >= 1, "release of an unheld upgradable lock");
@@ -344,50 +188,8 @@ impl RawRwLock {
         }
     }
 
-    /// Upgrades the held upgradable read lock to the write lock, waiting for the other
-    /// readers to leave. New readers wait meanwhile, so the upgrade cannot be starved.
-    ///
-    /// # Safety
-    /// The calling context must hold the upgradable read lock; afterwards it holds the write
-    /// lock instead.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// // SAFETY: the upgradable lock is held; then the write lock is.
-    /// unsafe {
-    ///     raw.upgrade_to_exclusive();
-    ///     raw.release_exclusive();
-    /// }
-    /// ```
-    #[inline]
-    pub unsafe fn upgrade_to_exclusive(&self) {
-        // SAFETY: forwarded from the caller.
-        if !unsafe { self.try_upgrade_to_exclusive() } {
-            self.upgrade_contended(None);
-        }
-    }
-
-    /// Upgrades to the write lock if no other reader holds the lock right now.
-    ///
-    /// # Safety
-    /// The calling context must hold the upgradable read lock; on `true` it holds the write
-    /// lock instead, on `false` still the upgradable one.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// raw.acquire_shared();
-    /// // SAFETY: the locks named are held.
-    /// unsafe {
-    ///     assert!(!raw.try_upgrade_to_exclusive());
-    ///     raw.release_shared();
-    ///     assert!(raw.try_upgrade_to_exclusive());
-    ///     raw.release_exclusive();
-    /// }
-    /// ```
-    #[inline]
-    pub unsafe fn try_upgrade_to_exclusive(&self) -> bool {
+    /// The transition behind `try_upgrade_to_exclusive` (see there).
+    pub(super) fn try_upgrade_transition(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         while count(state) == 1 {
             debug_assert!(state & UPGRADABLE != 0, "upgrade without an upgradable lock");
@@ -402,46 +204,8 @@ impl RawRwLock {
         false
     }
 
-    /// Upgrades to the write lock, waiting for the other readers until `deadline` (`None`:
-    /// forever). On `false` the deadline passed and the upgradable lock is still held.
-    ///
-    /// # Safety
-    /// As for [`try_upgrade_to_exclusive`](Self::try_upgrade_to_exclusive).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// raw.acquire_shared();
-    /// // SAFETY: the locks named are held.
-    /// unsafe {
-    ///     assert!(!raw.try_upgrade_to_exclusive_until(Some(Instant::now() + Duration::from_millis(1))));
-    ///     raw.release_shared();
-    ///     raw.release_upgradable();
-    /// }
-    /// ```
-    #[inline]
-    pub unsafe fn try_upgrade_to_exclusive_until(&self, deadline: Option<Instant>) -> bool {
-        // SAFETY: forwarded from the caller.
-        (unsafe { self.try_upgrade_to_exclusive() }) || self.upgrade_contended(deadline)
-    }
-
-    /// Turns the held upgradable read lock into a plain read lock, atomically, and wakes
-    /// threads waiting for the upgradable lock.
-    ///
-    /// # Safety
-    /// The calling context must hold the upgradable read lock; afterwards it holds a read lock.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// // SAFETY: held; then a read lock is held.
-    /// unsafe { raw.downgrade_upgradable_to_shared() };
-    /// assert!(raw.try_acquire_upgradable());
-    /// # unsafe { raw.release_upgradable(); raw.release_shared() };
-    /// ```
-    #[inline]
-    pub unsafe fn downgrade_upgradable_to_shared(&self) {
+    /// The transition behind `downgrade_upgradable_to_shared` (see there).
+    pub(super) fn downgrade_upgradable_transition(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
             debug_assert!(state & UPGRADABLE != 0, "downgrade without an upgradable lock");
@@ -460,149 +224,10 @@ impl RawRwLock {
         }
     }
 
-    // ------------------------------------------------------------ exclusive (write) lock
-
-    /// Blocks until the write lock is acquired.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// assert!(raw.is_held_exclusive());
-    /// // SAFETY: the write lock is held.
-    /// unsafe { raw.release_exclusive() };
-    /// ```
-    #[inline]
-    pub fn acquire_exclusive(&self) {
-        // Acquire: pairs with the Release of every unlock, so the previous critical sections
-        // (reads and writes) happen-before ours.
-        if self.state.compare_exchange_weak(0, WRITE_LOCKED, Acquire, Relaxed).is_err() {
-            self.write_contended(None);
-        }
-    }
-
-    /// Takes the write lock if nobody holds the lock right now; never blocks.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_exclusive());
-    /// assert!(!raw.try_acquire_exclusive());
-    /// # unsafe { raw.release_exclusive() };
-    /// ```
-    #[inline]
-    pub fn try_acquire_exclusive(&self) -> bool {
-        let mut state = self.state.load(Relaxed);
-        while count(state) == 0 {
-            // Acquire: as in `acquire_exclusive`.
-            match self.state.compare_exchange_weak(state, state | WRITE_LOCKED, Acquire, Relaxed) {
-                Ok(_) => return true,
-                Err(actual) => state = actual,
-            }
-        }
-        false
-    }
-
-    /// Tries to take the write lock until `deadline` (`None`: forever). False only once the
-    /// deadline has passed.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
-    /// assert!(!raw.try_acquire_exclusive_until(Some(Instant::now() + Duration::from_millis(1))));
-    /// # unsafe { raw.release_shared() };
-    /// ```
-    #[inline]
-    pub fn try_acquire_exclusive_until(&self, deadline: Option<Instant>) -> bool {
-        self.try_acquire_exclusive() || self.write_contended(deadline)
-    }
-
-    /// Releases the write lock, waking waiting readers (first) or a waiting writer.
-    ///
-    /// # Safety
-    /// The calling context must hold the write lock.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// // SAFETY: the write lock is held.
-    /// unsafe { raw.release_exclusive() };
-    /// ```
-    #[inline]
-    pub unsafe fn release_exclusive(&self) {
-        // Release: publishes our critical section to the next owner's Acquire.
-        if self.state.compare_exchange(WRITE_LOCKED, 0, Release, Relaxed).is_err() {
-            self.release_exclusive_slow();
-        }
-    }
-
-    /// Turns the held write lock into a read lock, atomically (no writer can get in between),
-    /// and wakes the waiting readers.
-    ///
-    /// # Safety
-    /// The calling context must hold the write lock; afterwards it holds a read lock.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// // SAFETY: the write lock is held; then a read lock is.
-    /// unsafe { raw.downgrade_to_shared() };
-    /// assert!(raw.try_acquire_shared());
-    /// # unsafe { raw.release_shared(); raw.release_shared() };
-    /// ```
-    #[inline]
-    pub unsafe fn downgrade_to_shared(&self) {
-        self.downgrade_exclusive(READER);
-    }
-
-    /// Turns the held write lock into an upgradable read lock, atomically, and wakes the
-    /// waiting readers.
-    ///
-    /// # Safety
-    /// The calling context must hold the write lock; afterwards it holds the upgradable lock.
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// // SAFETY: the write lock is held; then the upgradable lock is.
-    /// unsafe { raw.downgrade_exclusive_to_upgradable() };
-    /// assert!(raw.try_acquire_shared());
-    /// assert!(!raw.try_acquire_upgradable());
-    /// # unsafe { raw.release_shared(); raw.release_upgradable() };
-    /// ```
-    #[inline]
-    pub unsafe fn downgrade_exclusive_to_upgradable(&self) {
-        self.downgrade_exclusive(READER | UPGRADABLE);
-    }
-
-    /// True if the lock is held in any mode (a snapshot that may be stale at once).
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// assert!(!raw.is_held());
-    /// ```
-    #[inline]
-    pub fn is_held(&self) -> bool {
-        count(self.state.load(Relaxed)) != 0
-    }
-
-    /// True if the write lock is held (a snapshot that may be stale at once).
-    ///
-    /// ```
-    /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
-    /// assert!(!raw.is_held_exclusive());
-    /// # unsafe { raw.release_shared() };
-    /// ```
-    #[inline]
-    pub fn is_held_exclusive(&self) -> bool {
-        count(self.state.load(Relaxed)) == WRITE_LOCKED
-    }
-
-    // ------------------------------------------------------------------ the slow paths
 
     /// The non-blocking read (or upgradable read) acquisition shared by the fast paths.
     #[inline]
-    fn try_read(&self, upgradable: bool) -> bool {
+    pub(super) fn try_read(&self, upgradable: bool) -> bool {
         let add = if upgradable { READER | UPGRADABLE } else { READER };
         let mut state = self.state.load(Relaxed);
         loop {
@@ -622,7 +247,7 @@ impl RawRwLock {
 
     /// Waits for a read (or upgradable read) lock until `deadline`; false if it passed.
     #[cold]
-    fn read_contended(&self, deadline: Option<Instant>, upgradable: bool) -> bool {
+    pub(super) fn read_contended(&self, deadline: Option<Instant>, upgradable: bool) -> bool {
         let add = if upgradable { READER | UPGRADABLE } else { READER };
         let mut spin = SpinWait::new();
         // A futex wake ended one of our sleeps: we may join a running read phase.
@@ -686,7 +311,7 @@ impl RawRwLock {
 
     /// The slow path of `release_shared`: a writer or the upgrader may need waking.
     #[cold]
-    fn release_shared_slow(&self, state: u32) {
+    pub(super) fn release_shared_slow(&self, state: u32) {
         if count(state) == 1 && state & UPGRADING != 0 {
             // Only the upgrader holds on: wake it (it shares writer_notify with the writers,
             // so wake them all; the writers find the lock still held and sleep again).
@@ -704,7 +329,7 @@ impl RawRwLock {
     /// writer that set it has the lock already, or gave up): clear it while the lock is still
     /// free and let in the readers that stopped behind it. A writer that was about to sleep
     /// finds `writer_notify` bumped, does not sleep, and sets the flag again.
-    fn wake_waiting_writer(&self) {
+    pub(super) fn wake_waiting_writer(&self) {
         // Where `wake_one` cannot tell whether it woke anyone, never trust it: clear the flag.
         if self.wake_writer() && cfg!(any(target_os = "linux", loom)) {
             return;
@@ -728,7 +353,7 @@ impl RawRwLock {
 
     /// Waits for the write lock until `deadline`; false if it passed.
     #[cold]
-    fn write_contended(&self, deadline: Option<Instant>) -> bool {
+    pub(super) fn write_contended(&self, deadline: Option<Instant>) -> bool {
         let mut spin = SpinWait::new();
         // Once we have set WRITERS_WAITING (or seen it set), other writers may sleep: we set
         // it again when we take the lock, since the unlock that woke us cleared it.
@@ -802,7 +427,7 @@ impl RawRwLock {
     /// others set it again), and if the lock is not write-locked and no upgrade drains it,
     /// let in the readers that stopped behind the flag.
     #[cold]
-    fn writer_timed_out(&self) {
+    pub(super) fn writer_timed_out(&self) {
         let mut state = self.state.load(Relaxed);
         let wake_readers = loop {
             if state & WRITERS_WAITING == 0 {
@@ -834,7 +459,7 @@ impl RawRwLock {
 
     /// The slow path of `release_exclusive`: somebody waits.
     #[cold]
-    fn release_exclusive_slow(&self) {
+    pub(super) fn release_exclusive_slow(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
             debug_assert!(count(state) == WRITE_LOCKED, "release of an unheld write lock");
@@ -869,7 +494,7 @@ impl RawRwLock {
     /// After setting HANDOFF: wake the readers. A thread woken from `state` claims the
     /// phantom read lock first thing (the others join it); if no thread slept there, take
     /// the phantom back.
-    fn hand_over_to_readers(&self) {
+    pub(super) fn hand_over_to_readers(&self) {
         if self.wake_readers_for_hand_over() {
             return;
         }
@@ -887,7 +512,7 @@ impl RawRwLock {
     }
 
     /// Wakes every thread asleep on `state`; true only if the platform says one was woken.
-    fn wake_readers_for_hand_over(&self) -> bool {
+    pub(super) fn wake_readers_for_hand_over(&self) -> bool {
         // The seeded bug for the loom CI check: forget to wake the readers (and believe that
         // one woke, so the phantom read lock is left to nobody).
         if cfg!(atomsync_seeded_bug) {
@@ -898,7 +523,7 @@ impl RawRwLock {
     }
 
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.
-    fn downgrade_exclusive(&self, held: u32) {
+    pub(super) fn downgrade_exclusive(&self, held: u32) {
         let mut state = self.state.load(Relaxed);
         loop {
             debug_assert!(count(state) == WRITE_LOCKED, "downgrade of an unheld write lock");
@@ -918,7 +543,7 @@ impl RawRwLock {
 
     /// Waits, as the upgradable holder, for the count to drop to 1 until `deadline`.
     #[cold]
-    fn upgrade_contended(&self, deadline: Option<Instant>) -> bool {
+    pub(super) fn upgrade_contended(&self, deadline: Option<Instant>) -> bool {
         let mut spin = SpinWait::new();
         let mut state = self.state.load(Relaxed);
         loop {
@@ -963,7 +588,7 @@ impl RawRwLock {
 
     /// A timed upgrade gives up: clear UPGRADING and let in the readers it held back.
     #[cold]
-    fn upgrade_timed_out(&self) {
+    pub(super) fn upgrade_timed_out(&self) {
         let mut state = self.state.load(Relaxed);
         while state & UPGRADING != 0 {
             let new = state & !(UPGRADING | READERS_WAITING);
@@ -982,7 +607,7 @@ impl RawRwLock {
 
     /// Wakes one writer; false only if the platform says no writer was asleep (on Linux and
     /// under loom; elsewhere `wake_one` cannot tell and this is always true).
-    fn wake_writer(&self) -> bool {
+    pub(super) fn wake_writer(&self) -> bool {
         // Release: pairs with the Acquire load in `write_contended`: a writer that reads the
         // new value sees the state change made before this bump.
         self.writer_notify.fetch_add(1, Release);
@@ -990,386 +615,11 @@ impl RawRwLock {
     }
 
     /// Wakes every writer and the upgrader.
-    fn wake_all_writers(&self) {
+    pub(super) fn wake_all_writers(&self) {
         // Release: as in `wake_writer`.
         self.writer_notify.fetch_add(1, Release);
         futex::wake_all(&self.writer_notify);
     }
-}
-
-// SAFETY: a shared guard is returned only after a CAS (Acquire) that counted a reader while the
-// count was below MAX_READERS (so not write-locked), or claimed the phantom reader of a
-// HANDOFF; an exclusive guard only after a CAS (Acquire) from count 0 to WRITE_LOCKED, or an
-// upgrade from count 1 (the upgrader alone). Readers therefore never coexist with a writer,
-// nor writers with each other; every release is a Release read-modify-write. The only panic of
-// a lock operation (too many readers) happens before anything is acquired.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLock for RawRwLock {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = Self::new();
-
-    // No owner identity: any thread may release, so guards are Send.
-    type SharedGuard = lock_api::GuardSend;
-    type ExclusiveGuard = lock_api::GuardSend;
-
-    #[inline]
-    fn lock_shared(&self) -> Self::SharedGuard {
-        self.acquire_shared();
-        lock_api::GuardSend::new()
-    }
-
-    #[inline]
-    fn try_lock_shared(&self) -> Option<Self::SharedGuard> {
-        self.try_acquire_shared().then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    unsafe fn unlock_shared(&self, _guard: Self::SharedGuard) {
-        // SAFETY: the caller holds a read lock.
-        unsafe { self.release_shared() }
-    }
-
-    #[inline]
-    fn lock_exclusive(&self) -> Self::ExclusiveGuard {
-        self.acquire_exclusive();
-        lock_api::GuardSend::new()
-    }
-
-    #[inline]
-    fn try_lock_exclusive(&self) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive().then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    unsafe fn unlock_exclusive(&self, _guard: Self::ExclusiveGuard) {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.release_exclusive() }
-    }
-
-    #[inline]
-    fn is_locked(&self) -> bool {
-        self.is_held()
-    }
-
-    #[inline]
-    fn is_locked_exclusive(&self) -> bool {
-        self.is_held_exclusive()
-    }
-}
-
-// SAFETY: the fair unlocks are the normal ones, which already hand the lock to sleeping
-// readers before the next writer (see the module doc); they release exactly like them.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockFair for RawRwLock {
-    #[inline]
-    unsafe fn unlock_shared_fair(&self, _guard: Self::SharedGuard) {
-        // SAFETY: the caller holds a read lock.
-        unsafe { self.release_shared() }
-    }
-
-    #[inline]
-    unsafe fn unlock_exclusive_fair(&self, _guard: Self::ExclusiveGuard) {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.release_exclusive() }
-    }
-}
-
-// SAFETY: the count goes from WRITE_LOCKED to 1 in one Release CAS: no writer can enter in
-// between, and the readers that enter afterwards acquire from it.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockDowngrade for RawRwLock {
-    #[inline]
-    unsafe fn downgrade(&self, _guard: Self::ExclusiveGuard) -> Self::SharedGuard {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_to_shared() };
-        lock_api::GuardSend::new()
-    }
-}
-
-// SAFETY: the timed forms return a guard only after the same acquisitions as the untimed ones.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockTimed for RawRwLock {
-    type Duration = Duration;
-    type Instant = Instant;
-
-    #[inline]
-    fn try_lock_shared_for(&self, timeout: Duration) -> Option<Self::SharedGuard> {
-        // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_acquire_shared_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    fn try_lock_shared_until(&self, deadline: Instant) -> Option<Self::SharedGuard> {
-        self.try_acquire_shared_until(Some(deadline)).then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    fn try_lock_exclusive_until(&self, deadline: Instant) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive_until(Some(deadline)).then(lock_api::GuardSend::new)
-    }
-}
-
-// SAFETY: UPGRADABLE admits one holder at a time (set by a CAS that found it clear); an upgrade
-// takes the write lock only when the count is 1 (the upgrader alone), with Acquire.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
-    type UpgradableGuard = lock_api::GuardSend;
-
-    #[inline]
-    fn lock_upgradable(&self) -> Self::UpgradableGuard {
-        self.acquire_upgradable();
-        lock_api::GuardSend::new()
-    }
-
-    #[inline]
-    fn try_lock_upgradable(&self) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable().then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    unsafe fn unlock_upgradable(&self, _guard: Self::UpgradableGuard) {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.release_upgradable() }
-    }
-
-    #[inline]
-    unsafe fn upgrade(&self, _guard: Self::UpgradableGuard) -> Self::ExclusiveGuard {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.upgrade_to_exclusive() };
-        lock_api::GuardSend::new()
-    }
-
-    #[inline]
-    unsafe fn try_upgrade(
-        &self,
-        guard: Self::UpgradableGuard,
-    ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
-        // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive() } { Ok(lock_api::GuardSend::new()) } else { Err(guard) }
-    }
-}
-
-// SAFETY: the fair unlock of the upgradable lock is its normal release (below). `bump_upgradable`
-// is lock_api's default: that fair unlock, then `lock_upgradable`, aborting if re-locking panics.
-// It is fair to writers: the flag of a waiting writer keeps every new reader (the bumping thread
-// included) out until that writer has had the lock; sleeping readers are woken and race the
-// bumping thread for the read phase they share.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockUpgradeFair for RawRwLock {
-    #[inline]
-    unsafe fn unlock_upgradable_fair(&self, _guard: Self::UpgradableGuard) {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.release_upgradable() }
-    }
-}
-
-// SAFETY: both are single atomic steps that keep writers out (see the methods).
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
-    #[inline]
-    unsafe fn downgrade_upgradable(&self, _guard: Self::UpgradableGuard) -> Self::SharedGuard {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.downgrade_upgradable_to_shared() };
-        lock_api::GuardSend::new()
-    }
-
-    #[inline]
-    unsafe fn downgrade_to_upgradable(&self, _guard: Self::ExclusiveGuard) -> Self::UpgradableGuard {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_exclusive_to_upgradable() };
-        lock_api::GuardSend::new()
-    }
-}
-
-// SAFETY: as for the untimed upgradable forms; a failed timed upgrade keeps the upgradable
-// lock and returns its guard.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
-    #[inline]
-    fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    fn try_lock_upgradable_until(&self, deadline: Instant) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable_until(Some(deadline)).then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    unsafe fn try_upgrade_for(
-        &self,
-        guard: Self::UpgradableGuard,
-        timeout: Duration,
-    ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
-        // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive_until(futex::deadline_after(timeout)) } {
-            Ok(lock_api::GuardSend::new())
-        } else {
-            Err(guard)
-        }
-    }
-
-    #[inline]
-    unsafe fn try_upgrade_until(
-        &self,
-        guard: Self::UpgradableGuard,
-        deadline: Instant,
-    ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
-        // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive_until(Some(deadline)) } {
-            Ok(lock_api::GuardSend::new())
-        } else {
-            Err(guard)
-        }
-    }
-}
-
-/// A reader-writer lock protecting a `T`: 8 bytes plus the `T` (std's is 12 plus the `T`).
-///
-/// This is [`lock_api::RwLock`] over [`RawRwLock`], so it has parking_lot's API: `read()`
-/// and `write()` return guards directly (no poisoning), plus `try_*`, timed `try_*_for` /
-/// `try_*_until`, `upgradable_read()` with `upgrade`, `downgrade`, mapped guards and `Arc`
-/// guards. Policy: phase-fair (see [`RawRwLock`]'s module notes in `docs/design.md`): a
-/// waiting writer stops new readers, and a write unlock lets the waiting readers in before
-/// the next writer.
-///
-/// ```
-/// use atomsync::RwLock;
-/// use std::sync::Arc;
-///
-/// let config = Arc::new(RwLock::new(vec![1, 2]));
-/// let reader = {
-///     let config = Arc::clone(&config);
-///     std::thread::spawn(move || config.read().len())
-/// };
-/// config.write().push(3);
-/// assert!(matches!(reader.join().unwrap(), 2 | 3));
-/// assert_eq!(*config.read(), [1, 2, 3]);
-/// ```
-#[cfg(not(loom))]
-pub type RwLock<T> = lock_api::RwLock<RawRwLock, T>;
-
-/// The guard of a read lock on an [`RwLock`]; unlocks on drop.
-///
-/// ```
-/// let lock = atomsync::RwLock::new(5);
-/// let a: atomsync::RwLockReadGuard<'_, i32> = lock.read();
-/// let b = lock.read();
-/// assert_eq!(*a + *b, 10);
-/// ```
-#[cfg(not(loom))]
-pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawRwLock, T>;
-
-/// The guard of the write lock on an [`RwLock`]; unlocks on drop.
-///
-/// ```
-/// let lock = atomsync::RwLock::new(5);
-/// let mut guard: atomsync::RwLockWriteGuard<'_, i32> = lock.write();
-/// *guard += 1;
-/// drop(guard);
-/// assert_eq!(*lock.read(), 6);
-/// ```
-#[cfg(not(loom))]
-pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawRwLock, T>;
-
-/// The guard of the upgradable read lock on an [`RwLock`]: shares with readers, excludes
-/// writers and other upgradable readers, and can be upgraded to a write guard.
-///
-/// ```
-/// use atomsync::{RwLock, RwLockUpgradableReadGuard};
-/// let lock = RwLock::new(1);
-/// let guard = lock.upgradable_read();
-/// assert_eq!(*lock.read(), 1); // readers still get in
-/// let mut writer = RwLockUpgradableReadGuard::upgrade(guard);
-/// *writer = 2;
-/// drop(writer);
-/// assert_eq!(*lock.read(), 2);
-/// ```
-#[cfg(not(loom))]
-pub type RwLockUpgradableReadGuard<'a, T> = lock_api::RwLockUpgradableReadGuard<'a, RawRwLock, T>;
-
-/// A read guard for a part of an [`RwLock`]'s data, from
-/// [`RwLockReadGuard::map`](lock_api::RwLockReadGuard::map).
-///
-/// ```
-/// use atomsync::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
-/// let lock = RwLock::new((1, 2));
-/// let second: MappedRwLockReadGuard<'_, i32> = RwLockReadGuard::map(lock.read(), |pair| &pair.1);
-/// assert_eq!(*second, 2);
-/// ```
-#[cfg(not(loom))]
-pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawRwLock, T>;
-
-/// A write guard for a part of an [`RwLock`]'s data, from
-/// [`RwLockWriteGuard::map`](lock_api::RwLockWriteGuard::map).
-///
-/// ```
-/// use atomsync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
-/// let lock = RwLock::new((1, 2));
-/// let mut second: MappedRwLockWriteGuard<'_, i32> = RwLockWriteGuard::map(lock.write(), |pair| &mut pair.1);
-/// *second += 1;
-/// drop(second);
-/// assert_eq!(*lock.read(), (1, 3));
-/// ```
-#[cfg(not(loom))]
-pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawRwLock, T>;
-
-/// A read guard that owns an `Arc` of its [`RwLock`], from
-/// [`RwLock::read_arc`](lock_api::RwLock::read_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let lock = Arc::new(atomsync::RwLock::new(1));
-/// let guard: atomsync::ArcRwLockReadGuard<i32> = lock.read_arc();
-/// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
-/// ```
-#[cfg(not(loom))]
-pub type ArcRwLockReadGuard<T> = lock_api::ArcRwLockReadGuard<RawRwLock, T>;
-
-/// A write guard that owns an `Arc` of its [`RwLock`], from
-/// [`RwLock::write_arc`](lock_api::RwLock::write_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let lock = Arc::new(atomsync::RwLock::new(1));
-/// let mut guard: atomsync::ArcRwLockWriteGuard<i32> = lock.write_arc();
-/// *guard = 2;
-/// drop(guard);
-/// assert_eq!(*lock.read(), 2);
-/// ```
-#[cfg(not(loom))]
-pub type ArcRwLockWriteGuard<T> = lock_api::ArcRwLockWriteGuard<RawRwLock, T>;
-
-/// An upgradable read guard that owns an `Arc` of its [`RwLock`], from
-/// [`RwLock::upgradable_read_arc`](lock_api::RwLock::upgradable_read_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let lock = Arc::new(atomsync::RwLock::new(1));
-/// let guard: atomsync::ArcRwLockUpgradableReadGuard<i32> = lock.upgradable_read_arc();
-/// assert_eq!(*guard, 1);
-/// ```
-#[cfg(not(loom))]
-pub type ArcRwLockUpgradableReadGuard<T> = lock_api::ArcRwLockUpgradableReadGuard<RawRwLock, T>;
-
-/// Creates an [`RwLock`] in a `const` context (same as `RwLock::new`).
-///
-/// ```
-/// static TABLE: atomsync::RwLock<[u8; 4]> = atomsync::const_rwlock([0; 4]);
-/// TABLE.write()[0] = 1;
-/// assert_eq!(TABLE.read()[0], 1);
-/// ```
-#[cfg(not(loom))]
-pub const fn const_rwlock<T>(value: T) -> RwLock<T> {
-    RwLock::new(value)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1435,3 +685,4 @@ mod tests {
         assert!(raw.try_acquire_exclusive());
     }
 }
+
