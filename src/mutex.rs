@@ -394,7 +394,16 @@ impl RawMutex {
             debug_assert!(state & LOCKED != 0 && state & HANDOFF == 0, "unlock of an unowned mutex");
             let sleepers_possible = waiters(state) > 0 || state & REQUEUED != 0;
             if (fair || state & STARVING != 0) && sleepers_possible {
-                return self.hand_off(state);
+                // Set HANDOFF (LOCKED stays set) in this loop, so that a retry re-checks that
+                // somebody is still counted: a timed waiter may have left the count meanwhile,
+                // and where `wake_one` cannot count, a hand-off with nobody counted is never
+                // claimed. Release: publishes our critical section to the claimer's Acquire.
+                let new = (state | HANDOFF) & !STARVING;
+                match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
+                    Ok(_) => return self.hand_off(new),
+                    Err(actual) => state = actual,
+                }
+                continue;
             }
             if state & REQUEUED != 0 {
                 // Requeued threads sleep uncounted: wake one while we still own the lock, so
@@ -443,17 +452,10 @@ impl RawMutex {
         }
     }
 
-    /// Fair release: keep LOCKED, set HANDOFF and wake a sleeper, which claims the lock. If
-    /// no thread sleeps on the word after all, take HANDOFF back and release normally.
+    /// Fair release, after `unlock_slow` set HANDOFF (`state` is the word it set, LOCKED
+    /// still set): wake a sleeper, which claims the lock. If no thread sleeps on the word
+    /// after all, take HANDOFF back and release normally.
     fn hand_off(&self, mut state: u32) {
-        loop {
-            // Release: publishes our critical section to the claimer's Acquire.
-            match self.state.compare_exchange_weak(state, (state | HANDOFF) & !STARVING, Release, Relaxed) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        state = (state | HANDOFF) & !STARVING;
         loop {
             // Every thread asleep on the word (counted or requeued) may claim the lock.
             if futex::wake_one(&self.state) {
@@ -461,7 +463,7 @@ impl RawMutex {
             }
             // Nobody sleeps here: registered waiters, if any, are running and would claim it;
             // but so might nobody. Release normally instead.
-            // Release: as above.
+            // Release: publishes our critical section to the next owner's Acquire.
             let new = state & !(LOCKED | HANDOFF | REQUEUED);
             match self.state.compare_exchange(state, new, Release, Relaxed) {
                 Ok(_) => return self.wake_waiter(new),
