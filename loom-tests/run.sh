@@ -4,10 +4,10 @@
 #
 # 1. Every loom model, normal build: must pass.
 # 2. The seeded-bug build (`--cfg atomsync_seeded_bug` drops the futex wake in the mutex
-#    unlock, in `notify_one`, the readers' wake in the rwlock's write unlock and the pass-on
-#    wake of a timed-out rwlock writer (a timeout path), every wake of the semaphore's release,
-#    the queue wake of a semaphore head that timed out, and the wake of a job push in the
-#    pool's sleep protocol): one
+#    unlock and the mutex's claim of a hand-off found at a timeout, in `notify_one`, the
+#    readers' wake in the rwlock's write unlock and the pass-on wake of a timed-out rwlock
+#    writer, every wake of the semaphore's release, the queue wake of a semaphore head that
+#    timed out, and the wake of a job push in the pool's sleep protocol): one
 #    model each of the mutex, condvar, rwlock, semaphore and pool files is
 #    run separately, and each must FAIL with loom's deadlock report. A loom deadlock panics and
 #    then aborts the test process, so the failure is checked in the output (the deadlock
@@ -65,6 +65,7 @@ expect_rejected() {
 }
 
 expect_rejected mutex contended_path_sleeps_and_is_woken
+expect_rejected mutex timed_out_waiter_claims_a_hand_off_where_wake_one_cannot_count
 expect_rejected condvar notify_one_wakes_sleeping_waiter
 expect_rejected rwlock write_unlock_wakes_sleeping_reader
 expect_rejected rwlock timed_out_writer_passes_the_wake_on

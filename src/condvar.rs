@@ -10,9 +10,10 @@
 //! | `waiters` | 17..32 | a 15-bit tag of the mutex the current waiters use                |
 //!
 //! ```text
-//! wait:       register (waiters += 1, tag checked), read seq, unlock, sleep while seq is
-//!             unchanged, re-lock, unregister; if REQUEUE was set, take it and (still holding
-//!             the mutex) move every other sleeper onto the mutex word with FUTEX_CMP_REQUEUE
+//! wait:       (deadline passed: time out at once) register (waiters += 1, tag checked),
+//!             read seq, unlock, sleep while seq is unchanged, re-lock, unregister; if REQUEUE
+//!             was set, take it and (still holding the mutex) move every other sleeper onto
+//!             the mutex word with FUTEX_CMP_REQUEUE
 //! notify_one: if waiters > 0: seq += 1, wake one
 //! notify_all: if waiters > 0: set REQUEUE, seq += 1, wake one
 //! ```
@@ -21,6 +22,16 @@
 //! a pointer to it, which keeps it at 8 bytes) and, once it holds the mutex, requeues the rest
 //! onto the mutex word, where each is woken by one `unlock` in turn: no thundering herd. On
 //! platforms without `FUTEX_CMP_REQUEUE`, `notify_all` wakes everyone.
+//!
+//! **Timeouts tell the truth**: a timed wait reports a timeout only if no notify came while it
+//! waited. A requeued waiter sleeps on the mutex word still under its own deadline, and may
+//! time out there long after `notify_all` reached it (while the waiters before it hold the
+//! mutex); a notify may also bump `seq` just as the timeout fires. So when the futex wait times
+//! out, the waiter compares `seq` with the value it read before sleeping: changed means
+//! notified (at worst a spurious wake-up, if that notify's wake went to another waiter). A wait
+//! whose futex wait was woken is never reported as timed out: a wake wins over a simultaneous
+//! timeout in the kernel, so a notify's wake is never spent on a waiter that then says it
+//! timed out.
 //!
 //! **Spurious wake-ups are possible** (a signal, or a thread that started waiting just after a
 //! `notify_all` being requeued with the others), so, as `lock_api`'s contract asks,
@@ -87,7 +98,9 @@ impl RawCondvar {
     }
 
     /// Unlocks `mutex`, sleeps until notified (or spuriously, or until `deadline`), re-locks
-    /// `mutex`. Returns false if it returned because the deadline passed.
+    /// `mutex`. Returns false if the deadline passed and no notify came while it waited (one
+    /// that came in time counts, however long re-taking the mutex took afterwards); a deadline
+    /// already passed returns false at once, without unlocking.
     ///
     /// # Safety
     /// The caller must hold `mutex`; the protected data must not be touched until this returns.
@@ -108,6 +121,11 @@ impl RawCondvar {
     /// # unsafe { mutex.release() };
     /// ```
     pub unsafe fn wait_raw(&self, mutex: &RawMutex, deadline: Option<Instant>) -> bool {
+        // A passed deadline (`Duration::ZERO`) times out at once: no register, unlock, futex
+        // call and re-lock for a wait that cannot wait.
+        if futex::deadline_passed(deadline) {
+            return false;
+        }
         self.register(mutex);
         // Relaxed: we hold the mutex, and any notify that must wake us is ordered after our
         // release of it (the notifier changed the condition under the mutex), so it bumps
@@ -115,10 +133,19 @@ impl RawCondvar {
         let seq = self.seq.load(Relaxed);
         // SAFETY: the caller holds `mutex`.
         unsafe { mutex.release() };
-        let in_time = futex::wait(&self.seq, seq, deadline) != futex::Wait::TimedOut;
+        // A futex timeout does not mean nobody notified us in time: after a `notify_all` we
+        // may sleep on the mutex word (requeued), still under our deadline, until earlier
+        // waiters have had the mutex; or a notify bumped `seq` just as the timeout fired. Any
+        // bump since our read is a notify issued while we waited, so we report it as one (at
+        // worst a spurious wake-up, which the contract allows).
+        // Relaxed: only the value matters, as for the futex's own check.
+        let notified = match futex::wait(&self.seq, seq, deadline) {
+            futex::Wait::TimedOut => self.seq.load(Relaxed) != seq,
+            futex::Wait::Woken | futex::Wait::Returned => true,
+        };
         mutex.lock_after_wait();
         self.unregister(mutex);
-        in_time
+        notified
     }
 
     /// Counts us as a waiter and checks that all current waiters use the same mutex.
@@ -258,14 +285,14 @@ unsafe impl lock_api::RawCondvar for RawCondvar {
 #[cfg(not(loom))]
 unsafe impl lock_api::RawCondvarTimed for RawCondvar {
     fn checked_duration_to_instant(timeout: &std::time::Duration) -> Option<Instant> {
-        Instant::now().checked_add(*timeout)
+        futex::deadline_after(*timeout)
     }
 
     unsafe fn wait_until(&self, mutex: &RawMutex, _guard: &mut lock_api::GuardSend, deadline: &Instant) -> bool {
         // SAFETY: the caller holds `mutex`.
-        let in_time = unsafe { self.wait_raw(mutex, Some(*deadline)) };
-        // Report a timeout only if the deadline has really passed.
-        !in_time && Instant::now() >= *deadline
+        let notified = unsafe { self.wait_raw(mutex, Some(*deadline)) };
+        // Report a timeout only if nobody notified us and the deadline has really passed.
+        !notified && futex::deadline_passed(Some(*deadline))
     }
 }
 

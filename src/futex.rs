@@ -181,6 +181,8 @@ mod imp {
         requeued: usize,
         /// The model's clock has fired: every deadline has passed.
         expired: bool,
+        /// Test hook (see `model_cannot_count`): behave as the non-Linux fallback does.
+        cannot_count: bool,
     }
 
     loom::lazy_static! {
@@ -196,7 +198,8 @@ mod imp {
         let mut guard = table.lock().unwrap();
         // The check happens under the table lock, as the kernel checks under its bucket lock.
         if word.load(SeqCst) != expected {
-            return Wait::Returned;
+            // The fallback cannot tell this from a wake (atomic-wait; the timed poll).
+            return if guard.cannot_count { Wait::Woken } else { Wait::Returned };
         }
         let timed = deadline.is_some();
         if timed && guard.expired {
@@ -240,7 +243,8 @@ mod imp {
                 condvar.notify_all();
                 true
             }
-            None => false,
+            // The fallback's `wake_one` always says it woke somebody.
+            None => guard.cannot_count,
         }
     }
 
@@ -268,6 +272,10 @@ mod imp {
         }
         guard.requeued += moved;
         Some(moved)
+    }
+
+    pub(crate) fn model_cannot_count() {
+        TABLE.0.lock().unwrap().cannot_count = true;
     }
 
     pub(crate) fn model_stats() -> super::FutexModelStats {
@@ -312,6 +320,17 @@ pub fn futex_model_stats() -> FutexModelStats {
 #[doc(hidden)]
 pub fn futex_model_expire_deadlines() {
     imp::expire_deadlines()
+}
+
+/// Test hook, loom only: from now on (in the current execution) the model behaves as the
+/// non-Linux fallback does where it cannot tell what happened: `wake_one` reports that it woke
+/// somebody even when nobody slept, and `wait` reports `Woken` when it returns because the
+/// value differed. Models of code that trusts `wake_one`'s answer call it first to check that
+/// the code survives a platform where that answer is always `true`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub fn futex_model_wake_one_cannot_count() {
+    imp::model_cannot_count()
 }
 
 /// Has `deadline` passed? `None` never passes. Under loom: has the model's clock fired?

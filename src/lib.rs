@@ -70,7 +70,9 @@ pub use semaphore::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePerm
 /// Loom-only test hook for `loom-tests/` (see `futex::futex_model_stats`); not part of the API.
 #[cfg(loom)]
 #[doc(hidden)]
-pub use futex::{FutexModelStats, futex_model_expire_deadlines, futex_model_stats};
+pub use futex::{
+    FutexModelStats, futex_model_expire_deadlines, futex_model_stats, futex_model_wake_one_cannot_count,
+};
 #[cfg(not(loom))]
 pub use mutex::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, const_mutex};
 pub use rwlock::RawRwLock;

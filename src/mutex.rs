@@ -14,9 +14,9 @@
 //!
 //! ```text
 //! lock:    CAS 0 -> LOCKED (fast path)
-//!          else: take it if free | claim a HANDOFF (sleepers only) | spin while nobody sleeps
-//!                | register (waiters += 1) and sleep on the word; on wake clear WOKEN, retry
-//!          a registered thread unregisters (waiters -= 1) in the CAS that takes the lock
+//!          else: take it if free | claim a HANDOFF (sleepers only) | give up if the deadline
+//!                passed | spin | register (waiters += 1) and sleep on the word; on return
+//!                unregister (waiters -= 1) at once, keep WOKEN until the next decisive CAS
 //! unlock:  CAS LOCKED -> 0 (fast path: nobody waits)
 //!          else clear LOCKED; if waiters > 0 and not WOKEN: set WOKEN, wake one
 //!          STARVING set: hand off instead (below); REQUEUED set: wake one first
@@ -44,7 +44,21 @@
 //! counting them (nobody can count them on their behalf: a woken thread cannot tell whether it
 //! was requeued). REQUEUED, set only by the lock owner, tells `unlock` to wake one thread before
 //! releasing; an unlock whose wake finds nobody on the word clears it. Because only the owner
-//! sets or clears it, no requeue can race the clearing.
+//! sets or clears it, no requeue can race the clearing. Who may claim a HANDOFF: a thread whose
+//! own futex wait on this word returned `Woken`, and a condvar waiter re-taking the lock while
+//! REQUEUED is set (it may be a requeued sleeper that the hand-off woke; with REQUEUED clear it
+//! cannot be one, so a waiter woken by `notify_one` never takes a hand-off meant for a sleeper).
+//!
+//! **Timeouts**: a timed lock checks its deadline before it spins, so a passed deadline
+//! (`Duration::ZERO`) costs about what `try_lock` costs. A timed waiter that gives up clears
+//! WOKEN if it is (or may be) its own, so the next unlock wakes another sleeper; the lock is
+//! held when it gives up (a free lock is taken instead), so its owner's unlock does that.
+//! A waiter that timed out *while counted* and then finds HANDOFF claims it and passes it on
+//! with a fair unlock: where `wake_one` cannot tell whether it woke anyone (the non-Linux
+//! fallback always says yes), that hand-off may have counted on this waiter alone. A wake
+//! never goes to a thread that already timed out (the kernel, and the loom model, let a wake
+//! win over a simultaneous timeout), so no other timed path can swallow one;
+//! `docs/loom.md` ("Timed paths audit") goes through each.
 
 use crate::futex;
 use crate::shim::AtomicU32;
@@ -226,7 +240,8 @@ impl RawMutex {
     }
 
     /// Re-takes the lock after a condvar wait. The thread may have been requeued onto this
-    /// word, so it counts as a sleeper: it may claim a hand-off and clears WOKEN.
+    /// word and woken there (by a plain or a fair unlock), so it takes over WOKEN, and it may
+    /// claim a HANDOFF while REQUEUED says requeued sleepers exist (see `lock_contended`).
     pub(crate) fn lock_after_wait(&self) {
         // Acquire: pairs with the Release in `release` (see `acquire`).
         if self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
@@ -241,17 +256,21 @@ impl RawMutex {
         self.state.fetch_or(REQUEUED, Relaxed);
     }
 
-    /// The slow path of every lock operation. `slept`: this thread has already slept on this
-    /// word (a condvar waiter that may have been requeued). Returns false only if `deadline`
-    /// passed.
+    /// The slow path of every lock operation. `after_wait`: a condvar waiter re-taking the
+    /// lock (it may have been requeued onto this word and woken there). Returns false only if
+    /// `deadline` passed.
     #[cold]
-    fn lock_contended(&self, deadline: Option<Instant>, slept: bool) -> bool {
+    fn lock_contended(&self, deadline: Option<Instant>, after_wait: bool) -> bool {
         let mut spin = SpinWait::new();
-        // We returned from a futex wait on this word: we may claim a HANDOFF.
-        let mut woken = slept;
-        // WOKEN is (or may be) ours: set for us by the unlock that woke us, or by ourselves
-        // while spinning. We clear it in our next decisive CAS (take, claim, sleep, give up).
-        let mut owns_woken = slept;
+        // Our own futex wait on this word returned `Woken`: we may claim a HANDOFF.
+        let mut woken = false;
+        // WOKEN is (or may be) ours: set for us by the unlock that woke us (a condvar waiter
+        // may have been woken on this word after a requeue), or by ourselves while spinning.
+        // We clear it in our next decisive CAS (take, claim, sleep, give up).
+        let mut owns_woken = after_wait;
+        // Our last futex wait on this word ended in a timeout while we were counted: an unlock
+        // that cannot tell whether its wake reached anyone may have handed the lock to us.
+        let mut timed_out_counted = false;
         let clear_woken = |state: u32, owns_woken: bool| if owns_woken { state & !WOKEN } else { state };
         #[cfg(not(loom))]
         let mut since: Option<Instant> = None;
@@ -268,8 +287,13 @@ impl RawMutex {
                 continue;
             }
 
-            // 2. The owner handed the lock to the sleepers, and we slept: claim it.
-            if state & HANDOFF != 0 && woken {
+            // 2. The owner handed the lock to the sleepers, and we slept on this word: claim
+            //    it. A condvar waiter cannot tell a wake on the condvar (never requeued: not an
+            //    addressee of the hand-off) from a wake here after a requeue (an addressee: if
+            //    it did not claim, nobody might). It claims only while REQUEUED is set: a
+            //    requeued thread that a hand-off woke always sees REQUEUED, because only an
+            //    owner clears it and nobody owns the lock between a hand-off and its claim.
+            if state & HANDOFF != 0 && (woken || (after_wait && state & REQUEUED != 0)) {
                 let new = clear_woken(state & !HANDOFF, owns_woken);
                 // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
@@ -279,22 +303,28 @@ impl RawMutex {
                 continue;
             }
 
-            // 3. Spin a little: the owner probably runs and will release soon. While we spin,
-            //    WOKEN tells unlockers not to wake a sleeper: we will take the lock instead.
-            if state & HANDOFF == 0 && spin.spin() {
-                if !owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
-                    // Relaxed: only the flag changes. If the CAS fails we just spin without it.
-                    owns_woken = self
-                        .state
-                        .compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed)
-                        .is_ok();
-                }
-                state = self.state.load(Relaxed);
-                continue;
-            }
-
-            // 4. Out of time: give up (the lock is held, so its owner will wake the others).
+            // 3. Out of time: give up (the lock is held, so its owner will wake the others).
+            //    Checked before spinning, so a passed deadline (`Duration::ZERO`) returns at
+            //    once instead of running the spin-and-yield schedule first.
             if futex::deadline_passed(deadline) {
+                // We timed out while counted and find a HANDOFF: where `wake_one` cannot tell
+                // whether it woke anyone, the hand-off may have been meant for us alone, and
+                // nobody else would ever claim it. Claim it and pass it on with a fair release
+                // (to a sleeper if one is counted, else a plain release). (The seeded bug for
+                // the loom CI check drops this.)
+                if !cfg!(atomsync_seeded_bug) && timed_out_counted && state & HANDOFF != 0 {
+                    let new = clear_woken(state & !HANDOFF, owns_woken);
+                    // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
+                    match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
+                        Ok(_) => {
+                            // SAFETY: the CAS above claimed the hand-off: we own the lock.
+                            unsafe { self.release_fair() };
+                            return false;
+                        }
+                        Err(actual) => state = actual,
+                    }
+                    continue;
+                }
                 let new = clear_woken(state, owns_woken);
                 if new == state {
                     return false;
@@ -304,6 +334,22 @@ impl RawMutex {
                     Ok(_) => return false,
                     Err(actual) => state = actual,
                 }
+                continue;
+            }
+
+            // 4. Spin a little: the owner probably runs and will release soon. While we spin,
+            //    WOKEN tells unlockers not to wake a sleeper: we will take the lock instead.
+            if state & HANDOFF == 0 && spin.spin() {
+                #[cfg(all(test, not(loom)))]
+                tests::SPIN_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
+                if !owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
+                    // Relaxed: only the flag changes. If the CAS fails we just spin without it.
+                    owns_woken = self
+                        .state
+                        .compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed)
+                        .is_ok();
+                }
+                state = self.state.load(Relaxed);
                 continue;
             }
 
@@ -328,7 +374,9 @@ impl RawMutex {
             // Only a thread that really slept may claim a HANDOFF (one whose wait found the
             // word already changed is a newcomer to the hand-off). Any thread that registered
             // owns WOKEN afterwards: an unlock may have set it on its behalf before it slept.
-            woken |= futex::wait(&self.state, new, deadline) == futex::Wait::Woken;
+            let wait = futex::wait(&self.state, new, deadline);
+            woken |= wait == futex::Wait::Woken;
+            timed_out_counted = wait == futex::Wait::TimedOut;
             owns_woken = true;
             spin.reset();
             // Leave the count at once (WOKEN stays until our next decisive CAS): `waiters`
@@ -346,7 +394,16 @@ impl RawMutex {
             debug_assert!(state & LOCKED != 0 && state & HANDOFF == 0, "unlock of an unowned mutex");
             let sleepers_possible = waiters(state) > 0 || state & REQUEUED != 0;
             if (fair || state & STARVING != 0) && sleepers_possible {
-                return self.hand_off(state);
+                // Set HANDOFF (LOCKED stays set) in this loop, so that a retry re-checks that
+                // somebody is still counted: a timed waiter may have left the count meanwhile,
+                // and where `wake_one` cannot count, a hand-off with nobody counted is never
+                // claimed. Release: publishes our critical section to the claimer's Acquire.
+                let new = (state | HANDOFF) & !STARVING;
+                match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
+                    Ok(_) => return self.hand_off(new),
+                    Err(actual) => state = actual,
+                }
+                continue;
             }
             if state & REQUEUED != 0 {
                 // Requeued threads sleep uncounted: wake one while we still own the lock, so
@@ -395,17 +452,10 @@ impl RawMutex {
         }
     }
 
-    /// Fair release: keep LOCKED, set HANDOFF and wake a sleeper, which claims the lock. If
-    /// no thread sleeps on the word after all, take HANDOFF back and release normally.
+    /// Fair release, after `unlock_slow` set HANDOFF (`state` is the word it set, LOCKED
+    /// still set): wake a sleeper, which claims the lock. If no thread sleeps on the word
+    /// after all, take HANDOFF back and release normally.
     fn hand_off(&self, mut state: u32) {
-        loop {
-            // Release: publishes our critical section to the claimer's Acquire.
-            match self.state.compare_exchange_weak(state, (state | HANDOFF) & !STARVING, Release, Relaxed) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        state = (state | HANDOFF) & !STARVING;
         loop {
             // Every thread asleep on the word (counted or requeued) may claim the lock.
             if futex::wake_one(&self.state) {
@@ -413,7 +463,7 @@ impl RawMutex {
             }
             // Nobody sleeps here: registered waiters, if any, are running and would claim it;
             // but so might nobody. Release normally instead.
-            // Release: as above.
+            // Release: publishes our critical section to the next owner's Acquire.
             let new = state & !(LOCKED | HANDOFF | REQUEUED);
             match self.state.compare_exchange(state, new, Release, Relaxed) {
                 Ok(_) => return self.wake_waiter(new),
@@ -568,6 +618,29 @@ pub const fn const_mutex<T>(value: T) -> Mutex<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Spin rounds this thread has taken in `lock_contended` (unit tests only).
+        pub(super) static SPIN_ROUNDS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn a_passed_deadline_gives_up_without_spinning() {
+        let raw = RawMutex::new();
+        raw.acquire();
+        let past = Instant::now();
+        SPIN_ROUNDS.with(|rounds| rounds.set(0));
+        assert!(!raw.try_acquire_until(Some(past)));
+        assert!(!raw.try_acquire_until(futex::deadline_after(Duration::ZERO)));
+        assert_eq!(SPIN_ROUNDS.with(Cell::get), 0, "a passed deadline ran the spin schedule");
+        // A future deadline still spins before it sleeps.
+        assert!(!raw.try_acquire_until(futex::deadline_after(Duration::from_millis(1))));
+        assert!(SPIN_ROUNDS.with(Cell::get) > 0);
+        // SAFETY: held since `acquire` above.
+        unsafe { raw.release() };
+        assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+    }
 
     #[test]
     fn state_bits_do_not_overlap() {

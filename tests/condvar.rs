@@ -14,7 +14,7 @@
 
 mod common;
 
-use atomsync::{Condvar, Mutex, MutexGuard, RawCondvar, WaitTimeoutResult};
+use atomsync::{Condvar, Mutex, MutexGuard, RawCondvar, RawMutex, WaitTimeoutResult};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::mem::size_of;
@@ -26,7 +26,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{spawn_watched, wait_until_asleep, wait_until_asleep_on, within};
 
 /// Upper slack for "returns promptly" checks: far above any sane latency, far below "hangs".
 const PROMPT: Duration = Duration::from_secs(2);
@@ -685,6 +685,139 @@ fn a_timed_out_wait_returns_only_once_it_holds_the_mutex_again() {
         guard.1 = true;
         drop(guard);
         waiter.join().unwrap();
+    });
+}
+
+/// Issue 10, case 7: `notify_all` wakes one waiter and the others sleep on the mutex word (or
+/// still on the condvar) until the ones before them have had the mutex. Three waiters with
+/// `wait_for(100 ms)`, notified a few milliseconds in, each holding the mutex 60 ms afterwards:
+/// the third gets the mutex back ~120 ms in, past its deadline, but it was notified in time
+/// and must not report a timeout. A timeout counts as false only if the notify came before
+/// that waiter's deadline (so a machine too slow to get all three waiting in 100 ms does not
+/// fail the test). Before the fix: about one wait in three reported a timeout.
+#[test]
+fn waits_notified_in_time_report_no_timeout_however_long_the_mutex_takes_afterwards() {
+    const WAITERS: usize = 3;
+    const ROUNDS: usize = 8;
+    const TIMEOUT: Duration = Duration::from_millis(100);
+    const HOLD: Duration = Duration::from_millis(60);
+    #[derive(Default)]
+    struct Round {
+        waiting: usize,
+        notified: bool,
+    }
+    within(|| {
+        let mut false_timeouts = Vec::new();
+        for round in 0..ROUNDS {
+            let state = Arc::new((Mutex::new(Round::default()), Condvar::new()));
+            let waiters: Vec<_> = (0..WAITERS)
+                .map(|_| {
+                    let state = Arc::clone(&state);
+                    thread::spawn(move || {
+                        let (mutex, condvar) = (&state.0, &state.1);
+                        let mut guard = mutex.lock();
+                        let deadline = Instant::now() + TIMEOUT;
+                        guard.waiting += 1;
+                        // Loop only over spurious wake-ups; report the last wait's result.
+                        let timed_out = loop {
+                            let result = condvar.wait_until(&mut guard, deadline);
+                            if result.timed_out() || guard.notified {
+                                break result.timed_out();
+                            }
+                        };
+                        // Hold the mutex a long time: the others queue behind us.
+                        thread::sleep(HOLD);
+                        (timed_out, deadline)
+                    })
+                })
+                .collect();
+            let notified_at = loop {
+                let mut guard = state.0.lock();
+                if guard.waiting == WAITERS {
+                    guard.notified = true;
+                    state.1.notify_all();
+                    break Instant::now();
+                }
+                drop(guard);
+                thread::sleep(Duration::from_micros(200));
+            };
+            for waiter in waiters {
+                let (timed_out, deadline) = waiter.join().unwrap();
+                if timed_out && notified_at < deadline {
+                    false_timeouts.push((round, deadline - notified_at));
+                }
+            }
+        }
+        assert!(
+            false_timeouts.is_empty(),
+            "waits notified in time reported a timeout (round, notify this long before the \
+             deadline): {false_timeouts:?}"
+        );
+    });
+}
+
+/// Issue 10, case 5: a condvar waiter woken by `notify_one` was never requeued onto the mutex
+/// word, so it must not claim a hand-off that `unlock_fair` made to the thread asleep in
+/// `lock()`. The main thread holds the mutex with one thread asleep on the mutex word and one
+/// asleep on the condvar; it notifies the waiter and, still holding the mutex, unlocks fairly:
+/// the sleeper must get the mutex first. Before the fix the notified waiter, already running,
+/// claimed the hand-off in most rounds.
+#[test]
+fn unlock_fair_hands_off_to_the_mutex_sleeper_not_to_a_notified_condvar_waiter() {
+    const ROUNDS: usize = 20;
+    #[derive(Default)]
+    struct Order {
+        waiting: bool,
+        go: bool,
+        order: Vec<&'static str>,
+    }
+    within(|| {
+        let mut stolen = 0;
+        for _round in 0..ROUNDS {
+            let state = Arc::new((Mutex::new(Order::default()), Condvar::new()));
+            let (waiter, waiter_id) = {
+                let state = Arc::clone(&state);
+                spawn_watched(move || {
+                    let mut guard = state.0.lock();
+                    guard.waiting = true;
+                    state.1.wait_while(&mut guard, |order| !order.go);
+                    guard.order.push("condvar waiter");
+                })
+            };
+            // Once we hold the mutex and see `waiting`, the waiter is inside `wait`; the only
+            // futex it can sleep on then is the condvar's.
+            let mut guard = loop {
+                let guard = state.0.lock();
+                if guard.waiting {
+                    break guard;
+                }
+                drop(guard);
+                thread::yield_now();
+            };
+            wait_until_asleep(waiter_id);
+            let (sleeper, sleeper_id) = {
+                let state = Arc::clone(&state);
+                spawn_watched(move || state.0.lock().order.push("mutex sleeper"))
+            };
+            // SAFETY: only the address of the raw mutex is taken.
+            let word = unsafe { state.0.raw() } as *const RawMutex as u64;
+            wait_until_asleep_on(sleeper_id, &[word]);
+            guard.go = true;
+            state.1.notify_one();
+            MutexGuard::unlock_fair(guard);
+            sleeper.join().unwrap();
+            waiter.join().unwrap();
+            let order = state.0.lock().order.clone();
+            assert_eq!(order.len(), 2, "{order:?}");
+            if order[0] != "mutex sleeper" {
+                stolen += 1;
+            }
+        }
+        assert_eq!(
+            stolen, 0,
+            "a condvar waiter woken by notify_one took the hand-off meant for the sleeper in \
+             {stolen} of {ROUNDS} rounds"
+        );
     });
 }
 

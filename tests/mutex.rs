@@ -601,6 +601,49 @@ fn zero_timeouts_and_past_deadlines_never_wait() {
     });
 }
 
+/// Issue 10, case 9: a passed deadline must return at once, at about the cost of `try_lock`,
+/// not after the spin-and-yield schedule (3 spin rounds and 7 `yield_now`: 7-12 us on an idle
+/// machine, milliseconds on a loaded one). Two threads spin on the CPUs meanwhile, so that
+/// every `yield_now` really gives the CPU away, as on a loaded machine. The bound is generous
+/// (the fastest of 20 attempts under 200 us; it takes well under 1 us) so that a descheduled
+/// attempt cannot fail it; `src/mutex.rs` has the exact unit test (no spin round at all).
+#[test]
+fn zero_timeouts_on_a_held_mutex_return_at_once_even_on_a_loaded_machine() {
+    const ATTEMPTS: usize = 20;
+    within(|| {
+        let mutex = Mutex::new(());
+        let stop = AtomicBool::new(false);
+        let _held = mutex.lock();
+        thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    while !stop.load(SeqCst) {
+                        std::hint::spin_loop();
+                    }
+                });
+            }
+            let past = Instant::now();
+            let mut fastest = [Duration::MAX; 2];
+            for _ in 0..ATTEMPTS {
+                let start = Instant::now();
+                assert!(mutex.try_lock_for(Duration::ZERO).is_none());
+                fastest[0] = fastest[0].min(start.elapsed());
+                let start = Instant::now();
+                assert!(mutex.try_lock_until(past).is_none());
+                fastest[1] = fastest[1].min(start.elapsed());
+            }
+            stop.store(true, SeqCst);
+            assert!(
+                fastest.iter().all(|&fastest| fastest < Duration::from_micros(200)),
+                "the fastest of {ATTEMPTS} zero-timeout attempts took {:?} \
+                 (try_lock_for(ZERO), try_lock_until(past))",
+                fastest
+            );
+        });
+        assert!(mutex.is_locked());
+    });
+}
+
 #[test]
 fn try_lock_arc_for_and_until_behave_like_the_borrowing_forms() {
     within(|| {

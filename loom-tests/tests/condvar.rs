@@ -1,5 +1,6 @@
 //! loom models of `RawCondvar` with `RawMutex`: wait/notify_one, notify_all with two waiters
-//! and the requeue onto the mutex word, and a `wait_while`-style predicate. See `docs/loom.md`.
+//! and the requeue onto the mutex word, a `wait_while`-style predicate, a notified waiter and
+//! `release_fair`, and timed waits with the futex model's clock. See `docs/loom.md`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p atomsync-loom-tests --release --test condvar`
@@ -11,6 +12,13 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A deadline that passes, under loom, only when a model's timer thread fires the futex
+/// model's clock: in a model without a timer it never does.
+fn far_deadline() -> Option<Instant> {
+    Some(Instant::now() + Duration::from_secs(3600))
+}
 
 /// A mutex, a condvar and the state they guard, in a loom `UnsafeCell` so that loom reports
 /// any access the mutex fails to order.
@@ -209,5 +217,153 @@ fn wait_while_predicate_two_notifiers() {
             notifier.join().unwrap();
         }
         shared.assert_final(2);
+    });
+}
+
+/// Issue 10, case 5: a waiter woken by `notify_one` was never requeued onto the mutex word and
+/// must not claim the hand-off that `release_fair` makes to a thread asleep in `acquire`. The
+/// waiter sleeps on the condvar (mutex free), then main takes the mutex and a locker sleeps on
+/// the mutex word; main sets the flag, notifies one and releases fairly: the locker must run
+/// first (the waiter, re-taking the mutex, sees the locker's increment).
+#[test]
+fn notified_waiter_does_not_take_a_fair_hand_off() {
+    model("notified_waiter_does_not_take_a_fair_hand_off", || {
+        let shared = Shared::new();
+        let waiter = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                shared.mutex.acquire();
+                shared.wait_while(|value| value < 1);
+                let seen = shared.read();
+                // SAFETY: held (`wait_while` returns with the mutex re-locked).
+                unsafe { shared.mutex.release() };
+                seen
+            })
+        };
+        wait_until_asleep(1);
+        shared.mutex.acquire();
+        let locker = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                shared.mutex.acquire();
+                shared.add_one();
+                // SAFETY: acquired above.
+                unsafe { shared.mutex.release() };
+            })
+        };
+        wait_until_asleep(2);
+        shared.add_one();
+        shared.condvar.notify_one_waiter();
+        // SAFETY: acquired above.
+        unsafe { shared.mutex.release_fair() };
+        let seen = waiter.join().unwrap();
+        locker.join().unwrap();
+        assert_eq!(seen, 2, "the notified waiter took the hand-off meant for the sleeping locker");
+        shared.assert_final(2);
+    });
+}
+
+/// Issue 10, case 7 in the small: `wait_for` racing `notify_one` and the clock, with a second,
+/// untimed waiter. The main thread puts one token under the mutex and calls `notify_one`.
+/// The timed waiter takes a token if it sees one, and otherwise leaves as soon as a wait
+/// reports a timeout, *without* re-checking: so if it could spend the notify's wake and then
+/// report a timeout, the untimed waiter would sleep forever next to a token (loom: deadlock).
+/// The contract checked: a wait that reports a timeout consumed no notify (a wake wins over
+/// the timeout, and a notify seen after the timeout, `seq` changed, reports "not timed out").
+/// If the timed waiter took the token, main adds a second one for the untimed waiter.
+#[test]
+fn timed_wait_races_notify_one_with_a_second_waiter() {
+    static TIMED_OUT: AtomicBool = AtomicBool::new(false);
+    static NOTIFIED: AtomicBool = AtomicBool::new(false);
+    model("timed_wait_races_notify_one_with_a_second_waiter", || {
+        let shared = Shared::new();
+        let timed = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                shared.mutex.acquire();
+                let got = loop {
+                    if shared.read() > 0 {
+                        // Take the token.
+                        shared.value.with_mut(|value| unsafe { *value -= 1 });
+                        break true;
+                    }
+                    // SAFETY: we hold `mutex`.
+                    if !unsafe { shared.condvar.wait_raw(&shared.mutex, far_deadline()) } {
+                        break false;
+                    }
+                };
+                assert!(shared.mutex.is_held());
+                // SAFETY: held (`wait_raw` returns with the mutex re-locked).
+                unsafe { shared.mutex.release() };
+                got
+            })
+        };
+        let untimed = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                shared.wait_for_at_least(1);
+                shared.mutex.acquire();
+                // SAFETY (of the cell access): we hold `mutex`.
+                shared.value.with_mut(|value| unsafe { *value -= 1 });
+                // SAFETY: acquired above.
+                unsafe { shared.mutex.release() };
+            })
+        };
+        let timer = thread::spawn(atomsync::futex_model_expire_deadlines);
+        shared.add_one_and_notify_one();
+        let timed_got = timed.join().unwrap();
+        if timed_got {
+            shared.add_one_and_notify_one();
+            NOTIFIED.store(true, Ordering::Relaxed);
+        } else {
+            TIMED_OUT.store(true, Ordering::Relaxed);
+        }
+        untimed.join().unwrap();
+        timer.join().unwrap();
+        shared.assert_final(0);
+    });
+    assert!(TIMED_OUT.load(Ordering::Relaxed), "no execution timed out");
+    assert!(NOTIFIED.load(Ordering::Relaxed), "no execution had the timed waiter notified");
+}
+
+/// notify_all with a timed and an untimed waiter, both asleep on the condvar; the clock fires
+/// only after the notify (the notify came "in time"), at any point loom chooses from there: the
+/// timed waiter may be woken at once, or be requeued onto the mutex word and time out there,
+/// or time out just as a wake comes. It must report "notified" every time (issue 10, case 7),
+/// see the flag, and no requeued sleeper may be left behind (both waiters finish).
+#[test]
+fn timed_wait_requeued_by_notify_all_reports_the_notify() {
+    model("timed_wait_requeued_by_notify_all_reports_the_notify", || {
+        let shared = Shared::new();
+        let timed = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                shared.mutex.acquire();
+                // SAFETY: we hold `mutex`.
+                let notified = unsafe { shared.condvar.wait_raw(&shared.mutex, far_deadline()) };
+                let value = shared.read();
+                // SAFETY: held (`wait_raw` returns with the mutex re-locked).
+                unsafe { shared.mutex.release() };
+                (notified, value)
+            })
+        };
+        let untimed = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || shared.wait_for_at_least(1))
+        };
+        // Nobody holds the mutex while main polls, so both sleep on the condvar.
+        wait_until_asleep(2);
+        shared.mutex.acquire();
+        shared.add_one();
+        shared.condvar.notify_all_waiters();
+        // SAFETY: acquired above.
+        unsafe { shared.mutex.release() };
+        let timer = thread::spawn(atomsync::futex_model_expire_deadlines);
+        let (notified, value) = timed.join().unwrap();
+        untimed.join().unwrap();
+        timer.join().unwrap();
+        assert!(notified, "a wait notified before its deadline reported a timeout");
+        assert_eq!(value, 1);
+        shared.assert_final(1);
     });
 }

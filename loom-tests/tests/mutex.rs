@@ -1,5 +1,6 @@
 //! loom models of `RawMutex`: mutual exclusion, the contended (sleeping) path, timed lock,
-//! fair hand-off, and fair and normal unlocks mixed. See `docs/loom.md`.
+//! fair hand-off, fair and normal unlocks mixed, and the timed paths with the futex model's
+//! clock (timeouts racing hand-offs and wakes). See `docs/loom.md`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p atomsync-loom-tests --release --test mutex`
@@ -77,8 +78,8 @@ impl Locked {
     }
 }
 
-/// A deadline loom never reaches: under loom timed waits are untimed and the deadline check
-/// must not fire, or the model would not be deterministic.
+/// A deadline that passes, under loom, only when a model's timer thread fires the futex
+/// model's clock (`spawn_timer`): in a model without a timer it never does.
 fn far_deadline() -> Option<Instant> {
     Some(Instant::now() + Duration::from_secs(3600))
 }
@@ -313,5 +314,137 @@ fn fair_and_normal_release_mixed() {
     assert!(
         SLEPT.load(Ordering::Relaxed),
         "no execution reached a futex sleep"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timed paths, with the futex model's clock: a "timer" thread fires it once, at any point.
+// ---------------------------------------------------------------------------------------------
+
+/// Spawns the timer thread: it fires the futex model's clock once, so every deadline passes at
+/// a point loom chooses (before a waiter sleeps, while it sleeps, just after a wake).
+fn spawn_timer() -> thread::JoinHandle<()> {
+    thread::spawn(atomsync::futex_model_expire_deadlines)
+}
+
+/// `try_acquire_until` races `release_fair` and the clock: the timed locker may take the lock
+/// at once, sleep and be handed the lock, or time out before, while or after it sleeps, also
+/// just as the hand-off wakes it. Whatever happens, its result is true exactly when it ran its
+/// critical section, and the lock is never left owned by nobody: the main thread, locking
+/// after the timed locker has returned, must get it (a wedged HANDOFF deadlocks here).
+fn timed_lock_races_fair_release(name: &'static str, wake_one_cannot_count: bool) {
+    static HANDED_OFF: AtomicBool = AtomicBool::new(false);
+    static TIMED_OUT: AtomicBool = AtomicBool::new(false);
+    model(name, move || {
+        if wake_one_cannot_count {
+            atomsync::futex_model_wake_one_cannot_count();
+        }
+        let locked = Locked::new();
+        let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        locked.mutex.acquire();
+        let timed = {
+            let (locked, done) = (Arc::clone(&locked), Arc::clone(&done));
+            thread::spawn(move || {
+                let got = locked.mutex.try_acquire_until(far_deadline());
+                if got {
+                    locked.critical();
+                    // SAFETY: `try_acquire_until` returned true.
+                    unsafe { locked.mutex.release() };
+                }
+                done.store(true, Ordering::SeqCst);
+                got
+            })
+        };
+        let timer = spawn_timer();
+        // Let the timed locker sleep first if it is going to (it may time out before).
+        while futex_model_stats().sleeps == 0 && !done.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        // SAFETY: the main thread acquired the lock above.
+        unsafe { locked.mutex.release_fair() };
+        let got = timed.join().unwrap();
+        timer.join().unwrap();
+        // The timed locker is gone: the lock must be free (or freed by whoever holds it).
+        locked.increment();
+        assert_eq!(locked.total(), 1 + usize::from(got));
+        if got && futex_model_stats().sleeps > 0 {
+            HANDED_OFF.store(true, Ordering::Relaxed);
+        }
+        if !got {
+            TIMED_OUT.store(true, Ordering::Relaxed);
+        }
+    });
+    assert!(HANDED_OFF.load(Ordering::Relaxed), "{name}: no execution slept and got the lock");
+    assert!(TIMED_OUT.load(Ordering::Relaxed), "{name}: no execution timed out");
+}
+
+#[test]
+fn timed_lock_races_fair_release_and_the_clock() {
+    timed_lock_races_fair_release("timed_lock_races_fair_release_and_the_clock", false);
+}
+
+/// The same where `wake_one` cannot count (the non-Linux fallback: it always reports a wake,
+/// and a wait that found the word changed reports `Woken`): a timed locker that timed out
+/// while counted and then finds HANDOFF must claim it and pass it on, or nobody ever will and
+/// the main thread's lock sleeps forever. **Seeded-bug target**: `--cfg atomsync_seeded_bug`
+/// drops that claim, and loom reports the deadlock (issue 10, case 8).
+#[test]
+fn timed_out_waiter_claims_a_hand_off_where_wake_one_cannot_count() {
+    timed_lock_races_fair_release("timed_out_waiter_claims_a_hand_off_where_wake_one_cannot_count", true);
+}
+
+/// A timed locker and an untimed one both sleep while the main thread holds the lock; main
+/// releases, starts the clock and at once tries to lock again (barging). The
+/// release may wake the timed locker, which then finds the lock taken and times out: it must
+/// not leave with the wake (WOKEN still set, the untimed locker asleep with nobody to wake
+/// it). The untimed locker must finish; the counts add up. (The timer starts only after the
+/// release, which keeps the model small; timeouts before sleeping and before a wake are in
+/// the models above.)
+#[test]
+fn timed_waiter_woken_then_timed_out_passes_the_wake_on() {
+    static SLEPT_THEN_TIMED_OUT: AtomicBool = AtomicBool::new(false);
+    model("timed_waiter_woken_then_timed_out_passes_the_wake_on", || {
+        let locked = Locked::new();
+        locked.mutex.acquire();
+        let timed = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || {
+                let got = locked.mutex.try_acquire_until(far_deadline());
+                if got {
+                    locked.critical();
+                    // SAFETY: `try_acquire_until` returned true.
+                    unsafe { locked.mutex.release() };
+                }
+                got
+            })
+        };
+        let untimed = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        wait_until_asleep(2);
+        // SAFETY: the main thread acquired the lock above.
+        unsafe { locked.mutex.release() };
+        // The clock fires after the release's wake (on either sleeper) at any later point.
+        let timer = spawn_timer();
+        // Barge: one try (a full `acquire` here makes the model ten times larger).
+        let barged = locked.mutex.try_acquire();
+        if barged {
+            locked.critical();
+            // SAFETY: `try_acquire` returned true.
+            unsafe { locked.mutex.release() };
+        }
+        let got = timed.join().unwrap();
+        untimed.join().unwrap();
+        timer.join().unwrap();
+        assert_eq!(locked.total(), 1 + usize::from(got) + usize::from(barged));
+        // It slept (forced above) and timed out.
+        if !got {
+            SLEPT_THEN_TIMED_OUT.store(true, Ordering::Relaxed);
+        }
+    });
+    assert!(
+        SLEPT_THEN_TIMED_OUT.load(Ordering::Relaxed),
+        "no execution had the timed locker time out"
     );
 }
