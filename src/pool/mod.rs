@@ -30,6 +30,7 @@
 //! finished): no task is lost and nothing can wait for a worker that has exited.
 
 mod handle;
+mod latch;
 mod sleep;
 
 #[cfg(not(loom))]
@@ -46,7 +47,12 @@ pub use scope::Scope;
 /// isolation. Not part of the API.
 #[cfg(loom)]
 #[doc(hidden)]
-pub use {handle::OneShot, sleep::Sleep, sleep::Ticket};
+pub use {
+    handle::OneShot,
+    latch::{Announce, Latch},
+    sleep::Sleep,
+    sleep::Ticket,
+};
 
 #[cfg(not(loom))]
 use {
@@ -55,7 +61,9 @@ use {
     crate::spin::SpinWait,
     crossbeam_deque::{Injector, Steal, Stealer, Worker},
     crossbeam_utils::CachePadded,
-    job::{HeapJob, JobRef, Kind, Latch, Outcome, StackJob},
+    job::{AbortOnUnwind, HeapJob, JobRef, Kind, Latch, Outcome, Payload, StackJob},
+    latch::Announce,
+    scope::ScopeQueue,
     sleep::Sleep,
     std::any::Any,
     std::cell::Cell,
@@ -235,12 +243,20 @@ impl Builder {
                     let missing = (num_threads - index) as u32;
                     // Release: as a worker's exit (pairs with `shutdown_timeout`'s Acquire).
                     shared.live_workers.fetch_sub(missing, Release);
-                    drop(ThreadPool { shared, threads });
+                    drop(ThreadPool {
+                        shared,
+                        threads,
+                        detached: Default::default(),
+                    });
                     return Err(BuildError::Spawn(error));
                 }
             }
         }
-        Ok(ThreadPool { shared, threads })
+        Ok(ThreadPool {
+            shared,
+            threads,
+            detached: Default::default(),
+        })
     }
 }
 
@@ -290,6 +306,8 @@ impl fmt::Debug for Builder {
 pub struct ThreadPool {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    /// `shutdown_timeout` gave up: `Drop` detaches the workers instead of joining them.
+    detached: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(not(loom))]
@@ -338,7 +356,7 @@ impl ThreadPool {
         let job = HeapJob::boxed_static(
             move || match panic::catch_unwind(AssertUnwindSafe(task)) {
                 Ok(()) => Outcome::Completed,
-                Err(payload) => Outcome::Panicked(Some(payload)),
+                Err(payload) => Outcome::Panicked(vec![payload]),
             },
             Kind::Task,
         );
@@ -357,16 +375,28 @@ impl ThreadPool {
         // One `pending` unit for the whole scope (its tasks are `Kind::ScopedTask`), so that
         // `wait_idle` also waits for scoped tasks.
         self.shared.task_submitted();
-        let scope = Scope::new(Arc::clone(&self.shared));
+        let outside = WorkerThread::current_in(&self.shared).is_none();
+        let scope = Scope::new(Arc::clone(&self.shared), outside);
+        // Tasks point into this frame (`scope`, the borrows) until `wait` returned; nothing in
+        // between unwinds (f is caught, the rest never calls user code outside a catch).
+        let guard = AbortOnUnwind("ThreadPool::scope");
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
         scope.task_done();
         scope.wait();
+        guard.disarm();
         self.shared.task_done();
         // Taken on every path: `Scope` has no `Drop` (it would have to outlive its borrows).
         let task_panic = scope.take_panic();
         match (result, task_panic) {
             (Ok(value), None) => value,
-            (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
+            (Ok(value), Some(payload)) => {
+                self.shared.discard(value);
+                panic::resume_unwind(payload)
+            }
+            (Err(payload), task_panic) => {
+                self.shared.discard(task_panic);
+                panic::resume_unwind(payload)
+            }
         }
     }
 
@@ -416,11 +446,22 @@ impl ThreadPool {
     /// On a worker of this pool: `b` is pushed onto the worker's deque, `a` runs inline, then
     /// `b` runs inline too unless another worker stole it (then the worker helps with other
     /// work until `b` is done). Cheap enough to recurse down to small pieces of work. From any
-    /// other thread: the pair is submitted to the pool as one task and the caller blocks until
-    /// it is done (after shutdown has begun: both run on the calling thread).
+    /// other thread: `b` is offered to the pool (as a one-task scope), `a` runs on the caller,
+    /// and the caller then runs `b` itself unless a worker already took it, so the join
+    /// completes even when every worker is blocked.
     ///
-    /// If `a` panics and `b` has not started, `b` does not run; otherwise the panic is
-    /// re-raised once both are done (`a`'s first).
+    /// Both closures always run. If either panics, the panic is re-raised once both have
+    /// finished; if both panic, `a`'s payload is the one re-raised (`b`'s is dropped).
+    ///
+    /// ```
+    /// let pool = atomsync::ThreadPool::new(2);
+    /// let ran_b = std::sync::atomic::AtomicBool::new(false);
+    /// let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     pool.join(|| panic!("a failed"), || ran_b.store(true, std::sync::atomic::Ordering::SeqCst))
+    /// }));
+    /// assert!(outcome.is_err());
+    /// assert!(ran_b.load(std::sync::atomic::Ordering::SeqCst), "b ran although a panicked");
+    /// ```
     pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
         A: FnOnce() -> RA + Send,
@@ -434,6 +475,10 @@ impl ThreadPool {
         }
     }
 
+    /// `b` as the one task of a scope opened on this thread (a non-worker): the scope offers
+    /// it to the pool and, while the caller waits, runs it itself if no worker has taken it;
+    /// taking it from the scope's queue is the claim that decides who runs it, once. The
+    /// scope re-raises `a`'s panic first, after `b` has finished.
     #[cold]
     fn join_from_outside<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
@@ -442,17 +487,13 @@ impl ThreadPool {
         RA: Send,
         RB: Send,
     {
-        if self.shared.shutdown.load(SeqCst) {
-            return (a(), b());
-        }
-        let job = StackJob::new(|| self.join(a, b));
-        // SAFETY: we wait for the latch below before `job` goes out of scope.
-        self.shared.submit(unsafe { job.as_job_ref(Kind::Task) });
-        job.latch.wait();
-        match job.into_result() {
-            Ok(results) => results,
-            Err(payload) => panic::resume_unwind(payload),
-        }
+        let mut result_b = None;
+        let result_a = self.scope(|s| {
+            s.spawn(|| result_b = Some(b()));
+            a()
+        });
+        let result_b = result_b.expect("scope returned without a panic, so its task ran");
+        (result_a, result_b)
     }
 
     /// Blocks until no task is queued or running (tasks submitted meanwhile are waited for
@@ -507,8 +548,33 @@ impl ThreadPool {
     /// `timeout` for the workers to finish; true if they all did. Returns false at once when
     /// called from a task of this pool. Either way the pool stays usable as far as the
     /// shutdown rules allow (see the [module docs](self)): later work from other threads runs
-    /// on the calling thread; dropping the pool still joins the workers.
+    /// on the calling thread.
+    ///
+    /// After it returned false, dropping the pool does not wait: the workers are detached and
+    /// exit on their own once the queued and running tasks have ended (a task stuck forever
+    /// keeps its worker thread alive, as a detached `std::thread` would). After it returned
+    /// true, the workers have exited and the drop joins them at once.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let pool = atomsync::ThreadPool::new(1);
+    /// let (release, stuck) = std::sync::mpsc::channel::<()>();
+    /// pool.execute(move || { let _ = stuck.recv(); });
+    /// assert!(!pool.shutdown_timeout(Duration::from_millis(20)));
+    /// let start = Instant::now();
+    /// drop(pool); // does not wait for the stuck task
+    /// assert!(start.elapsed() < Duration::from_secs(1));
+    /// drop(release); // the task ends, and its worker exits
+    /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        let finished = self.shutdown_and_wait(timeout);
+        if !finished {
+            self.detached.store(true, SeqCst);
+        }
+        finished
+    }
+
+    fn shutdown_and_wait(&self, timeout: Duration) -> bool {
         self.shared.begin_shutdown();
         if WorkerThread::current_in(&self.shared).is_some() {
             return false;
@@ -533,10 +599,14 @@ impl ThreadPool {
 impl Drop for ThreadPool {
     /// Runs every queued task, then joins the workers. Dropped on one of its own workers (the
     /// last `Arc<ThreadPool>` held by a task), the pool cannot join that worker: it then only
-    /// starts the shutdown, and the workers exit on their own once the queues are empty.
+    /// starts the shutdown, and the workers exit on their own once the queues are empty. After
+    /// [`shutdown_timeout`](Self::shutdown_timeout) returned false, likewise: the workers are
+    /// detached, not joined.
     fn drop(&mut self) {
         self.shared.begin_shutdown();
-        if WorkerThread::current_in(&self.shared).is_some() {
+        if WorkerThread::current_in(&self.shared).is_some() || *self.detached.get_mut() {
+            // Dropping the `JoinHandle`s detaches the threads.
+            self.threads.clear();
             return;
         }
         for thread in self.threads.drain(..) {
@@ -633,39 +703,68 @@ impl Shared {
         }
     }
 
-    /// Runs a job, with the bookkeeping its kind asks for.
+    /// Runs a job, with the bookkeeping its kind asks for. Never unwinds: every job catches
+    /// the panics of the user code it runs (see the module docs), and the guard turns a bug of
+    /// ours that would unwind here into an abort.
     fn execute_job(&self, job: JobRef, slot: usize) {
-        let kind = job.kind;
-        if kind == Kind::Part {
-            // SAFETY: a job is in exactly one queue and was just taken from it (or never
-            // queued), so it runs once; its owner keeps it alive until it ran.
-            let _ = unsafe { job.execute() };
-            return;
-        }
-        let counters = &self.counters[slot];
-        // Relaxed (all three counters): statistics, read as a racy snapshot.
-        counters.running.fetch_add(1, Relaxed);
-        // SAFETY: as above.
-        let outcome = unsafe { job.execute() };
-        counters.running.fetch_sub(1, Relaxed);
-        match outcome {
-            Outcome::Completed => {
-                counters.completed.fetch_add(1, Relaxed);
+        let guard = AbortOnUnwind("a pool job");
+        match job.kind {
+            Kind::Part => {
+                // SAFETY: a job is in exactly one queue and was just taken from it (or never
+                // queued), so it runs once; its owner keeps it alive until it ran.
+                if let Outcome::Panicked(payloads) = unsafe { job.execute() } {
+                    self.report_panics(payloads);
+                }
             }
-            Outcome::Panicked(payload) => {
-                counters.panicked.fetch_add(1, Relaxed);
-                if let Some(payload) = payload {
-                    self.report_panic(payload);
+            Kind::ScopeTicket => {
+                // SAFETY: `job` is a ticket (its kind says so), taken from a queue once.
+                let queue = unsafe { ScopeQueue::from_ticket(job) };
+                self.run_scope_ticket(&queue, slot);
+            }
+            Kind::Task | Kind::ScopedTask => {
+                let kind = job.kind;
+                let counters = &self.counters[slot];
+                // Relaxed (all three counters): statistics, read as a racy snapshot.
+                counters.running.fetch_add(1, Relaxed);
+                // SAFETY: as above.
+                let outcome = unsafe { job.execute() };
+                counters.running.fetch_sub(1, Relaxed);
+                match outcome {
+                    Outcome::Completed => {
+                        counters.completed.fetch_add(1, Relaxed);
+                    }
+                    Outcome::Panicked(payloads) => {
+                        counters.panicked.fetch_add(1, Relaxed);
+                        self.report_panics(payloads);
+                    }
+                }
+                if kind == Kind::Task {
+                    self.task_done();
                 }
             }
         }
-        if kind == Kind::Task {
-            self.task_done();
+        guard.disarm();
+    }
+
+    /// A ticket of a scope opened outside the pool: run that scope's queued tasks until its
+    /// queue is empty (its caller runs them too; each is taken once).
+    fn run_scope_ticket(&self, queue: &ScopeQueue, slot: usize) {
+        queue.ticket_taken();
+        while let Some(job) = queue.take() {
+            self.execute_job(job, slot);
         }
     }
 
+    fn report_panics(&self, payloads: Vec<Payload>) {
+        for payload in payloads {
+            self.report_panic(payload);
+        }
+    }
+
+    /// Hands a payload nobody else receives to the `panic_handler` (or drops it). Neither the
+    /// handler's panic nor a payload's panicking `Drop` unwinds out of here.
     #[cold]
-    fn report_panic(&self, payload: Box<dyn Any + Send>) {
+    fn report_panic(&self, payload: Payload) {
         match &self.panic_handler {
             Some(handler) => {
                 if let Err(handler_panic) =
@@ -675,6 +774,14 @@ impl Shared {
                 }
             }
             None => drop_payload(payload),
+        }
+    }
+
+    /// Drops a value the user gets no more (a result, a second panic payload) without letting
+    /// a panic of its `Drop` unwind: such a panic goes to the `panic_handler`.
+    pub(crate) fn discard<T>(&self, value: T) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            self.report_panic(payload);
         }
     }
 
@@ -708,10 +815,20 @@ impl Shared {
     }
 }
 
-/// Drops a panic payload whose own `Drop` might panic, without unwinding into the worker.
+/// Drops a panic payload whose own `Drop` might panic, without unwinding into the caller: the
+/// panic of such a drop has a payload of its own, which is dropped in turn, and so on; after a
+/// few rounds of payloads that panic when dropped, the last one is leaked (sound; and no
+/// reasonable payload gets there).
 #[cfg(not(loom))]
-fn drop_payload(payload: Box<dyn Any + Send>) {
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+fn drop_payload(payload: Payload) {
+    let mut payload = payload;
+    for _ in 0..4 {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
+    }
+    std::mem::forget(payload);
 }
 
 #[cfg(not(loom))]
@@ -739,6 +856,14 @@ impl WorkerThread {
         // does not keep the reference beyond its own call.
         let worker = unsafe { current.as_ref() }?;
         ptr::eq(&*worker.shared, shared).then_some(worker)
+    }
+
+    /// Calls `f` with the worker (of any atomsync pool) running on this thread, if any.
+    fn with_current<R>(f: impl FnOnce(&WorkerThread) -> R) -> Option<R> {
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: as in `current_in`.
+        let worker = unsafe { current.as_ref() }?;
+        Some(f(worker))
     }
 
     fn run(self) {
@@ -841,17 +966,64 @@ impl WorkerThread {
         x
     }
 
-    /// Runs pool work until `latch` is set; sleeps on the latch when there is none.
+    /// Runs pool work until `latch` is set. When there is none (after a spin), sleeps in the
+    /// pool's idle protocol with the latch announced (`latch.rs`), so that a job pushed
+    /// anywhere in the pool or the latch being set wakes it: a waiting worker stays a worker.
     fn wait_until(&self, latch: &Latch) {
+        let sleep = &self.shared.sleep;
         let mut spin = SpinWait::new();
         while !latch.is_set() {
             if let Some(job) = self.find_work() {
                 self.execute(job);
                 spin.reset();
-            } else if !spin.spin() {
-                // Our deque is empty: nothing the latch depends on is stranded with us.
+                continue;
+            }
+            if spin.spin() {
+                continue;
+            }
+            if !latch.has_pool() {
+                // Not a latch of ours (never the case today): block on it directly.
                 latch.wait();
                 return;
+            }
+            match latch.announce_pool_sleeper() {
+                Announce::Set => return,
+                Announce::Setting => {
+                    crate::shim::yield_now();
+                    continue;
+                }
+                Announce::Announced => {}
+            }
+            let ticket = sleep.prepare_to_sleep();
+            if !latch.still_announced() {
+                sleep.cancel(ticket);
+                continue;
+            }
+            match self.find_work() {
+                Some(job) => {
+                    sleep.cancel(ticket);
+                    self.execute(job);
+                }
+                // Our deque is empty: nothing the latch depends on is stranded with us.
+                None => sleep.sleep(ticket),
+            }
+            spin.reset();
+        }
+    }
+
+    /// `JoinHandle::join` called on this worker: wait for `cell` as for a latch, through a
+    /// `Waker` that sets one.
+    fn wait_for_cell<T>(&self, cell: &handle::OneShot<T>) -> T {
+        // SAFETY: the latch's `Sleep` is in our `Shared`, which we hold for as long as we
+        // wait; the waker that may set the latch is woken at most once, by the cell's
+        // `complete`, before we return (we return only once the latch is set or the value was
+        // there without registering).
+        let latch = std::sync::Arc::new(LatchWaker(unsafe { Latch::for_pool(&self.shared.sleep) }));
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&latch));
+        loop {
+            match cell.poll(&waker) {
+                std::task::Poll::Ready(value) => return value,
+                std::task::Poll::Pending => self.wait_until(&latch.0),
             }
         }
     }
@@ -863,22 +1035,26 @@ impl WorkerThread {
         RA: Send,
         RB: Send,
     {
-        let job_b = StackJob::new(b);
+        // SAFETY: the `Sleep` is in our `Shared`, alive for as long as this worker.
+        let job_b = StackJob::with_latch(b, unsafe { Latch::for_pool(&self.shared.sleep) });
+        // From the push until `b` ran or was taken back, a `JobRef` into this frame is out:
+        // nothing in between may unwind (`a` is caught; `execute` and `wait_until` never
+        // unwind), and the guard aborts if our own code ever did.
+        let guard = AbortOnUnwind("a worker's join");
         // SAFETY: we do not leave this function before `job_b` ran (its latch is set) or we
-        // took it back from our deque (below).
+        // took it back from our deque (below); the guard covers unwinding.
         let job_b_ref = unsafe { job_b.as_job_ref(Kind::Part) };
         let job_b_id = job_b_ref.id();
         self.push(job_b_ref);
         let result_a = panic::catch_unwind(AssertUnwindSafe(a));
         // `a`'s own joins took back or waited for everything they pushed, so what is above
         // `b` in our deque are tasks `a` spawned: run them until we reach `b`.
+        let mut taken_back = false;
         while !job_b.latch.is_set() {
             match self.local.pop() {
                 Some(job) if job.id() == job_b_id => {
-                    return match result_a {
-                        Ok(result_a) => (result_a, job_b.run_inline()),
-                        Err(payload) => panic::resume_unwind(payload),
-                    };
+                    taken_back = true;
+                    break;
                 }
                 Some(job) => self.execute(job),
                 None => {
@@ -888,10 +1064,38 @@ impl WorkerThread {
                 }
             }
         }
-        let result_b = job_b.into_result();
+        guard.disarm();
+        // Both halves always run: `b` even when `a` panicked.
+        let result_b = if taken_back {
+            job_b.run_inline()
+        } else {
+            job_b.into_result()
+        };
         match (result_a, result_b) {
             (Ok(result_a), Ok(result_b)) => (result_a, result_b),
-            (Err(payload), _) | (_, Err(payload)) => panic::resume_unwind(payload),
+            (Err(payload), result_b) => {
+                self.shared.discard(result_b);
+                panic::resume_unwind(payload)
+            }
+            (Ok(result_a), Err(payload)) => {
+                self.shared.discard(result_a);
+                panic::resume_unwind(payload)
+            }
         }
+    }
+}
+
+/// A `Waker` that sets a latch (a worker joining a `JoinHandle`).
+#[cfg(not(loom))]
+struct LatchWaker(Latch);
+
+#[cfg(not(loom))]
+impl std::task::Wake for LatchWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.set();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.set();
     }
 }
