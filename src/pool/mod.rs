@@ -568,9 +568,8 @@ impl ThreadPool {
     /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
         let finished = self.shutdown_and_wait(timeout);
-        if !finished {
-            self.detached.store(true, SeqCst);
-        }
+        // Relaxed would do (only `Drop`, on a thread that owns the pool, reads it).
+        self.detached.store(!finished, SeqCst);
         finished
     }
 
