@@ -66,6 +66,7 @@ expect_rejected mutex contended_path_sleeps_and_is_woken
 expect_rejected condvar notify_one_wakes_sleeping_waiter
 expect_rejected rwlock write_unlock_wakes_sleeping_reader
 expect_rejected pool push_wakes_sleeping_worker
+expect_rejected pool latch_set_wakes_worker_asleep_in_pool
 expect_rejected semaphore two_acquirers_sleep_and_a_release_wakes_them
 echo
 echo "=== loom: all models pass; the seeded bug is rejected in every file"
