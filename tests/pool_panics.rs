@@ -65,7 +65,11 @@ fn assert_healthy(pool: &ThreadPool, completed: usize, panicked: usize) {
         })
         .collect();
     let ids: HashSet<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(ids.len(), workers, "fewer distinct workers than the pool has");
+    assert_eq!(
+        ids.len(),
+        workers,
+        "fewer distinct workers than the pool has"
+    );
     pool.wait_idle();
     assert_eq!(
         pool.stats(),
@@ -97,7 +101,11 @@ fn result_drop_panics_with_the_handle_gone() {
         drop(handle); // the worker drops the result
         release.send(()).unwrap();
         pool.wait_idle();
-        assert_eq!(reported.load(SeqCst), 1, "the drop's panic goes to the handler");
+        assert_eq!(
+            reported.load(SeqCst),
+            1,
+            "the drop's panic goes to the handler"
+        );
         assert_healthy(&pool, 0, 1);
         drop(pool);
     });
@@ -149,7 +157,7 @@ fn result_drop_panics_inside_a_workers_join() {
         assert_eq!(reported.load(SeqCst), 1);
         // The outer task completed; the spawned one counts as panicked (its result's drop).
         assert_healthy(&pool, 1, 1);
-        drop(Arc::try_unwrap(pool).ok().expect("the last reference"));
+        drop(Arc::try_unwrap(pool).expect("the last reference"));
     });
 }
 
@@ -198,7 +206,7 @@ fn result_drop_panics_inside_scopes() {
         // Completed: 2 scoped tasks + the task that opened the inner scope; panicked: the 2
         // bombs.
         assert_healthy(&pool, 3, 2);
-        drop(Arc::try_unwrap(pool).ok().expect("the last reference"));
+        drop(Arc::try_unwrap(pool).expect("the last reference"));
     });
 }
 
@@ -242,10 +250,18 @@ fn panicking_waker_wake_and_drop() {
             // Drop our reference: the pool's clone is the last one.
             drop(waker);
             release.send(()).unwrap();
-            assert_eq!(handle.join().unwrap(), 7, "the value arrives although wake failed");
+            assert_eq!(
+                handle.join().unwrap(),
+                7,
+                "the value arrives although wake failed"
+            );
         }
         pool.wait_idle();
-        assert_eq!(reported.load(SeqCst), 2, "each waker panic goes to the handler");
+        assert_eq!(
+            reported.load(SeqCst),
+            2,
+            "each waker panic goes to the handler"
+        );
         assert_healthy(&pool, 0, 2);
         drop(pool);
     });
@@ -278,11 +294,7 @@ fn payloads_whose_drop_panics() {
                     })
                 }))
             };
-            let result = if on_worker {
-                pool.install(run)
-            } else {
-                run()
-            };
+            let result = if on_worker { pool.install(run) } else { run() };
             let payload = result.unwrap_err();
             assert!(payload.is::<Bomb>());
             std::mem::forget(payload);
@@ -340,7 +352,10 @@ fn join_runs_both_closures_and_reraises_a_first() {
 
             let run = || {
                 panic::catch_unwind(AssertUnwindSafe(|| {
-                    pool.join(|| -> () { panic!("a fails") }, || -> () { panic!("b fails") })
+                    pool.join(
+                        || -> () { panic!("a fails") },
+                        || -> () { panic!("b fails") },
+                    )
                 }))
             };
             let result = if on_worker { pool.install(run) } else { run() };
@@ -350,7 +365,10 @@ fn join_runs_both_closures_and_reraises_a_first() {
             let a_done = AtomicBool::new(false);
             let run = || {
                 panic::catch_unwind(AssertUnwindSafe(|| {
-                    pool.join(|| a_done.store(true, SeqCst), || -> () { panic!("b fails") })
+                    pool.join(
+                        || a_done.store(true, SeqCst),
+                        || -> () { panic!("b fails") },
+                    )
                 }))
             };
             let result = if on_worker { pool.install(run) } else { run() };
@@ -465,7 +483,7 @@ fn worker_waiting_on_a_stolen_half_runs_new_work() {
         release_b.send(()).unwrap();
         joiner.join().unwrap();
         assert_healthy(&pool, 2, 0);
-        drop(Arc::try_unwrap(pool).ok().expect("the last reference"));
+        drop(Arc::try_unwrap(pool).expect("the last reference"));
     });
 }
 
@@ -516,7 +534,11 @@ fn shutdown_timeout_bounds_the_drop() {
         let timeout = Duration::from_millis(250);
         let start = Instant::now();
         assert!(!pool.shutdown_timeout(timeout));
-        assert!(start.elapsed() >= timeout, "returned after {:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= timeout,
+            "returned after {:?}",
+            start.elapsed()
+        );
         let start = Instant::now();
         drop(pool);
         assert!(
@@ -543,17 +565,18 @@ fn join_a_spawns_onto_the_local_deque_then_joins() {
         let runs = Arc::clone(&b_runs);
         let (spawned, nested) = pool
             .spawn(move || {
-                let (handle, nested) = inner.join(
-                    || {
-                        let handle = inner.spawn(|| 7);
-                        let nested = inner.join(|| 1, || 2);
-                        (handle, nested)
-                    },
-                    || {
-                        runs.fetch_add(1, SeqCst);
-                    },
-                )
-                .0;
+                let (handle, nested) = inner
+                    .join(
+                        || {
+                            let handle = inner.spawn(|| 7);
+                            let nested = inner.join(|| 1, || 2);
+                            (handle, nested)
+                        },
+                        || {
+                            runs.fetch_add(1, SeqCst);
+                        },
+                    )
+                    .0;
                 (handle, nested)
             })
             .join()

@@ -177,7 +177,9 @@ impl<T> OneShot<T> {
         // and there is one consumer. Nothing in here calls user code (the clone was made
         // before we took REGISTERING; the old waker is dropped after we release it), so no
         // unwind can leave REGISTERING set.
-        let replaced = self.waker.with_mut(|slot| unsafe { (*slot).replace(new_waker) });
+        let replaced = self
+            .waker
+            .with_mut(|slot| unsafe { (*slot).replace(new_waker) });
         let registered = (state & !REGISTERING) | WAKER_SET;
         // Release: publishes the stored waker to `complete`'s Acquire fetch_or. Acquire on
         // failure: the only possible change is COMPLETE, and we then read `value`.
@@ -322,9 +324,9 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(outer.join().unwrap(), 21);
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
-        if let Some(value) = super::WorkerThread::with_current(|worker| {
-            worker.wait_for_cell(self.job.cell())
-        }) {
+        if let Some(value) =
+            super::WorkerThread::with_current(|worker| worker.wait_for_cell(self.job.cell()))
+        {
             return value;
         }
         self.job

@@ -169,7 +169,10 @@ impl Latch {
     /// to notify the pool. Then call `Sleep::prepare_to_sleep`, and sleep only if
     /// [`still_announced`](Self::still_announced) (and no job was found).
     pub fn announce_pool_sleeper(&self) -> Announce {
-        debug_assert!(self.has_pool(), "announce_pool_sleeper on a latch without a pool");
+        debug_assert!(
+            self.has_pool(),
+            "announce_pool_sleeper on a latch without a pool"
+        );
         // Relaxed: the setter learns of the announcement through its CAS on this word; see the
         // module docs for the ordering against the pool's event counter.
         match self

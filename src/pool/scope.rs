@@ -20,8 +20,8 @@
 //! never progress, since the caller runs whatever is left.//!
 //! [`ThreadPool::scope`]: super::ThreadPool::scope
 
-use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
 use super::Shared;
+use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
 use crate::shim::{Arc, AtomicUsize};
 use crossbeam_deque::{Injector, Steal};
 use std::any::Any;
