@@ -22,12 +22,36 @@
 //! | `live_workers`     | futex word: workers not yet exited (for `shutdown_timeout`)     |
 //! | `counters[i]`      | per worker (plus one for other threads): running, completed, panicked |
 //!
+//! **Waiting workers stay workers.** A worker waiting for something (the stolen half of its
+//! `join`, a scope it opened, a `JoinHandle::join` in a task) runs other pool work meanwhile,
+//! and when there is none it sleeps in the `sleep.rs` protocol with the latch announced
+//! (`latch.rs`), so that both a new job and the awaited event wake it.
+//!
+//! **Callers outside the pool take part.** `join` from a thread that is not a worker runs `a`
+//! on the caller and offers `b` to the pool; `scope` from outside queues its tasks in a queue
+//! of its own (plus a few tickets in the injector for the workers), and the caller runs them
+//! while it waits (`scope.rs`). Both complete even if every worker is blocked. `install` is
+//! the way to run a whole computation on a worker.
+//!
+//! **Panics.** No unwind crosses a worker's frame or a `join`/`scope` frame. Per site of user
+//! code: the task body is caught (to its handle, scope, `join` caller, or the
+//! [`panic_handler`](Builder::panic_handler) for `execute`); the drop of a result or payload
+//! nobody else will receive (a spawned task whose handle is gone, a scope's second payload) and
+//! a consumer's `Waker::wake` are caught, the task counts as panicked and the payload goes to
+//! the `panic_handler`; the handler's own panic and payloads whose drop panics are caught and
+//! dropped (after 4 rounds of drops that panic again, leaked); a panic from anywhere else
+//! inside job execution or inside a `join`/`scope` frame while a job still points into it
+//! aborts the process with a message (`job.rs`'s `AbortOnUnwind`) — only a bug of the pool can
+//! get there, and unwinding would be a use-after-free. The table with the reasons is in
+//! `docs/design.md`.
+//!
 //! **Shutdown.** Dropping the pool (or `shutdown_timeout`) sets the shutdown flag and wakes
 //! every worker; a worker exits only when it finds no work anywhere after seeing the flag, so
 //! every queued task runs, including tasks that running tasks spawn during shutdown. After
 //! shutdown has begun, `spawn`/`execute`/`scope`/`join` called from a thread that is not one
 //! of the pool's workers run the work on the calling thread (the handle is then already
-//! finished): no task is lost and nothing can wait for a worker that has exited.
+//! finished): no task is lost and nothing can wait for a worker that has exited. After
+//! `shutdown_timeout` returned false, `Drop` detaches the workers instead of joining them.
 
 mod handle;
 mod latch;
@@ -74,8 +98,10 @@ use {
 };
 
 /// A snapshot of a pool's task counts (see [`ThreadPool::stats`]). Tasks are what `spawn`,
-/// `execute`, `Scope::spawn` and an outside `join` submit; the halves of a `join` made inside
-/// a task are part of that task.
+/// `execute`, `install` and `Scope::spawn` submit, and the `b` half of a `join` called from
+/// outside the pool (its `a` runs on the caller); the halves of a `join` made inside a task are
+/// part of that task. A task whose result's drop, payload's drop or `Waker` panicked counts as
+/// panicked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
     /// Submitted and not yet started: `pending − running`, where `pending` counts
