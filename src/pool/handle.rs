@@ -16,11 +16,17 @@
 //!           prev has SLEEPING                      -> futex wake_all(state)
 //!           prev has WAKER_SET and not REGISTERING -> take the waker, wake it
 //! join:     loop { COMPLETE? take.  else set SLEEPING (CAS), futex wait(state, s|SLEEPING) }
-//! poll:     COMPLETE? take.  CAS s -> s|REGISTERING (fails if COMPLETE came: take)
-//!           store the waker; CAS s|REGISTERING -> s|WAKER_SET (Release)
+//! poll:     COMPLETE? take.  clone the waker (user code, before the window below)
+//!           CAS s -> s|REGISTERING (fails if COMPLETE came: take)
+//!           swap the clone into the slot; CAS s|REGISTERING -> s|WAKER_SET (Release);
+//!           drop the replaced waker (user code, after the window)
 //!           that CAS fails only if COMPLETE came meanwhile: the producer saw REGISTERING and
 //!           left the waker alone, so we drop it ourselves and take the value
 //! ```
+//!
+//! User code in here (the `Waker`'s clone, drop and wake) never runs inside the `REGISTERING`
+//! window, so an unwind cannot leave the state half-written; `complete` runs on a pool worker
+//! and catches a panicking `wake`, returning its payload to the pool.
 //!
 //! The waker slot is never touched by two threads at once: the poller touches it only while it
 //! holds `REGISTERING`, which it can take only before `COMPLETE`; the producer touches it only
