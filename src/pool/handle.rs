@@ -342,7 +342,9 @@ impl<T> JoinHandle<T> {
     }
 
     /// Like [`join`](Self::join), but gives up after `timeout`: then `Err(self)` hands the
-    /// handle back, so the caller can join again later or drop it (detach).
+    /// handle back, so the caller can join again later or drop it (detach). Unlike `join`, a
+    /// worker calling it only waits (it runs no other work meanwhile), so that the timeout
+    /// is kept.
     ///
     /// ```
     /// use std::time::Duration;
