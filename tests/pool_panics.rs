@@ -201,11 +201,23 @@ fn result_drop_panics_inside_scopes() {
             .unwrap();
         ran[1] = ran_inside;
         assert_eq!(ran, [true, true]);
+        // And in both halves of a join from outside the pool.
+        let joined = pool.join(
+            || {
+                detached_bomb(&pool);
+                1
+            },
+            || {
+                detached_bomb(&pool);
+                2
+            },
+        );
+        assert_eq!(joined, (1, 2));
         pool.wait_idle();
-        assert_eq!(reported.load(SeqCst), 2);
-        // Completed: 2 scoped tasks + the task that opened the inner scope; panicked: the 2
-        // bombs.
-        assert_healthy(&pool, 3, 2);
+        assert_eq!(reported.load(SeqCst), 4);
+        // Completed: 2 scoped tasks, the task that opened the inner scope, the join's `b`;
+        // panicked: the 4 bombs.
+        assert_healthy(&pool, 4, 4);
         drop(Arc::try_unwrap(pool).expect("the last reference"));
     });
 }
@@ -425,6 +437,10 @@ fn scope_from_outside_with_every_worker_blocked() {
     within(|| {
         let pool = ThreadPool::new(2);
         let release = block_every_worker(&pool);
+        // An unrelated task of another submitter, queued before the scope: the scope's caller
+        // must not run it (only a worker may, once one is free).
+        let (unrelated_tx, unrelated_rx) = mpsc::channel();
+        pool.execute(move || unrelated_tx.send(thread::current().id()).unwrap());
         let mut data = vec![0u32; 100];
         pool.scope(|s| {
             for (i, x) in data.iter_mut().enumerate() {
@@ -434,11 +450,16 @@ fn scope_from_outside_with_every_worker_blocked() {
             s.spawn(move || s.spawn(|| {}));
         });
         assert!(data.iter().enumerate().all(|(i, &x)| x == i as u32));
+        assert!(
+            unrelated_rx.try_recv().is_err(),
+            "the scope's caller ran an unrelated task"
+        );
         for _ in 0..2 {
             release.send(()).unwrap();
         }
+        assert_ne!(unrelated_rx.recv().unwrap(), thread::current().id());
         pool.wait_idle();
-        assert_healthy(&pool, 2 + 102, 0);
+        assert_healthy(&pool, 2 + 102 + 1, 0);
         drop(pool);
     });
 }
