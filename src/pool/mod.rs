@@ -680,7 +680,8 @@ impl Counter {
         if shared_slot {
             self.0.fetch_add(delta, Relaxed);
         } else {
-            self.0.store(self.0.load(Relaxed).wrapping_add(delta), Relaxed);
+            self.0
+                .store(self.0.load(Relaxed).wrapping_add(delta), Relaxed);
         }
     }
 
@@ -690,7 +691,8 @@ impl Counter {
         if shared_slot {
             self.0.fetch_sub(delta, Relaxed);
         } else {
-            self.0.store(self.0.load(Relaxed).wrapping_sub(delta), Relaxed);
+            self.0
+                .store(self.0.load(Relaxed).wrapping_sub(delta), Relaxed);
         }
     }
 

@@ -7,12 +7,14 @@
 //! goes to the pool's `panic_handler`.
 //!
 //! **A scope opened outside the pool** (by a thread that is not one of its workers) has a
-//! queue of its own, [`ScopeQueue`]: the tasks that the caller's thread spawns go there, and
+//! FIFO queue of its own (a crossbeam `Worker` owned by the caller's thread, whose `Stealer`
+//! is in [`ScopeQueue`]): the tasks that the caller's thread spawns go there, and
 //! for each the pool gets a *ticket* (at most `num_threads` outstanding), a job that runs the
 //! scope's queued tasks until the queue is empty. While the caller waits it takes tasks from
 //! the same queue and runs them itself, so the scope completes even if every worker is blocked,
 //! and the caller runs only its own scope's tasks, never unrelated work. Taking a task from the
-//! queue (crossbeam's `steal`) is the claim: each task runs once, on whoever took it. Only the
+//! queue (the owner's `pop`, a ticket's `steal`) is the claim: each task runs once, on whoever
+//! took it. Only the
 //! caller's thread pushes to the queue, and only while it is not waiting, so a caller that
 //! finds the queue empty may sleep on the latch: every task left is running somewhere.
 //! (Tasks spawned from a worker go to that worker's deque; from any other thread, to the
@@ -23,7 +25,7 @@
 use super::Shared;
 use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
 use crate::shim::{Arc, AtomicUsize};
-use crossbeam_deque::{Injector, Steal};
+use crossbeam_deque::{Steal, Stealer, Worker};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
@@ -41,7 +43,7 @@ pub struct Scope<'scope, 'env: 'scope> {
     /// The first panic payload of a task (a leaked `Box<Box<dyn Any + Send>>`), or null.
     panic: AtomicPtr<Box<dyn Any + Send>>,
     /// Opened outside the pool: the scope's own queue (see the module docs).
-    outside: Option<Arc<ScopeQueue>>,
+    outside: Option<OutsideQueue>,
     /// The thread that opened the scope (the address of a thread-local marker).
     owner: usize,
     // Invariance over both lifetimes, as in `std::thread::Scope`.
@@ -60,7 +62,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             pending: AtomicUsize::new(1),
             latch,
             panic: AtomicPtr::new(ptr::null_mut()),
-            outside: outside.then(|| Arc::new(ScopeQueue::new())),
+            outside: outside.then(OutsideQueue::new),
             owner: thread_marker(),
             scope: PhantomData,
             env: PhantomData,
@@ -101,8 +103,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // reached 0, i.e. before this job ran: every borrow of 'scope outlives its execution.
         let job = unsafe { HeapJob::boxed(job, Kind::ScopedTask) };
         match &self.outside {
-            Some(queue) if self.owner == thread_marker() => {
-                queue.jobs.push(job);
+            Some(outside) if self.owner == thread_marker() => {
+                // SAFETY: we are on the owner thread (the marker check above).
+                unsafe { outside.push(job) };
+                let queue = &outside.shared;
                 if queue.wants_ticket(self.shared.stealers.len()) {
                     self.shared.inject(queue.ticket());
                 }
@@ -140,13 +144,20 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// stays in the pool); the thread that opened the scope outside the pool runs the scope's
     /// own queued tasks.
     pub(super) fn wait(&self) {
-        let Some(queue) = &self.outside else {
+        let Some(outside) = &self.outside else {
             return self.shared.wait_for_latch(&self.latch);
         };
+        debug_assert_eq!(
+            self.owner,
+            thread_marker(),
+            "a scope is waited for by its owner"
+        );
         // Tasks run here count in the slot of threads outside the pool.
         let slot = self.shared.counters.len() - 1;
         while !self.latch.is_set() {
-            match queue.take() {
+            // SAFETY: `wait` runs on the thread that opened the scope (`ThreadPool::scope`
+            // calls it right after the scope's closure, on the same thread).
+            match unsafe { outside.pop() } {
                 Some(job) => self.shared.execute_job(job, slot),
                 // Only this thread pushes to the queue, and it is here: every task left is
                 // running elsewhere, and its end sets the latch.
@@ -173,26 +184,59 @@ impl std::fmt::Debug for Scope<'_, '_> {
     }
 }
 
-/// The queue of a scope opened outside the pool (module docs). Shared by the scope and its
-/// tickets; it outlives the scope only empty (the scope returns once all its tasks ran).
+/// The owner's end of an outside scope's queue: a FIFO crossbeam `Worker` (single producer,
+/// cheaper to push to than an `Injector`), plus the shared end.
+struct OutsideQueue {
+    /// Used only on the thread that opened the scope (see the `Sync` impl).
+    jobs: Worker<JobRef>,
+    shared: Arc<ScopeQueue>,
+}
+
+// SAFETY: `jobs` (a `Worker`, which is `Send` but not `Sync`) is touched only through `push`
+// and `pop`, whose callers guarantee that they run on the thread that opened the scope (the
+// scope's `owner` marker is checked before every push; `wait` runs on that thread); every
+// other thread reaches the queue only through the `Stealer` in `shared`, which is `Sync`.
+unsafe impl Sync for OutsideQueue {}
+
+impl OutsideQueue {
+    fn new() -> Self {
+        let jobs = Worker::new_fifo();
+        let shared = Arc::new(ScopeQueue {
+            stealer: jobs.stealer(),
+            tickets: AtomicUsize::new(0),
+        });
+        Self { jobs, shared }
+    }
+
+    /// # Safety
+    /// Only on the thread that opened the scope.
+    unsafe fn push(&self, job: JobRef) {
+        self.jobs.push(job);
+    }
+
+    /// Takes one queued task (the claim, against the tickets' steals).
+    ///
+    /// # Safety
+    /// Only on the thread that opened the scope.
+    unsafe fn pop(&self) -> Option<JobRef> {
+        self.jobs.pop()
+    }
+}
+
+/// The shared end of the queue of a scope opened outside the pool (module docs), held by the
+/// scope and its tickets; it outlives the scope only empty (the scope returns once all its
+/// tasks ran).
 pub(super) struct ScopeQueue {
-    jobs: Injector<JobRef>,
+    stealer: Stealer<JobRef>,
     /// Tickets in the pool's queues not yet started.
     tickets: AtomicUsize,
 }
 
 impl ScopeQueue {
-    fn new() -> Self {
-        Self {
-            jobs: Injector::new(),
-            tickets: AtomicUsize::new(0),
-        }
-    }
-
     /// Takes one queued task (the claim: whoever takes it runs it).
     pub(super) fn take(&self) -> Option<JobRef> {
         loop {
-            match self.jobs.steal() {
+            match self.stealer.steal() {
                 Steal::Success(job) => return Some(job),
                 Steal::Retry => continue,
                 Steal::Empty => return None,
@@ -226,7 +270,7 @@ impl ScopeQueue {
         }
         let pointer = Arc::into_raw(Arc::clone(self)) as *const ();
         // SAFETY: `release` takes over the reference leaked by `into_raw`, once; a
-        // `ScopeQueue` is `Send + Sync` (an `Injector` of `Send` jobs and an atomic).
+        // `ScopeQueue` is `Send + Sync` (a `Stealer` of `Send` jobs and an atomic).
         unsafe { JobRef::from_parts(pointer, release, Kind::ScopeTicket) }
     }
 
