@@ -15,7 +15,11 @@
 //!   of a borrowed `Vec`. `std_thread_scope` spawns one OS thread per task (what the scope
 //!   replaces).
 //! - `pool_fib30/<impl>`: recursive `join` computing fib(30), sequential below n = 18 (about
-//!   1 200 joins); `sequential` is the plain recursion on one thread.
+//!   1 200 joins), entered through `install` (on a worker) and through `join` from outside the
+//!   pool (atomsync then runs the left spine on the caller); `sequential` is the plain
+//!   recursion on one thread.
+//! - `pool_join_outside_1000/<impl>`: 1 000 `join`s called from the main thread, each of two
+//!   halves of ~2 000 tiny operations.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -192,15 +196,24 @@ fn fib(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    group.bench_function("atomsync_join", |b| {
+    group.bench_function("atomsync_install_join", |b| {
         // From inside a task, as the recursion runs in real use.
+        b.iter(|| {
+            let pool = &atomsync_pool;
+            pool.install(|| fib_atomsync(pool, black_box(FIB_N)))
+        })
+    });
+    group.bench_function("atomsync_join_from_outside", |b| {
         b.iter(|| {
             let pool = &atomsync_pool;
             pool.join(|| fib_atomsync(pool, black_box(FIB_N)), || ()).0
         })
     });
-    group.bench_function("rayon_join", |b| {
+    group.bench_function("rayon_install_join", |b| {
         b.iter(|| rayon_pool.install(|| fib_rayon(black_box(FIB_N))))
+    });
+    group.bench_function("rayon_join_from_outside", |b| {
+        b.iter(|| rayon_pool.join(|| fib_rayon(black_box(FIB_N)), || ()).0)
     });
     group.bench_function("sequential", |b| {
         b.iter(|| fib_sequential(black_box(FIB_N)))
@@ -208,5 +221,40 @@ fn fib(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spawn_join, scope, fib);
+/// `n` tiny operations: one half of a join from outside.
+fn work(n: usize) -> usize {
+    (0..n).fold(0, |sum, i| sum.wrapping_add(tiny(i)))
+}
+
+const OUTSIDE_JOINS: usize = 1_000;
+
+fn join_outside(c: &mut Criterion) {
+    let atomsync_pool = atomsync::ThreadPool::new(threads());
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads())
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("pool_join_outside_1000");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("atomsync", |b| {
+        b.iter(|| {
+            for _ in 0..OUTSIDE_JOINS {
+                black_box(atomsync_pool.join(|| work(2_000), || work(2_000)));
+            }
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            for _ in 0..OUTSIDE_JOINS {
+                black_box(rayon_pool.join(|| work(2_000), || work(2_000)));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, spawn_join, scope, fib, join_outside);
 criterion_main!(benches);

@@ -71,7 +71,7 @@ pub const PRIMITIVES: &[Primitive] = &[
     },
     Primitive {
         name: "pool",
-        about: "ThreadPool: 100k tiny tasks, scope of 10k, join fib(30): atomsync vs rayon vs threadpool",
+        about: "ThreadPool: 100k tiny tasks, scope of 10k (from outside and installed), fib(30) by join (installed and from outside), 1000 joins from outside: atomsync vs rayon vs threadpool",
         default_threads: &[2],
         run: compare_pool,
     },
@@ -1241,6 +1241,14 @@ fn time_it(f: impl FnOnce()) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// Joins per repetition of the join-from-outside workload.
+const OUTSIDE_JOINS: usize = 1_000;
+
+/// `n` tiny operations (about 1 ns each): one half of a join from outside.
+fn pool_work(n: usize) -> usize {
+    (0..n).fold(0, |sum, i| sum.wrapping_add(black_box(i).wrapping_mul(31)))
+}
+
 fn pool_fib_sequential(n: u32) -> u64 {
     if n < 2 { n.into() } else { pool_fib_sequential(n - 1) + pool_fib_sequential(n - 2) }
 }
@@ -1353,18 +1361,56 @@ fn compare_pool(options: &Options) {
                 }),
             ]),
             ("fib(30) by recursive join, sequential below 18", vec![
-                ("atomsync join", {
+                ("atomsync install+join", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || time_it(|| {
+                        let pool = &*pool;
+                        black_box(pool.install(|| pool_fib_atomsync(pool, black_box(30))));
+                    }))
+                }),
+                // `join` called from outside the pool runs `a` (here: the whole recursion's
+                // left spine) on the caller, and offers `b` to the workers.
+                ("atomsync join from outside", {
                     let pool = Arc::clone(&ours);
                     Box::new(move || time_it(|| {
                         let pool = &*pool;
                         black_box(pool.join(|| pool_fib_atomsync(pool, black_box(30)), || ()));
                     }))
                 }),
-                ("rayon join", {
+                ("rayon install+join", {
                     let pool = Arc::clone(&rayon_pool);
                     Box::new(move || time_it(|| { black_box(pool.install(|| pool_fib_rayon(black_box(30)))); }))
                 }),
+                ("rayon join from outside", {
+                    let pool = Arc::clone(&rayon_pool);
+                    Box::new(move || time_it(|| {
+                        black_box(pool.join(|| pool_fib_rayon(black_box(30)), || ()));
+                    }))
+                }),
                 ("sequential", Box::new(|| time_it(|| { black_box(pool_fib_sequential(black_box(30))); }))),
+            ]),
+            ("1000 joins from outside the pool, two halves of ~2k tiny ops", vec![
+                ("atomsync join", {
+                    let pool = Arc::clone(&ours);
+                    Box::new(move || time_it(|| {
+                        for _ in 0..OUTSIDE_JOINS {
+                            black_box(pool.join(|| pool_work(2_000), || pool_work(2_000)));
+                        }
+                    }))
+                }),
+                ("rayon join", {
+                    let pool = Arc::clone(&rayon_pool);
+                    Box::new(move || time_it(|| {
+                        for _ in 0..OUTSIDE_JOINS {
+                            black_box(pool.join(|| pool_work(2_000), || pool_work(2_000)));
+                        }
+                    }))
+                }),
+                ("sequential", Box::new(|| time_it(|| {
+                    for _ in 0..OUTSIDE_JOINS {
+                        black_box((pool_work(2_000), pool_work(2_000)));
+                    }
+                }))),
             ]),
         ];
         println!("\nThreadPool, {threads} workers ({} x 5 repetitions, median)", runs_text(options.runs));

@@ -1,6 +1,7 @@
 //! loom models of the ThreadPool's protocol pieces, in isolation: the idle-worker sleep
-//! protocol (`pool/sleep.rs`) and the one-shot result cell under `JoinHandle`
-//! (`pool/handle.rs`). See `docs/loom.md`.
+//! protocol (`pool/sleep.rs`), a worker waiting on a latch inside that protocol
+//! (`pool/latch.rs`), and the one-shot result cell under `JoinHandle` (`pool/handle.rs`). See
+//! `docs/loom.md`.
 //!
 //! The queues of the real pool (crossbeam-deque) are modelled by a loom atomic counter of
 //! queued jobs, pushed with a Release increment and taken with an Acquire CAS — no stronger
@@ -10,7 +11,7 @@
 //!       cargo test -p atomsync-loom-tests --release --test pool`
 #![cfg(loom)]
 
-use atomsync::pool::{OneShot, Sleep};
+use atomsync::pool::{Announce, Latch, OneShot, Sleep};
 use atomsync_loom_tests::{model, wait_until_asleep};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -151,6 +152,118 @@ fn two_workers_two_jobs_then_shutdown() {
             worker.join().unwrap();
         }
         assert_eq!(pool.ran.load(Relaxed), 2);
+    });
+}
+
+/// A worker's wait on a latch (`WorkerThread::wait_until` without the spin phase): run jobs
+/// while the latch is unset; when there are none, announce itself on the latch, announce
+/// itself to the sleep protocol, re-check both, sleep. `run_job` is what running one job does.
+fn wait_until(pool: &Pool, latch: &Latch, run_job: impl Fn()) {
+    while !latch.is_set() {
+        if pool.try_run_one() {
+            run_job();
+            continue;
+        }
+        match latch.announce_pool_sleeper() {
+            Announce::Set => return,
+            Announce::Setting => {
+                thread::yield_now();
+                continue;
+            }
+            Announce::Announced => {}
+        }
+        let ticket = pool.sleep.prepare_to_sleep();
+        if !latch.still_announced() {
+            pool.sleep.cancel(ticket);
+            continue;
+        }
+        if pool.try_run_one() {
+            pool.sleep.cancel(ticket);
+            run_job();
+        } else {
+            pool.sleep.sleep(ticket);
+        }
+    }
+}
+
+/// A latch a worker of `pool` may wait on, with the pool (whose `Sleep` it points to).
+fn pool_latch(pool: &Arc<Pool>) -> Arc<Latch> {
+    // SAFETY: every model keeps `pool` (an `Arc` clone per thread) alive until all its threads
+    // are joined, so the `Sleep` outlives every use of the latch.
+    Arc::new(unsafe { Latch::for_pool(&pool.sleep) })
+}
+
+/// The latch is set (by a "thief") already while the waiter is asleep in the pool's protocol:
+/// the setter must notify the pool. Without it (the seeded bug) the waiter sleeps forever: a
+/// loom deadlock, which CI requires on the seeded-bug build.
+#[test]
+fn latch_set_wakes_worker_asleep_in_pool() {
+    model("pool::latch_set_wakes_worker_asleep_in_pool", || {
+        let pool = Pool::new();
+        let latch = pool_latch(&pool);
+        let waiter = {
+            let (pool, latch) = (Arc::clone(&pool), Arc::clone(&latch));
+            thread::spawn(move || wait_until(&pool, &latch, || {}))
+        };
+        wait_until_asleep(1);
+        latch.set();
+        waiter.join().unwrap();
+        assert!(latch.is_set());
+    });
+}
+
+/// The latch is set at any point while the waiter decides to sleep: the waiter returns.
+#[test]
+fn latch_set_races_worker_going_to_sleep() {
+    model("pool::latch_set_races_worker_going_to_sleep", || {
+        let pool = Pool::new();
+        let latch = pool_latch(&pool);
+        let waiter = {
+            let (pool, latch) = (Arc::clone(&pool), Arc::clone(&latch));
+            thread::spawn(move || wait_until(&pool, &latch, || {}))
+        };
+        latch.set();
+        waiter.join().unwrap();
+    });
+}
+
+/// A job is pushed at any point while the waiter decides to sleep on its latch: the push wakes
+/// it (the latch alone would not: here the job itself is what sets the latch, as when the
+/// waiter's own dependency is queued), the job runs once, and the waiter returns.
+#[test]
+fn push_races_worker_waiting_on_latch() {
+    model("pool::push_races_worker_waiting_on_latch", || {
+        let pool = Pool::new();
+        let latch = pool_latch(&pool);
+        let waiter = {
+            let (pool, latch) = (Arc::clone(&pool), Arc::clone(&latch));
+            thread::spawn(move || wait_until(&pool, &latch, || latch.set()))
+        };
+        pool.push();
+        waiter.join().unwrap();
+        assert_eq!(pool.ran.load(Relaxed), 1);
+    });
+}
+
+/// Both at once: a third thread sets the latch while main pushes a job; the waiter must end
+/// up running the job or seeing the latch (and `ran` counts the job at most once).
+#[test]
+fn push_and_latch_set_race_worker_waiting() {
+    model("pool::push_and_latch_set_race_worker_waiting", || {
+        let pool = Pool::new();
+        let latch = pool_latch(&pool);
+        let waiter = {
+            let (pool, latch) = (Arc::clone(&pool), Arc::clone(&latch));
+            thread::spawn(move || wait_until(&pool, &latch, || {}))
+        };
+        let setter = {
+            let latch = Arc::clone(&latch);
+            thread::spawn(move || latch.set())
+        };
+        pool.push();
+        setter.join().unwrap();
+        waiter.join().unwrap();
+        assert!(pool.ran.load(Relaxed) <= 1);
     });
 }
 

@@ -16,11 +16,17 @@
 //!           prev has SLEEPING                      -> futex wake_all(state)
 //!           prev has WAKER_SET and not REGISTERING -> take the waker, wake it
 //! join:     loop { COMPLETE? take.  else set SLEEPING (CAS), futex wait(state, s|SLEEPING) }
-//! poll:     COMPLETE? take.  CAS s -> s|REGISTERING (fails if COMPLETE came: take)
-//!           store the waker; CAS s|REGISTERING -> s|WAKER_SET (Release)
+//! poll:     COMPLETE? take.  clone the waker (user code, before the window below)
+//!           CAS s -> s|REGISTERING (fails if COMPLETE came: take)
+//!           swap the clone into the slot; CAS s|REGISTERING -> s|WAKER_SET (Release);
+//!           drop the replaced waker (user code, after the window)
 //!           that CAS fails only if COMPLETE came meanwhile: the producer saw REGISTERING and
 //!           left the waker alone, so we drop it ourselves and take the value
 //! ```
+//!
+//! User code in here (the `Waker`'s clone, drop and wake) never runs inside the `REGISTERING`
+//! window, so an unwind cannot leave the state half-written; `complete` runs on a pool worker
+//! and catches a panicking `wake`, returning its payload to the pool.
 //!
 //! The waker slot is never touched by two threads at once: the poller touches it only while it
 //! holds `REGISTERING`, which it can take only before `COMPLETE`; the producer touches it only
@@ -78,8 +84,10 @@ impl<T> OneShot<T> {
         self.state.load(Acquire) & COMPLETE != 0
     }
 
-    /// Writes the value and wakes the consumer. Producer only, at most once.
-    pub fn complete(&self, value: T) {
+    /// Writes the value and wakes the consumer. Producer only, at most once. A panic of the
+    /// consumer's `Waker` (user code) is caught and its payload returned: it must not unwind
+    /// into the producer (a pool worker).
+    pub fn complete(&self, value: T) -> Option<Box<dyn std::any::Any + Send>> {
         // SAFETY: only the producer writes `value`, once, before COMPLETE; the consumer reads
         // it only after seeing COMPLETE (Acquire), so the accesses never overlap.
         self.value.with_mut(|slot| unsafe { *slot = Some(value) });
@@ -95,9 +103,13 @@ impl<T> OneShot<T> {
             // start registering (it needs COMPLETE clear): we own the waker slot.
             let waker = self.waker.with_mut(|slot| unsafe { (*slot).take() });
             if let Some(waker) = waker {
-                waker.wake();
+                // `wake` (and the waker's drop inside it) is user code.
+                let woken =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
+                return woken.err();
             }
         }
+        None
     }
 
     /// Takes the value. Consumer only, after seeing COMPLETE with Acquire.
@@ -148,6 +160,11 @@ impl<T> OneShot<T> {
     pub fn poll(&self, waker: &Waker) -> Poll<T> {
         // Acquire: pairs with the Release of `complete` (we may read `value`).
         let mut state = self.state.load(Acquire);
+        if state & COMPLETE != 0 {
+            return Poll::Ready(self.take());
+        }
+        // The clone is user code: made outside the REGISTERING window (see below).
+        let new_waker = waker.clone();
         loop {
             if state & COMPLETE != 0 {
                 return Poll::Ready(self.take());
@@ -163,13 +180,12 @@ impl<T> OneShot<T> {
             }
         }
         // SAFETY: we hold REGISTERING, so the producer leaves the slot alone (module docs),
-        // and there is one consumer.
-        self.waker.with_mut(|slot| unsafe {
-            match &*slot {
-                Some(stored) if stored.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
-            }
-        });
+        // and there is one consumer. Nothing in here calls user code (the clone was made
+        // before we took REGISTERING; the old waker is dropped after we release it), so no
+        // unwind can leave REGISTERING set.
+        let replaced = self
+            .waker
+            .with_mut(|slot| unsafe { (*slot).replace(new_waker) });
         let registered = (state & !REGISTERING) | WAKER_SET;
         // Release: publishes the stored waker to `complete`'s Acquire fetch_or. Acquire on
         // failure: the only possible change is COMPLETE, and we then read `value`.
@@ -177,11 +193,14 @@ impl<T> OneShot<T> {
             .state
             .compare_exchange(state | REGISTERING, registered, Release, Acquire)
         {
-            Ok(_) => Poll::Pending,
+            Ok(_) => {
+                drop(replaced);
+                Poll::Pending
+            }
             Err(_completed) => {
                 // SAFETY: `complete` saw REGISTERING and did not touch the slot; still ours.
                 let stale = self.waker.with_mut(|slot| unsafe { (*slot).take() });
-                drop(stale);
+                drop((replaced, stale));
                 Poll::Ready(self.take())
             }
         }
@@ -263,15 +282,21 @@ impl<T: Send + 'static> JoinHandle<T> {
             let job = unsafe { crate::shim::Arc::from_raw(pointer as *const SpawnJob<F, T>) };
             // SAFETY: the job is executed once, and only here is `task` touched.
             let task = unsafe { (*job.task.get()).take() }.expect("spawn job run twice");
-            match panic::catch_unwind(AssertUnwindSafe(task)) {
-                Ok(value) => {
-                    job.cell.complete(Ok(value));
-                    Outcome::Completed
-                }
-                Err(payload) => {
-                    job.cell.complete(Err(payload));
-                    Outcome::Panicked(None)
-                }
+            let result = panic::catch_unwind(AssertUnwindSafe(task));
+            let task_panicked = result.is_err();
+            let mut payloads = Vec::new();
+            // The consumer's `Waker::wake` is user code (caught inside `complete`).
+            payloads.extend(job.cell.complete(result));
+            // If the handle is gone, this is the last reference: it drops the result (or the
+            // panic payload, or a stored waker), all user code. Caught, and counted as a panic
+            // of the task.
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(job))) {
+                payloads.push(payload);
+            }
+            if task_panicked {
+                Outcome::Panicked(payloads)
+            } else {
+                Outcome::completed_unless(payloads)
             }
         }
 
@@ -291,9 +316,25 @@ impl<T: Send + 'static> JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Blocks until the task has finished and returns its value, or the payload of its panic.
     ///
-    /// Joining from inside a task of the same pool blocks that worker; with a one-thread pool
-    /// (or every worker doing so) that is a deadlock, as with any pool.
+    /// Called from a task (on a worker of any atomsync pool), the worker keeps running pool
+    /// work while it waits, and sleeps in the pool's idle protocol when there is none (a new
+    /// task or the end of this one wakes it): joining a task of the same pool from inside a
+    /// task does not deadlock, even on a one-thread pool, as long as the joined task itself
+    /// can finish.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let pool = Arc::new(atomsync::ThreadPool::new(1));
+    /// let inner_pool = Arc::clone(&pool);
+    /// let outer = pool.spawn(move || inner_pool.spawn(|| 20).join().unwrap() + 1);
+    /// assert_eq!(outer.join().unwrap(), 21);
+    /// ```
     pub fn join(self) -> std::thread::Result<T> {
+        if let Some(value) =
+            super::WorkerThread::with_current(|worker| worker.wait_for_cell(self.job.cell()))
+        {
+            return value;
+        }
         self.job
             .cell()
             .wait(None)
@@ -301,7 +342,9 @@ impl<T> JoinHandle<T> {
     }
 
     /// Like [`join`](Self::join), but gives up after `timeout`: then `Err(self)` hands the
-    /// handle back, so the caller can join again later or drop it (detach).
+    /// handle back, so the caller can join again later or drop it (detach). Unlike `join`, a
+    /// worker calling it only waits (it runs no other work meanwhile), so that the timeout
+    /// is kept.
     ///
     /// ```
     /// use std::time::Duration;

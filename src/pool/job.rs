@@ -1,38 +1,76 @@
-//! Jobs as type-erased pointers (what the deques hold), and the latch a thread waits on.
+//! Jobs as type-erased pointers (what the deques hold), and the guard that turns an unwind
+//! where none is possible into an abort.
 //!
 //! A [`JobRef`] is a data pointer plus the function that runs it, 3 words, `Copy`-free (each is
 //! executed exactly once). Two kinds:
 //!
 //! * [`HeapJob`]: a boxed closure (spawn, execute, scope tasks); executing frees the box.
 //! * [`StackJob`]: a closure on the stack of a `join` caller, with a result slot and a
-//!   [`Latch`]; the caller keeps the job alive until the latch is set or it took the job back.
+//!   [`Latch`] (`latch.rs`); the caller keeps the job alive until the latch is set or it took
+//!   the job back.
 //!
-//! [`Latch`] states (a futex word):
-//!
-//! | state      | meaning                                                       |
-//! |------------|---------------------------------------------------------------|
-//! | `UNSET`    | not set, nobody sleeps                                        |
-//! | `SLEEPING` | not set, the waiter sleeps (or is about to)                   |
-//! | `WAKING`   | set, the setter is still inside its futex wake                |
-//! | `SET`      | set; the setter no longer touches the latch                   |
-//!
-//! `set`: CAS `UNSET -> SET`, else (a sleeper) store `WAKING`, wake, store `SET`. The waiter
-//! returns only on `SET`, so a latch on the waiter's stack is never freed under the setter.
+//! **No job unwinds.** Every `execute_fn` runs the user's closure under `catch_unwind` and
+//! returns an [`Outcome`]; the pool wraps each execution in an [`AbortOnUnwind`] guard anyway,
+//! so that a bug of ours that lets an unwind escape aborts with a message instead of leaving a
+//! `JobRef` to a dead stack frame behind.
 
-use crate::futex;
-use crate::shim::AtomicU32;
+pub(crate) use super::latch::Latch;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+/// A panic payload.
+pub(crate) type Payload = Box<dyn Any + Send>;
 
 /// How a job ended, for the pool's bookkeeping.
 pub(crate) enum Outcome {
     /// Ran to completion.
     Completed,
-    /// Panicked. `Some(payload)`: nobody else receives the payload, report it to the pool's
-    /// panic handler; `None`: it went to a handle or scope already.
-    Panicked(Option<Box<dyn Any + Send>>),
+    /// Panicked (the task, or user code run on its behalf: its result's or a payload's `Drop`,
+    /// a `Waker`). The payloads are those nobody else receives: report them to the pool's
+    /// panic handler (empty when the task's panic went to a handle or scope).
+    Panicked(Vec<Payload>),
+}
+
+impl Outcome {
+    /// `Completed`, or `Panicked` with `payloads` if there are any (panics of user code that
+    /// ran after the task body itself completed: a drop, a waker).
+    pub(crate) fn completed_unless(payloads: Vec<Payload>) -> Self {
+        if payloads.is_empty() {
+            Self::Completed
+        } else {
+            Self::Panicked(payloads)
+        }
+    }
+}
+
+/// Aborts the process if dropped: held across a region that must not unwind because something
+/// (a `JobRef` in a deque, a scope's tasks) still points into the current stack frame, and
+/// `mem::forget` at its end. Every user call inside such a region is under `catch_unwind`, so
+/// this fires only on a bug of the pool itself (rayon's `AbortIfPanic`).
+pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+
+impl AbortOnUnwind {
+    /// Leaves the region: the guard is disarmed.
+    #[inline]
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for AbortOnUnwind {
+    #[cold]
+    fn drop(&mut self) {
+        // Not `eprintln!` (it panics if stderr is closed): write what we can and abort.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "atomsync ThreadPool: unwinding out of {} would leave a job pointing into a dead \
+             stack frame; aborting",
+            self.0
+        );
+        std::process::abort();
+    }
 }
 
 /// What the pool counts for a job.
@@ -46,6 +84,9 @@ pub(crate) enum Kind {
     ScopedTask,
     /// A half of a `join` made inside a task: part of that task, not counted.
     Part,
+    /// A ticket of a scope opened outside the pool (`scope.rs`): runs that scope's queued
+    /// tasks; the ticket itself is not counted (its tasks are).
+    ScopeTicket,
 }
 
 /// A job in a deque: run it exactly once with [`JobRef::execute`].
@@ -142,11 +183,17 @@ where
     F: FnOnce() -> R + Send,
     R: Send,
 {
+    /// A job whose latch a thread outside the pool waits on.
     pub(crate) fn new(function: F) -> Self {
+        Self::with_latch(function, Latch::new())
+    }
+
+    /// A job with the given latch (`Latch::for_pool` when a worker waits on it).
+    pub(crate) fn with_latch(function: F, latch: Latch) -> Self {
         Self {
             function: UnsafeCell::new(Some(function)),
             result: UnsafeCell::new(None),
-            latch: Latch::new(),
+            latch,
         }
     }
 
@@ -165,7 +212,7 @@ where
             let result = panic::catch_unwind(AssertUnwindSafe(function));
             let outcome = match result {
                 Ok(_) => Outcome::Completed,
-                Err(_) => Outcome::Panicked(None),
+                Err(_) => Outcome::Panicked(Vec::new()),
             };
             // SAFETY: as above.
             unsafe { *this.result.get() = Some(result) };
@@ -180,10 +227,11 @@ where
         }
     }
 
-    /// Runs the closure on this thread (the job was taken back before anyone executed it).
-    pub(crate) fn run_inline(self) -> R {
+    /// Runs the closure on this thread (the job was taken back before anyone executed it),
+    /// catching its panic.
+    pub(crate) fn run_inline(self) -> std::thread::Result<R> {
         let function = self.function.into_inner().expect("job run twice");
-        function()
+        panic::catch_unwind(AssertUnwindSafe(function))
     }
 
     /// The result of the job, after the latch was set.
@@ -191,70 +239,5 @@ where
         self.result
             .into_inner()
             .expect("StackJob: latch set without a result")
-    }
-}
-
-const UNSET: u32 = 0;
-const SLEEPING: u32 = 1;
-const WAKING: u32 = 2;
-const SET: u32 = 3;
-
-/// A one-time event a thread can poll or sleep on (see the module docs).
-#[derive(Debug)]
-pub(crate) struct Latch {
-    state: AtomicU32,
-}
-
-impl Latch {
-    pub(crate) const fn new() -> Self {
-        Self {
-            state: AtomicU32::new(UNSET),
-        }
-    }
-
-    /// Whether the latch is set; if true, everything before `set` is visible.
-    #[inline]
-    pub(crate) fn is_set(&self) -> bool {
-        // Acquire: pairs with the Release stores of `set`.
-        self.state.load(Acquire) == SET
-    }
-
-    /// Sets the latch and wakes the waiter. The latch may be freed as soon as this returns
-    /// (and not before).
-    pub(crate) fn set(&self) {
-        // Release: publishes the job's result to the waiter's Acquire load of SET.
-        if let Err(_sleeping) = self.state.compare_exchange(UNSET, SET, Release, Relaxed) {
-            self.set_and_wake();
-        }
-    }
-
-    #[cold]
-    fn set_and_wake(&self) {
-        // Only the waiter moves UNSET -> SLEEPING and nobody else writes: the state is
-        // SLEEPING here. Relaxed: WAKING is not SET, so no waiter acts on it.
-        self.state.store(WAKING, Relaxed);
-        futex::wake_all(&self.state);
-        // Release: as in `set`; after this store the waiter may free the latch.
-        self.state.store(SET, Release);
-    }
-
-    /// Blocks until the latch is set.
-    pub(crate) fn wait(&self) {
-        loop {
-            // Acquire: pairs with the Release of `set`.
-            match self.state.load(Acquire) {
-                SET => return,
-                UNSET => {
-                    // Relaxed: announces a sleeper; the result is read after a later Acquire.
-                    let _ = self
-                        .state
-                        .compare_exchange(UNSET, SLEEPING, Relaxed, Relaxed);
-                }
-                SLEEPING => {
-                    futex::wait(&self.state, SLEEPING, None);
-                }
-                _waking => crate::shim::yield_now(),
-            }
-        }
     }
 }

@@ -22,14 +22,39 @@
 //! | `live_workers`     | futex word: workers not yet exited (for `shutdown_timeout`)     |
 //! | `counters[i]`      | per worker (plus one for other threads): running, completed, panicked |
 //!
+//! **Waiting workers stay workers.** A worker waiting for something (the stolen half of its
+//! `join`, a scope it opened, a `JoinHandle::join` in a task) runs other pool work meanwhile,
+//! and when there is none it sleeps in the `sleep.rs` protocol with the latch announced
+//! (`latch.rs`), so that both a new job and the awaited event wake it.
+//!
+//! **Callers outside the pool take part.** `join` from a thread that is not a worker runs `a`
+//! on the caller and offers `b` to the pool; `scope` from outside queues its tasks in a queue
+//! of its own (plus a few tickets in the injector for the workers), and the caller runs them
+//! while it waits (`scope.rs`). Both complete even if every worker is blocked. `install` is
+//! the way to run a whole computation on a worker.
+//!
+//! **Panics.** No unwind crosses a worker's frame or a `join`/`scope` frame. Per site of user
+//! code: the task body is caught (to its handle, scope, `join` caller, or the
+//! [`panic_handler`](Builder::panic_handler) for `execute`); the drop of a result or payload
+//! nobody else will receive (a spawned task whose handle is gone, a scope's second payload) and
+//! a consumer's `Waker::wake` are caught, the task counts as panicked and the payload goes to
+//! the `panic_handler`; the handler's own panic and payloads whose drop panics are caught and
+//! dropped (after 4 rounds of drops that panic again, leaked); a panic from anywhere else
+//! inside job execution or inside a `join`/`scope` frame while a job still points into it
+//! aborts the process with a message (`job.rs`'s `AbortOnUnwind`) — only a bug of the pool can
+//! get there, and unwinding would be a use-after-free. The table with the reasons is in
+//! `docs/design.md`.
+//!
 //! **Shutdown.** Dropping the pool (or `shutdown_timeout`) sets the shutdown flag and wakes
 //! every worker; a worker exits only when it finds no work anywhere after seeing the flag, so
 //! every queued task runs, including tasks that running tasks spawn during shutdown. After
 //! shutdown has begun, `spawn`/`execute`/`scope`/`join` called from a thread that is not one
 //! of the pool's workers run the work on the calling thread (the handle is then already
-//! finished): no task is lost and nothing can wait for a worker that has exited.
+//! finished): no task is lost and nothing can wait for a worker that has exited. After
+//! `shutdown_timeout` returned false, `Drop` detaches the workers instead of joining them.
 
 mod handle;
+mod latch;
 mod sleep;
 
 #[cfg(not(loom))]
@@ -46,7 +71,12 @@ pub use scope::Scope;
 /// isolation. Not part of the API.
 #[cfg(loom)]
 #[doc(hidden)]
-pub use {handle::OneShot, sleep::Sleep, sleep::Ticket};
+pub use {
+    handle::OneShot,
+    latch::{Announce, Latch},
+    sleep::Sleep,
+    sleep::Ticket,
+};
 
 #[cfg(not(loom))]
 use {
@@ -55,7 +85,9 @@ use {
     crate::spin::SpinWait,
     crossbeam_deque::{Injector, Steal, Stealer, Worker},
     crossbeam_utils::CachePadded,
-    job::{HeapJob, JobRef, Kind, Latch, Outcome, StackJob},
+    job::{AbortOnUnwind, HeapJob, JobRef, Kind, Latch, Outcome, Payload, StackJob},
+    latch::Announce,
+    scope::ScopeQueue,
     sleep::Sleep,
     std::any::Any,
     std::cell::Cell,
@@ -66,8 +98,10 @@ use {
 };
 
 /// A snapshot of a pool's task counts (see [`ThreadPool::stats`]). Tasks are what `spawn`,
-/// `execute`, `Scope::spawn` and an outside `join` submit; the halves of a `join` made inside
-/// a task are part of that task.
+/// `execute`, `install` and `Scope::spawn` submit, and the `b` half of a `join` called from
+/// outside the pool (its `a` runs on the caller); the halves of a `join` made inside a task are
+/// part of that task. A task whose result's drop, payload's drop or `Waker` panicked counts as
+/// panicked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
     /// Submitted and not yet started: `pending − running`, where `pending` counts
@@ -235,12 +269,20 @@ impl Builder {
                     let missing = (num_threads - index) as u32;
                     // Release: as a worker's exit (pairs with `shutdown_timeout`'s Acquire).
                     shared.live_workers.fetch_sub(missing, Release);
-                    drop(ThreadPool { shared, threads });
+                    drop(ThreadPool {
+                        shared,
+                        threads,
+                        detached: Default::default(),
+                    });
                     return Err(BuildError::Spawn(error));
                 }
             }
         }
-        Ok(ThreadPool { shared, threads })
+        Ok(ThreadPool {
+            shared,
+            threads,
+            detached: Default::default(),
+        })
     }
 }
 
@@ -290,6 +332,8 @@ impl fmt::Debug for Builder {
 pub struct ThreadPool {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    /// `shutdown_timeout` gave up: `Drop` detaches the workers instead of joining them.
+    detached: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(not(loom))]
@@ -338,7 +382,7 @@ impl ThreadPool {
         let job = HeapJob::boxed_static(
             move || match panic::catch_unwind(AssertUnwindSafe(task)) {
                 Ok(()) => Outcome::Completed,
-                Err(payload) => Outcome::Panicked(Some(payload)),
+                Err(payload) => Outcome::Panicked(vec![payload]),
             },
             Kind::Task,
         );
@@ -357,16 +401,28 @@ impl ThreadPool {
         // One `pending` unit for the whole scope (its tasks are `Kind::ScopedTask`), so that
         // `wait_idle` also waits for scoped tasks.
         self.shared.task_submitted();
-        let scope = Scope::new(Arc::clone(&self.shared));
+        let outside = WorkerThread::current_in(&self.shared).is_none();
+        let scope = Scope::new(Arc::clone(&self.shared), outside);
+        // Tasks point into this frame (`scope`, the borrows) until `wait` returned; nothing in
+        // between unwinds (f is caught, the rest never calls user code outside a catch).
+        let guard = AbortOnUnwind("ThreadPool::scope");
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
         scope.task_done();
         scope.wait();
+        guard.disarm();
         self.shared.task_done();
         // Taken on every path: `Scope` has no `Drop` (it would have to outlive its borrows).
         let task_panic = scope.take_panic();
         match (result, task_panic) {
             (Ok(value), None) => value,
-            (Err(payload), _) | (Ok(_), Some(payload)) => panic::resume_unwind(payload),
+            (Ok(value), Some(payload)) => {
+                self.shared.discard(value);
+                panic::resume_unwind(payload)
+            }
+            (Err(payload), task_panic) => {
+                self.shared.discard(task_panic);
+                panic::resume_unwind(payload)
+            }
         }
     }
 
@@ -416,11 +472,22 @@ impl ThreadPool {
     /// On a worker of this pool: `b` is pushed onto the worker's deque, `a` runs inline, then
     /// `b` runs inline too unless another worker stole it (then the worker helps with other
     /// work until `b` is done). Cheap enough to recurse down to small pieces of work. From any
-    /// other thread: the pair is submitted to the pool as one task and the caller blocks until
-    /// it is done (after shutdown has begun: both run on the calling thread).
+    /// other thread: `b` is offered to the pool (as a one-task scope), `a` runs on the caller,
+    /// and the caller then runs `b` itself unless a worker already took it, so the join
+    /// completes even when every worker is blocked.
     ///
-    /// If `a` panics and `b` has not started, `b` does not run; otherwise the panic is
-    /// re-raised once both are done (`a`'s first).
+    /// Both closures always run. If either panics, the panic is re-raised once both have
+    /// finished; if both panic, `a`'s payload is the one re-raised (`b`'s is dropped).
+    ///
+    /// ```
+    /// let pool = atomsync::ThreadPool::new(2);
+    /// let ran_b = std::sync::atomic::AtomicBool::new(false);
+    /// let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     pool.join(|| panic!("a failed"), || ran_b.store(true, std::sync::atomic::Ordering::SeqCst))
+    /// }));
+    /// assert!(outcome.is_err());
+    /// assert!(ran_b.load(std::sync::atomic::Ordering::SeqCst), "b ran although a panicked");
+    /// ```
     pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
         A: FnOnce() -> RA + Send,
@@ -434,6 +501,10 @@ impl ThreadPool {
         }
     }
 
+    /// `b` as the one task of a scope opened on this thread (a non-worker): the scope offers
+    /// it to the pool and, while the caller waits, runs it itself if no worker has taken it;
+    /// taking it from the scope's queue is the claim that decides who runs it, once. The
+    /// scope re-raises `a`'s panic first, after `b` has finished.
     #[cold]
     fn join_from_outside<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
@@ -442,17 +513,13 @@ impl ThreadPool {
         RA: Send,
         RB: Send,
     {
-        if self.shared.shutdown.load(SeqCst) {
-            return (a(), b());
-        }
-        let job = StackJob::new(|| self.join(a, b));
-        // SAFETY: we wait for the latch below before `job` goes out of scope.
-        self.shared.submit(unsafe { job.as_job_ref(Kind::Task) });
-        job.latch.wait();
-        match job.into_result() {
-            Ok(results) => results,
-            Err(payload) => panic::resume_unwind(payload),
-        }
+        let mut result_b = None;
+        let result_a = self.scope(|s| {
+            s.spawn(|| result_b = Some(b()));
+            a()
+        });
+        let result_b = result_b.expect("scope returned without a panic, so its task ran");
+        (result_a, result_b)
     }
 
     /// Blocks until no task is queued or running (tasks submitted meanwhile are waited for
@@ -492,10 +559,9 @@ impl ThreadPool {
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats::default();
         for counters in self.shared.counters.iter() {
-            // Relaxed: a snapshot of independent counters.
-            stats.running += counters.running.load(Relaxed);
-            stats.completed += counters.completed.load(Relaxed);
-            stats.panicked += counters.panicked.load(Relaxed);
+            stats.running += counters.running.load();
+            stats.completed += counters.completed.load();
+            stats.panicked += counters.panicked.load();
         }
         // Relaxed: as above.
         let pending = (self.shared.pending.load(Relaxed) & !IDLE_WAITERS) as usize;
@@ -507,8 +573,32 @@ impl ThreadPool {
     /// `timeout` for the workers to finish; true if they all did. Returns false at once when
     /// called from a task of this pool. Either way the pool stays usable as far as the
     /// shutdown rules allow (see the [module docs](self)): later work from other threads runs
-    /// on the calling thread; dropping the pool still joins the workers.
+    /// on the calling thread.
+    ///
+    /// After it returned false, dropping the pool does not wait: the workers are detached and
+    /// exit on their own once the queued and running tasks have ended (a task stuck forever
+    /// keeps its worker thread alive, as a detached `std::thread` would). After it returned
+    /// true, the workers have exited and the drop joins them at once.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let pool = atomsync::ThreadPool::new(1);
+    /// let (release, stuck) = std::sync::mpsc::channel::<()>();
+    /// pool.execute(move || { let _ = stuck.recv(); });
+    /// assert!(!pool.shutdown_timeout(Duration::from_millis(20)));
+    /// let start = Instant::now();
+    /// drop(pool); // does not wait for the stuck task
+    /// assert!(start.elapsed() < Duration::from_secs(1));
+    /// drop(release); // the task ends, and its worker exits
+    /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        let finished = self.shutdown_and_wait(timeout);
+        // Relaxed would do (only `Drop`, on a thread that owns the pool, reads it).
+        self.detached.store(!finished, SeqCst);
+        finished
+    }
+
+    fn shutdown_and_wait(&self, timeout: Duration) -> bool {
         self.shared.begin_shutdown();
         if WorkerThread::current_in(&self.shared).is_some() {
             return false;
@@ -533,10 +623,14 @@ impl ThreadPool {
 impl Drop for ThreadPool {
     /// Runs every queued task, then joins the workers. Dropped on one of its own workers (the
     /// last `Arc<ThreadPool>` held by a task), the pool cannot join that worker: it then only
-    /// starts the shutdown, and the workers exit on their own once the queues are empty.
+    /// starts the shutdown, and the workers exit on their own once the queues are empty. After
+    /// [`shutdown_timeout`](Self::shutdown_timeout) returned false, likewise: the workers are
+    /// detached, not joined.
     fn drop(&mut self) {
         self.shared.begin_shutdown();
-        if WorkerThread::current_in(&self.shared).is_some() {
+        if WorkerThread::current_in(&self.shared).is_some() || *self.detached.get_mut() {
+            // Dropping the `JoinHandle`s detaches the threads.
+            self.threads.clear();
             return;
         }
         for thread in self.threads.drain(..) {
@@ -564,9 +658,49 @@ const IDLE_WAITERS: u32 = 1 << 31;
 #[cfg(not(loom))]
 #[derive(Default)]
 struct Counters {
-    running: AtomicUsize,
-    completed: AtomicUsize,
-    panicked: AtomicUsize,
+    running: Counter,
+    completed: Counter,
+    panicked: Counter,
+}
+
+/// A statistics counter. A worker's own counters have a single writer (the worker), which
+/// updates them with a plain load and store instead of a locked read-modify-write (measured:
+/// the three RMWs were ~17 % of a scope of 10 000 tiny tasks); the slot shared by the threads
+/// outside the pool uses `fetch_add`. Readers (`stats`) take a racy snapshot either way.
+#[cfg(not(loom))]
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+#[cfg(not(loom))]
+impl Counter {
+    #[inline]
+    fn add(&self, delta: usize, shared_slot: bool) {
+        // Relaxed (all): statistics, read as a racy snapshot; the single writer's own
+        // load-store sequence is ordered by program order.
+        if shared_slot {
+            self.0.fetch_add(delta, Relaxed);
+        } else {
+            self.0
+                .store(self.0.load(Relaxed).wrapping_add(delta), Relaxed);
+        }
+    }
+
+    #[inline]
+    fn sub(&self, delta: usize, shared_slot: bool) {
+        // Relaxed: as in `add`.
+        if shared_slot {
+            self.0.fetch_sub(delta, Relaxed);
+        } else {
+            self.0
+                .store(self.0.load(Relaxed).wrapping_sub(delta), Relaxed);
+        }
+    }
+
+    #[inline]
+    fn load(&self) -> usize {
+        // Relaxed: a snapshot.
+        self.0.load(Relaxed)
+    }
 }
 
 /// What the pool and its workers share.
@@ -633,39 +767,67 @@ impl Shared {
         }
     }
 
-    /// Runs a job, with the bookkeeping its kind asks for.
+    /// Runs a job, with the bookkeeping its kind asks for. Never unwinds: every job catches
+    /// the panics of the user code it runs (see the module docs), and the guard turns a bug of
+    /// ours that would unwind here into an abort.
     fn execute_job(&self, job: JobRef, slot: usize) {
-        let kind = job.kind;
-        if kind == Kind::Part {
-            // SAFETY: a job is in exactly one queue and was just taken from it (or never
-            // queued), so it runs once; its owner keeps it alive until it ran.
-            let _ = unsafe { job.execute() };
-            return;
-        }
-        let counters = &self.counters[slot];
-        // Relaxed (all three counters): statistics, read as a racy snapshot.
-        counters.running.fetch_add(1, Relaxed);
-        // SAFETY: as above.
-        let outcome = unsafe { job.execute() };
-        counters.running.fetch_sub(1, Relaxed);
-        match outcome {
-            Outcome::Completed => {
-                counters.completed.fetch_add(1, Relaxed);
+        let guard = AbortOnUnwind("a pool job");
+        match job.kind {
+            Kind::Part => {
+                // SAFETY: a job is in exactly one queue and was just taken from it (or never
+                // queued), so it runs once; its owner keeps it alive until it ran.
+                if let Outcome::Panicked(payloads) = unsafe { job.execute() } {
+                    self.report_panics(payloads);
+                }
             }
-            Outcome::Panicked(payload) => {
-                counters.panicked.fetch_add(1, Relaxed);
-                if let Some(payload) = payload {
-                    self.report_panic(payload);
+            Kind::ScopeTicket => {
+                // SAFETY: `job` is a ticket (its kind says so), taken from a queue once.
+                let queue = unsafe { ScopeQueue::from_ticket(job) };
+                self.run_scope_ticket(&queue, slot);
+            }
+            Kind::Task | Kind::ScopedTask => {
+                let kind = job.kind;
+                let counters = &self.counters[slot];
+                // A worker's own slot has one writer (that worker): no locked RMW needed.
+                let shared_slot = slot == self.counters.len() - 1;
+                counters.running.add(1, shared_slot);
+                // SAFETY: as above.
+                let outcome = unsafe { job.execute() };
+                counters.running.sub(1, shared_slot);
+                match outcome {
+                    Outcome::Completed => counters.completed.add(1, shared_slot),
+                    Outcome::Panicked(payloads) => {
+                        counters.panicked.add(1, shared_slot);
+                        self.report_panics(payloads);
+                    }
+                }
+                if kind == Kind::Task {
+                    self.task_done();
                 }
             }
         }
-        if kind == Kind::Task {
-            self.task_done();
+        guard.disarm();
+    }
+
+    /// A ticket of a scope opened outside the pool: run that scope's queued tasks until its
+    /// queue is empty (its caller runs them too; each is taken once).
+    fn run_scope_ticket(&self, queue: &ScopeQueue, slot: usize) {
+        queue.ticket_taken();
+        while let Some(job) = queue.take() {
+            self.execute_job(job, slot);
         }
     }
 
+    fn report_panics(&self, payloads: Vec<Payload>) {
+        for payload in payloads {
+            self.report_panic(payload);
+        }
+    }
+
+    /// Hands a payload nobody else receives to the `panic_handler` (or drops it). Neither the
+    /// handler's panic nor a payload's panicking `Drop` unwinds out of here.
     #[cold]
-    fn report_panic(&self, payload: Box<dyn Any + Send>) {
+    fn report_panic(&self, payload: Payload) {
         match &self.panic_handler {
             Some(handler) => {
                 if let Err(handler_panic) =
@@ -675,6 +837,14 @@ impl Shared {
                 }
             }
             None => drop_payload(payload),
+        }
+    }
+
+    /// Drops a value the user gets no more (a result, a second panic payload) without letting
+    /// a panic of its `Drop` unwind: such a panic goes to the `panic_handler`.
+    pub(crate) fn discard<T>(&self, value: T) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            self.report_panic(payload);
         }
     }
 
@@ -708,10 +878,20 @@ impl Shared {
     }
 }
 
-/// Drops a panic payload whose own `Drop` might panic, without unwinding into the worker.
+/// Drops a panic payload whose own `Drop` might panic, without unwinding into the caller: the
+/// panic of such a drop has a payload of its own, which is dropped in turn, and so on; after a
+/// few rounds of payloads that panic when dropped, the last one is leaked (sound; and no
+/// reasonable payload gets there).
 #[cfg(not(loom))]
-fn drop_payload(payload: Box<dyn Any + Send>) {
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+fn drop_payload(payload: Payload) {
+    let mut payload = payload;
+    for _ in 0..4 {
+        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
+    }
+    std::mem::forget(payload);
 }
 
 #[cfg(not(loom))]
@@ -739,6 +919,14 @@ impl WorkerThread {
         // does not keep the reference beyond its own call.
         let worker = unsafe { current.as_ref() }?;
         ptr::eq(&*worker.shared, shared).then_some(worker)
+    }
+
+    /// Calls `f` with the worker (of any atomsync pool) running on this thread, if any.
+    fn with_current<R>(f: impl FnOnce(&WorkerThread) -> R) -> Option<R> {
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: as in `current_in`.
+        let worker = unsafe { current.as_ref() }?;
+        Some(f(worker))
     }
 
     fn run(self) {
@@ -841,17 +1029,64 @@ impl WorkerThread {
         x
     }
 
-    /// Runs pool work until `latch` is set; sleeps on the latch when there is none.
+    /// Runs pool work until `latch` is set. When there is none (after a spin), sleeps in the
+    /// pool's idle protocol with the latch announced (`latch.rs`), so that a job pushed
+    /// anywhere in the pool or the latch being set wakes it: a waiting worker stays a worker.
     fn wait_until(&self, latch: &Latch) {
+        let sleep = &self.shared.sleep;
         let mut spin = SpinWait::new();
         while !latch.is_set() {
             if let Some(job) = self.find_work() {
                 self.execute(job);
                 spin.reset();
-            } else if !spin.spin() {
-                // Our deque is empty: nothing the latch depends on is stranded with us.
+                continue;
+            }
+            if spin.spin() {
+                continue;
+            }
+            if !latch.has_pool() {
+                // Not a latch of ours (never the case today): block on it directly.
                 latch.wait();
                 return;
+            }
+            match latch.announce_pool_sleeper() {
+                Announce::Set => return,
+                Announce::Setting => {
+                    crate::shim::yield_now();
+                    continue;
+                }
+                Announce::Announced => {}
+            }
+            let ticket = sleep.prepare_to_sleep();
+            if !latch.still_announced() {
+                sleep.cancel(ticket);
+                continue;
+            }
+            match self.find_work() {
+                Some(job) => {
+                    sleep.cancel(ticket);
+                    self.execute(job);
+                }
+                // Our deque is empty: nothing the latch depends on is stranded with us.
+                None => sleep.sleep(ticket),
+            }
+            spin.reset();
+        }
+    }
+
+    /// `JoinHandle::join` called on this worker: wait for `cell` as for a latch, through a
+    /// `Waker` that sets one.
+    fn wait_for_cell<T>(&self, cell: &handle::OneShot<T>) -> T {
+        // SAFETY: the latch's `Sleep` is in our `Shared`, which we hold for as long as we
+        // wait; the waker that may set the latch is woken at most once, by the cell's
+        // `complete`, before we return (we return only once the latch is set or the value was
+        // there without registering).
+        let latch = std::sync::Arc::new(LatchWaker(unsafe { Latch::for_pool(&self.shared.sleep) }));
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&latch));
+        loop {
+            match cell.poll(&waker) {
+                std::task::Poll::Ready(value) => return value,
+                std::task::Poll::Pending => self.wait_until(&latch.0),
             }
         }
     }
@@ -863,22 +1098,26 @@ impl WorkerThread {
         RA: Send,
         RB: Send,
     {
-        let job_b = StackJob::new(b);
+        // SAFETY: the `Sleep` is in our `Shared`, alive for as long as this worker.
+        let job_b = StackJob::with_latch(b, unsafe { Latch::for_pool(&self.shared.sleep) });
+        // From the push until `b` ran or was taken back, a `JobRef` into this frame is out:
+        // nothing in between may unwind (`a` is caught; `execute` and `wait_until` never
+        // unwind), and the guard aborts if our own code ever did.
+        let guard = AbortOnUnwind("a worker's join");
         // SAFETY: we do not leave this function before `job_b` ran (its latch is set) or we
-        // took it back from our deque (below).
+        // took it back from our deque (below); the guard covers unwinding.
         let job_b_ref = unsafe { job_b.as_job_ref(Kind::Part) };
         let job_b_id = job_b_ref.id();
         self.push(job_b_ref);
         let result_a = panic::catch_unwind(AssertUnwindSafe(a));
         // `a`'s own joins took back or waited for everything they pushed, so what is above
         // `b` in our deque are tasks `a` spawned: run them until we reach `b`.
+        let mut taken_back = false;
         while !job_b.latch.is_set() {
             match self.local.pop() {
                 Some(job) if job.id() == job_b_id => {
-                    return match result_a {
-                        Ok(result_a) => (result_a, job_b.run_inline()),
-                        Err(payload) => panic::resume_unwind(payload),
-                    };
+                    taken_back = true;
+                    break;
                 }
                 Some(job) => self.execute(job),
                 None => {
@@ -888,10 +1127,38 @@ impl WorkerThread {
                 }
             }
         }
-        let result_b = job_b.into_result();
+        guard.disarm();
+        // Both halves always run: `b` even when `a` panicked.
+        let result_b = if taken_back {
+            job_b.run_inline()
+        } else {
+            job_b.into_result()
+        };
         match (result_a, result_b) {
             (Ok(result_a), Ok(result_b)) => (result_a, result_b),
-            (Err(payload), _) | (_, Err(payload)) => panic::resume_unwind(payload),
+            (Err(payload), result_b) => {
+                self.shared.discard(result_b);
+                panic::resume_unwind(payload)
+            }
+            (Ok(result_a), Err(payload)) => {
+                self.shared.discard(result_a);
+                panic::resume_unwind(payload)
+            }
         }
+    }
+}
+
+/// A `Waker` that sets a latch (a worker joining a `JoinHandle`).
+#[cfg(not(loom))]
+struct LatchWaker(Latch);
+
+#[cfg(not(loom))]
+impl std::task::Wake for LatchWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.set();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.set();
     }
 }

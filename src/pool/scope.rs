@@ -2,13 +2,30 @@
 //!
 //! A scope counts its unfinished tasks in `pending`, starting at 1 for the scope's own closure;
 //! the task that brings it to 0 sets the latch the caller waits on. The first panic of a task
-//! is kept in `panic` and re-raised by `scope` once every task has finished.
+//! is kept in `panic` and re-raised by `scope` once every task has finished; a later task's
+//! payload is dropped under `catch_unwind` (its `Drop` is user code), and a panic of that drop
+//! goes to the pool's `panic_handler`.
 //!
+//! **A scope opened outside the pool** (by a thread that is not one of its workers) has a
+//! FIFO queue of its own (a crossbeam `Worker` owned by the caller's thread, whose `Stealer`
+//! is in [`ScopeQueue`]): the tasks that the caller's thread spawns go there, and
+//! for each the pool gets a *ticket* (at most `num_threads` outstanding), a job that runs the
+//! scope's queued tasks until the queue is empty. While the caller waits it takes tasks from
+//! the same queue and runs them itself, so the scope completes even if every worker is blocked,
+//! and the caller runs only its own scope's tasks, never unrelated work. Taking a task from the
+//! queue (the owner's `pop`, a ticket's `steal`) is the claim: each task runs once, on whoever
+//! took it. Only the
+//! caller's thread pushes to the queue, and only while it is not waiting, so a caller that
+//! finds the queue empty may sleep on the latch: every task left is running somewhere.
+//! (Tasks spawned from a worker go to that worker's deque; from any other thread, to the
+//! injector.) The ticket count is only a hint (Relaxed): a missed ticket costs parallelism,
+//! never progress, since the caller runs whatever is left.//!
 //! [`ThreadPool::scope`]: super::ThreadPool::scope
 
 use super::Shared;
-use super::job::{HeapJob, Kind, Latch, Outcome};
+use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
 use crate::shim::{Arc, AtomicUsize};
+use crossbeam_deque::{Steal, Stealer, Worker};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
@@ -25,18 +42,28 @@ pub struct Scope<'scope, 'env: 'scope> {
     latch: Latch,
     /// The first panic payload of a task (a leaked `Box<Box<dyn Any + Send>>`), or null.
     panic: AtomicPtr<Box<dyn Any + Send>>,
+    /// Opened outside the pool: the scope's own queue (see the module docs).
+    outside: Option<OutsideQueue>,
+    /// The thread that opened the scope (the address of a thread-local marker).
+    owner: usize,
     // Invariance over both lifetimes, as in `std::thread::Scope`.
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
 }
 
 impl<'scope, 'env> Scope<'scope, 'env> {
-    pub(super) fn new(shared: Arc<Shared>) -> Self {
+    /// A scope of the pool of `shared`, opened on this thread; `outside`: this thread is not
+    /// a worker of that pool.
+    pub(super) fn new(shared: Arc<Shared>, outside: bool) -> Self {
+        // SAFETY: the `Sleep` is in `shared`, which the scope holds.
+        let latch = unsafe { Latch::for_pool(&shared.sleep) };
         Self {
             shared,
             pending: AtomicUsize::new(1),
-            latch: Latch::new(),
+            latch,
             panic: AtomicPtr::new(ptr::null_mut()),
+            outside: outside.then(OutsideQueue::new),
+            owner: thread_marker(),
             scope: PhantomData,
             env: PhantomData,
         }
@@ -66,21 +93,31 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let job = move || {
             let outcome = match panic::catch_unwind(AssertUnwindSafe(task)) {
                 Ok(()) => Outcome::Completed,
-                Err(payload) => {
-                    self.keep_panic(payload);
-                    Outcome::Panicked(None)
-                }
+                Err(payload) => Outcome::Panicked(self.keep_panic(payload).into_iter().collect()),
             };
+            // Must come last: the scope may be gone right after.
             self.task_done();
             outcome
         };
-        // SAFETY: `scope` does not return (nor unwind) before `pending` reached 0, i.e. before
-        // this job ran: every borrow of 'scope outlives its execution.
+        // SAFETY: `scope` does not return (nor unwind: its frame is guarded) before `pending`
+        // reached 0, i.e. before this job ran: every borrow of 'scope outlives its execution.
         let job = unsafe { HeapJob::boxed(job, Kind::ScopedTask) };
-        self.shared.submit(job);
+        match &self.outside {
+            Some(outside) if self.owner == thread_marker() => {
+                // SAFETY: we are on the owner thread (the marker check above).
+                unsafe { outside.push(job) };
+                let queue = &outside.shared;
+                if queue.wants_ticket(self.shared.stealers.len()) {
+                    self.shared.inject(queue.ticket());
+                }
+            }
+            _ => self.shared.submit(job),
+        }
     }
 
-    fn keep_panic(&self, payload: Box<dyn Any + Send>) {
+    /// Keeps the first panic; drops a later one, and returns the payload of that drop's own
+    /// panic (user code) for the `panic_handler`.
+    fn keep_panic(&self, payload: Payload) -> Option<Payload> {
         let boxed = Box::into_raw(Box::new(payload));
         // AcqRel: Release publishes the payload to the Acquire swap in `take_panic`.
         if let Err(_other) = self
@@ -88,8 +125,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             .compare_exchange(ptr::null_mut(), boxed, AcqRel, Relaxed)
         {
             // SAFETY: `boxed` came from `Box::into_raw` above and was not published.
-            drop(unsafe { Box::from_raw(boxed) });
+            let payload = unsafe { Box::from_raw(boxed) };
+            return panic::catch_unwind(AssertUnwindSafe(move || drop(payload))).err();
         }
+        None
     }
 
     /// One task (or the scope's closure) finished. Must be the last access to `self`.
@@ -101,9 +140,30 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
     }
 
-    /// Waits until every task has finished (helping with pool work if on a worker).
+    /// Waits until every task has finished: a worker helps with pool work meanwhile (and
+    /// stays in the pool); the thread that opened the scope outside the pool runs the scope's
+    /// own queued tasks.
     pub(super) fn wait(&self) {
-        self.shared.wait_for_latch(&self.latch);
+        let Some(outside) = &self.outside else {
+            return self.shared.wait_for_latch(&self.latch);
+        };
+        debug_assert_eq!(
+            self.owner,
+            thread_marker(),
+            "a scope is waited for by its owner"
+        );
+        // Tasks run here count in the slot of threads outside the pool.
+        let slot = self.shared.counters.len() - 1;
+        while !self.latch.is_set() {
+            // SAFETY: `wait` runs on the thread that opened the scope (`ThreadPool::scope`
+            // calls it right after the scope's closure, on the same thread).
+            match unsafe { outside.pop() } {
+                Some(job) => self.shared.execute_job(job, slot),
+                // Only this thread pushes to the queue, and it is here: every task left is
+                // running elsewhere, and its end sets the latch.
+                None => self.latch.wait(),
+            }
+        }
     }
 
     /// The first panic of a task, if any.
@@ -122,4 +182,113 @@ impl std::fmt::Debug for Scope<'_, '_> {
             .field("pending", &self.pending.load(Relaxed))
             .finish()
     }
+}
+
+/// The owner's end of an outside scope's queue: a FIFO crossbeam `Worker` (single producer,
+/// cheaper to push to than an `Injector`), plus the shared end.
+struct OutsideQueue {
+    /// Used only on the thread that opened the scope (see the `Sync` impl).
+    jobs: Worker<JobRef>,
+    shared: Arc<ScopeQueue>,
+}
+
+// SAFETY: `jobs` (a `Worker`, which is `Send` but not `Sync`) is touched only through `push`
+// and `pop`, whose callers guarantee that they run on the thread that opened the scope (the
+// scope's `owner` marker is checked before every push; `wait` runs on that thread); every
+// other thread reaches the queue only through the `Stealer` in `shared`, which is `Sync`.
+unsafe impl Sync for OutsideQueue {}
+
+impl OutsideQueue {
+    fn new() -> Self {
+        let jobs = Worker::new_fifo();
+        let shared = Arc::new(ScopeQueue {
+            stealer: jobs.stealer(),
+            tickets: AtomicUsize::new(0),
+        });
+        Self { jobs, shared }
+    }
+
+    /// # Safety
+    /// Only on the thread that opened the scope.
+    unsafe fn push(&self, job: JobRef) {
+        self.jobs.push(job);
+    }
+
+    /// Takes one queued task (the claim, against the tickets' steals).
+    ///
+    /// # Safety
+    /// Only on the thread that opened the scope.
+    unsafe fn pop(&self) -> Option<JobRef> {
+        self.jobs.pop()
+    }
+}
+
+/// The shared end of the queue of a scope opened outside the pool (module docs), held by the
+/// scope and its tickets; it outlives the scope only empty (the scope returns once all its
+/// tasks ran).
+pub(super) struct ScopeQueue {
+    stealer: Stealer<JobRef>,
+    /// Tickets in the pool's queues not yet started.
+    tickets: AtomicUsize,
+}
+
+impl ScopeQueue {
+    /// Takes one queued task (the claim: whoever takes it runs it).
+    pub(super) fn take(&self) -> Option<JobRef> {
+        loop {
+            match self.stealer.steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// Whether a new task should come with a ticket: fewer than `workers` are outstanding.
+    fn wants_ticket(&self, workers: usize) -> bool {
+        // Relaxed: a hint (module docs).
+        if self.tickets.load(Relaxed) >= workers {
+            return false;
+        }
+        self.tickets.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// A ticket started running.
+    pub(super) fn ticket_taken(&self) {
+        // Relaxed: a hint (module docs).
+        self.tickets.fetch_sub(1, Relaxed);
+    }
+
+    /// A ticket for the pool's queues: a `JobRef` of kind `ScopeTicket` that owns one
+    /// reference to this queue.
+    fn ticket(self: &Arc<Self>) -> JobRef {
+        unsafe fn release(pointer: *const ()) -> Outcome {
+            // SAFETY: `pointer` came from `Arc::into_raw` in `ticket`, once per ticket.
+            drop(unsafe { Arc::from_raw(pointer as *const ScopeQueue) });
+            Outcome::Completed
+        }
+        let pointer = Arc::into_raw(Arc::clone(self)) as *const ();
+        // SAFETY: `release` takes over the reference leaked by `into_raw`, once; a
+        // `ScopeQueue` is `Send + Sync` (a `Stealer` of `Send` jobs and an atomic).
+        unsafe { JobRef::from_parts(pointer, release, Kind::ScopeTicket) }
+    }
+
+    /// The queue of a ticket taken from a pool queue.
+    ///
+    /// # Safety
+    /// `job` is a ticket made by [`ticket`](Self::ticket) (kind `ScopeTicket`), used once.
+    pub(super) unsafe fn from_ticket(job: JobRef) -> Arc<Self> {
+        debug_assert_eq!(job.kind, Kind::ScopeTicket);
+        // SAFETY: the caller's contract; the reference leaked by `ticket` is ours now.
+        unsafe { Arc::from_raw(job.id() as *const ScopeQueue) }
+    }
+}
+
+/// Identifies the calling thread cheaply: the address of a thread-local.
+fn thread_marker() -> usize {
+    thread_local! {
+        static MARKER: u8 = const { 0 };
+    }
+    MARKER.with(|marker| marker as *const u8 as usize)
 }
