@@ -59,6 +59,8 @@
 
 mod condvar;
 mod futex;
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
 #[cfg(all(feature = "lock_api_04", not(loom)))]
 pub mod lock_api_04;
 mod mutex;
