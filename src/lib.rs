@@ -44,6 +44,12 @@
 //! producer.join().unwrap();
 //! ```
 //!
+//! ## Cargo features
+//!
+//! | feature       | default | what it adds                                                              |
+//! |---------------|---------|---------------------------------------------------------------------------|
+//! | `lock_api_04` | off     | [lock_api 0.4](https://docs.rs/lock_api/0.4)'s raw traits on [`RawMutex`] and [`RawRwLock`], with aliases and a `Condvar` in `atomsync::lock_api_04`, for code on parking_lot 0.12, tokio 1.x or dashmap |
+//!
 //! Platforms: Linux uses the `futex` syscall directly (timed waits, requeue). Elsewhere untimed
 //! waits go through `atomic-wait`, timed waits poll (see the `futex` module notes), and
 //! `notify_all` wakes every waiter. Only Linux is tested.
@@ -53,6 +59,10 @@
 
 mod condvar;
 mod futex;
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
+#[cfg(all(feature = "lock_api_04", not(loom)))]
+pub mod lock_api_04;
 mod mutex;
 pub mod pool;
 mod rwlock;
