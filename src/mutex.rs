@@ -81,6 +81,52 @@ const WAITER: u32 = 1 << WAITER_SHIFT;
 #[cfg(not(loom))]
 const STARVATION_LIMIT: Duration = Duration::from_micros(500);
 
+/// What one thread in `lock_contended` knows about itself.
+struct Contender {
+    /// A condvar waiter re-taking the lock (it may have been requeued onto this word).
+    after_wait: bool,
+    /// Our own futex wait on this word returned `Woken`: we may claim a HANDOFF.
+    woken: bool,
+    /// WOKEN is (or may be) ours: set for us by the unlock that woke us (a condvar waiter may
+    /// have been woken on this word after a requeue), or by ourselves while spinning. We clear
+    /// it in our next decisive CAS (take, claim, sleep, give up).
+    owns_woken: bool,
+    /// Our last futex wait on this word ended in a timeout while we were counted: an unlock
+    /// that cannot tell whether its wake reached anyone may have handed the lock to us.
+    timed_out_counted: bool,
+    /// When we first slept (for STARVING).
+    #[cfg(not(loom))]
+    since: Option<Instant>,
+}
+
+impl Contender {
+    fn new(after_wait: bool) -> Self {
+        Self {
+            after_wait,
+            woken: false,
+            owns_woken: after_wait,
+            timed_out_counted: false,
+            #[cfg(not(loom))]
+            since: None,
+        }
+    }
+
+    /// `state` with WOKEN cleared if it is ours.
+    fn clear_woken(&self, state: u32) -> u32 {
+        if self.owns_woken { state & !WOKEN } else { state }
+    }
+
+    /// May we claim the HANDOFF in `state`? Only if we slept on this word. A condvar waiter
+    /// cannot tell a wake on the condvar (never requeued: not an addressee of the hand-off)
+    /// from a wake here after a requeue (an addressee: if it did not claim, nobody might). It
+    /// claims only while REQUEUED is set: a requeued thread that a hand-off woke always sees
+    /// REQUEUED, because only an owner clears it and nobody owns the lock between a hand-off
+    /// and its claim.
+    fn may_claim_hand_off(&self, state: u32) -> bool {
+        state & HANDOFF != 0 && (self.woken || (self.after_wait && state & REQUEUED != 0))
+    }
+}
+
 #[inline]
 fn waiters(state: u32) -> u32 {
     state >> WAITER_SHIFT
@@ -262,23 +308,12 @@ impl RawMutex {
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, after_wait: bool) -> bool {
         let mut spin = SpinWait::new();
-        // Our own futex wait on this word returned `Woken`: we may claim a HANDOFF.
-        let mut woken = false;
-        // WOKEN is (or may be) ours: set for us by the unlock that woke us (a condvar waiter
-        // may have been woken on this word after a requeue), or by ourselves while spinning.
-        // We clear it in our next decisive CAS (take, claim, sleep, give up).
-        let mut owns_woken = after_wait;
-        // Our last futex wait on this word ended in a timeout while we were counted: an unlock
-        // that cannot tell whether its wake reached anyone may have handed the lock to us.
-        let mut timed_out_counted = false;
-        let clear_woken = |state: u32, owns_woken: bool| if owns_woken { state & !WOKEN } else { state };
-        #[cfg(not(loom))]
-        let mut since: Option<Instant> = None;
+        let mut me = Contender::new(after_wait);
         let mut state = self.state.load(Relaxed);
         loop {
             // 1. The lock is free: take it.
             if state & LOCKED == 0 {
-                let new = clear_woken(state | LOCKED, owns_woken);
+                let new = me.clear_woken(state | LOCKED);
                 // Acquire: pairs with the Release in `release`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
@@ -287,14 +322,9 @@ impl RawMutex {
                 continue;
             }
 
-            // 2. The owner handed the lock to the sleepers, and we slept on this word: claim
-            //    it. A condvar waiter cannot tell a wake on the condvar (never requeued: not an
-            //    addressee of the hand-off) from a wake here after a requeue (an addressee: if
-            //    it did not claim, nobody might). It claims only while REQUEUED is set: a
-            //    requeued thread that a hand-off woke always sees REQUEUED, because only an
-            //    owner clears it and nobody owns the lock between a hand-off and its claim.
-            if state & HANDOFF != 0 && (woken || (after_wait && state & REQUEUED != 0)) {
-                let new = clear_woken(state & !HANDOFF, owns_woken);
+            // 2. The owner handed the lock to the sleepers, and we may be one: claim it.
+            if me.may_claim_hand_off(state) {
+                let new = me.clear_woken(state & !HANDOFF);
                 // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
@@ -307,31 +337,8 @@ impl RawMutex {
             //    Checked before spinning, so a passed deadline (`Duration::ZERO`) returns at
             //    once instead of running the spin-and-yield schedule first.
             if futex::deadline_passed(deadline) {
-                // We timed out while counted and find a HANDOFF: where `wake_one` cannot tell
-                // whether it woke anyone, the hand-off may have been meant for us alone, and
-                // nobody else would ever claim it. Claim it and pass it on with a fair release
-                // (to a sleeper if one is counted, else a plain release). (The seeded bug for
-                // the loom CI check drops this.)
-                if !cfg!(atomsync_seeded_bug) && timed_out_counted && state & HANDOFF != 0 {
-                    let new = clear_woken(state & !HANDOFF, owns_woken);
-                    // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
-                    match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                        Ok(_) => {
-                            // SAFETY: the CAS above claimed the hand-off: we own the lock.
-                            unsafe { self.release_fair() };
-                            return false;
-                        }
-                        Err(actual) => state = actual,
-                    }
-                    continue;
-                }
-                let new = clear_woken(state, owns_woken);
-                if new == state {
-                    return false;
-                }
-                // Relaxed: only WOKEN changes.
-                match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                    Ok(_) => return false,
+                match self.give_up(state, &me) {
+                    Ok(()) => return false,
                     Err(actual) => state = actual,
                 }
                 continue;
@@ -342,9 +349,9 @@ impl RawMutex {
             if state & HANDOFF == 0 && spin.spin() {
                 #[cfg(all(test, not(loom)))]
                 tests::SPIN_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
-                if !owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
+                if !me.owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
                     // Relaxed: only the flag changes. If the CAS fails we just spin without it.
-                    owns_woken = self
+                    me.owns_woken = self
                         .state
                         .compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed)
                         .is_ok();
@@ -354,36 +361,68 @@ impl RawMutex {
             }
 
             // 5. Count ourselves in and sleep until the word changes.
-            assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
-            #[allow(unused_mut)]
-            let mut new = clear_woken(state + WAITER, owns_woken);
-            #[cfg(not(loom))]
-            if woken && since.is_some_and(|since| since.elapsed() > STARVATION_LIMIT) {
-                new |= STARVING;
-            }
-            // Relaxed: only the count and flags change; the futex value check and the
-            // unlocker's CAS see this value through the word's modification order.
-            if let Err(actual) = self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                state = actual;
-                continue;
-            }
-            #[cfg(not(loom))]
-            if since.is_none() {
-                since = Some(Instant::now());
-            }
-            // Only a thread that really slept may claim a HANDOFF (one whose wait found the
-            // word already changed is a newcomer to the hand-off). Any thread that registered
-            // owns WOKEN afterwards: an unlock may have set it on its behalf before it slept.
-            let wait = futex::wait(&self.state, new, deadline);
-            woken |= wait == futex::Wait::Woken;
-            timed_out_counted = wait == futex::Wait::TimedOut;
-            owns_woken = true;
-            spin.reset();
-            // Leave the count at once (WOKEN stays until our next decisive CAS): `waiters`
-            // then counts only threads that sleep, which is what an unlock needs to know.
-            // Relaxed: bookkeeping only; the lock is taken with Acquire above.
-            state = self.state.fetch_sub(WAITER, Relaxed) - WAITER;
+            state = match self.sleep_counted(state, &mut me, deadline) {
+                Ok(state) => {
+                    spin.reset();
+                    state
+                }
+                Err(actual) => actual,
+            };
         }
+    }
+
+    /// Step 3 of `lock_contended`, the deadline passed: give up. `Err` carries the state to
+    /// retry with when a CAS lost a race.
+    fn give_up(&self, state: u32, me: &Contender) -> Result<(), u32> {
+        // We timed out while counted and find a HANDOFF: where `wake_one` cannot tell whether
+        // it woke anyone, the hand-off may have been meant for us alone, and nobody else would
+        // ever claim it. Claim it and pass it on with a fair release (to a sleeper if one is
+        // counted, else a plain release). (The seeded bug for the loom CI check drops this.)
+        if !cfg!(atomsync_seeded_bug) && me.timed_out_counted && state & HANDOFF != 0 {
+            let new = me.clear_woken(state & !HANDOFF);
+            // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
+            self.state.compare_exchange_weak(state, new, Acquire, Relaxed)?;
+            // SAFETY: the CAS above claimed the hand-off: we own the lock.
+            unsafe { self.release_fair() };
+            return Ok(());
+        }
+        let new = me.clear_woken(state);
+        if new != state {
+            // Relaxed: only WOKEN changes.
+            self.state.compare_exchange_weak(state, new, Relaxed, Relaxed)?;
+        }
+        Ok(())
+    }
+
+    /// Step 5 of `lock_contended`: count ourselves in, sleep until the word changes, and leave
+    /// the count. `Ok` carries the state after the sleep; `Err` the state to retry with when
+    /// the registering CAS lost a race.
+    fn sleep_counted(&self, state: u32, me: &mut Contender, deadline: Option<Instant>) -> Result<u32, u32> {
+        assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
+        #[allow(unused_mut)]
+        let mut new = me.clear_woken(state + WAITER);
+        #[cfg(not(loom))]
+        if me.woken && me.since.is_some_and(|since| since.elapsed() > STARVATION_LIMIT) {
+            new |= STARVING;
+        }
+        // Relaxed: only the count and flags change; the futex value check and the unlocker's
+        // CAS see this value through the word's modification order.
+        self.state.compare_exchange_weak(state, new, Relaxed, Relaxed)?;
+        #[cfg(not(loom))]
+        if me.since.is_none() {
+            me.since = Some(Instant::now());
+        }
+        // Only a thread that really slept may claim a HANDOFF (one whose wait found the word
+        // already changed is a newcomer to the hand-off). Any thread that registered owns WOKEN
+        // afterwards: an unlock may have set it on its behalf before it slept.
+        let wait = futex::wait(&self.state, new, deadline);
+        me.woken |= wait == futex::Wait::Woken;
+        me.timed_out_counted = wait == futex::Wait::TimedOut;
+        me.owns_woken = true;
+        // Leave the count at once (WOKEN stays until our next decisive CAS): `waiters` then
+        // counts only threads that sleep, which is what an unlock needs to know.
+        // Relaxed: bookkeeping only; the lock is taken with Acquire above.
+        Ok(self.state.fetch_sub(WAITER, Relaxed) - WAITER)
     }
 
     /// The slow path of `release` and `release_fair`: some flag or waiter count is set.

@@ -2,8 +2,11 @@
 //!
 //! A contender that finds a lock held by a *running* thread spins a little before it sleeps:
 //! the owner is likely to release within a few hundred nanoseconds, and a futex sleep plus wake
-//! costs microseconds. Spinning only helps while the owner runs, so callers spin only while
-//! nobody sleeps on the word (a sleeper means the lock has been held "long").
+//! costs microseconds. When to spin is each caller's decision, made where its protocol is: the
+//! mutex's newcomers always spin (a spinner claims WOKEN, so unlocks need not wake a sleeper);
+//! the RwLock's readers spin only while no reader sleeps, its writers only while no writer
+//! waits, and a writer behind readers runs only the busy-wait rounds
+//! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering.
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted

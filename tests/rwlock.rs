@@ -26,31 +26,14 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DEADLOCK, current_thread_id, spawn_watched, wait_until_asleep_on, within};
+use common::{
+    DEADLOCK, current_thread_id, spawn_sleeping_on_rwlock, wait_until_asleep_on_rwlock,
+    within,
+};
 
 /// The starvation bound: a starved thread never gets in; a served one within milliseconds.
 const STARVATION_BOUND: Duration = Duration::from_secs(3);
 
-/// Returns once thread `thread_id` sleeps in a futex wait on one of `lock`'s two words (the
-/// state word or the writers' word); see [`common::wait_until_asleep_on`].
-fn wait_until_asleep_on_lock<T: ?Sized>(thread_id: Option<u32>, lock: &RwLock<T>) {
-    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
-    let start = unsafe { lock.raw() } as *const RawRwLock as u64;
-    wait_until_asleep_on(thread_id, &[start, start + 4]);
-}
-
-/// Spawns `body` (which blocks on `lock`) and returns once it sleeps there.
-fn spawn_sleeping<T: Send + Sync + 'static, R: Send + 'static>(
-    lock: &Arc<RwLock<T>>,
-    body: impl FnOnce(&RwLock<T>) -> R + Send + 'static,
-) -> thread::JoinHandle<R> {
-    let (handle, thread_id) = {
-        let lock = Arc::clone(lock);
-        spawn_watched(move || body(&lock))
-    };
-    wait_until_asleep_on_lock(thread_id, lock);
-    handle
-}
 
 /// Busy-waits about `iterations` loop turns (a short critical section).
 fn spin_work(iterations: u32) {
@@ -180,7 +163,7 @@ fn a_waiting_writer_stops_new_readers_try_read_included() {
     within(|| {
         let lock = Arc::new(RwLock::new(0));
         let read = lock.read();
-        let writer = spawn_sleeping(&lock, |lock| *lock.write() += 1);
+        let writer = spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
         assert!(lock.try_read().is_none(), "a new reader overtook a waiting writer");
         assert!(lock.try_upgradable_read().is_none());
         drop(read);
@@ -258,11 +241,11 @@ fn duration_max_waits_until_released() {
     within(|| {
         let lock = Arc::new(RwLock::new(0));
         let write = lock.write();
-        let reader = spawn_sleeping(&lock, |lock| *lock.try_read_for(Duration::MAX).expect("forever"));
-        let writer = spawn_sleeping(&lock, |lock| {
+        let reader = spawn_sleeping_on_rwlock(&lock, |lock| *lock.try_read_for(Duration::MAX).expect("forever"));
+        let writer = spawn_sleeping_on_rwlock(&lock, |lock| {
             *lock.try_write_for(Duration::MAX).expect("forever") += 1;
         });
-        let upgradable = spawn_sleeping(&lock, |lock| {
+        let upgradable = spawn_sleeping_on_rwlock(&lock, |lock| {
             let guard = lock.try_upgradable_read_for(Duration::MAX).expect("forever");
             RwLockUpgradableReadGuard::try_upgrade_for(guard, Duration::MAX).is_ok()
         });
@@ -289,9 +272,9 @@ fn a_timed_out_writer_lets_blocked_readers_in() {
                 lock.try_write_for(Duration::from_millis(300)).is_some()
             })
         };
-        wait_until_asleep_on_lock(started_rx.recv().unwrap(), &lock);
+        wait_until_asleep_on_rwlock(started_rx.recv().unwrap(), &lock);
         // The writer waits: a new reader must stop behind it.
-        let reader = spawn_sleeping(&lock, |lock| *lock.read());
+        let reader = spawn_sleeping_on_rwlock(&lock, |lock| *lock.read());
         // While our read guard is still held, the writer times out; the reader must get in.
         assert!(!writer.join().unwrap());
         let start = Instant::now();
@@ -407,11 +390,11 @@ fn a_write_unlock_lets_the_waiting_reader_in_before_the_next_writer() {
     within(|| {
         let lock = Arc::new(RwLock::new(Vec::new()));
         let write = lock.write();
-        let reader = spawn_sleeping(&lock, |lock| {
+        let reader = spawn_sleeping_on_rwlock(&lock, |lock| {
             let guard = lock.read();
             assert!(guard.is_empty(), "the waiting writer overtook the waiting reader: {:?}", *guard);
         });
-        let writer = spawn_sleeping(&lock, |lock| lock.write().push("writer"));
+        let writer = spawn_sleeping_on_rwlock(&lock, |lock| lock.write().push("writer"));
         drop(write);
         reader.join().unwrap();
         writer.join().unwrap();
@@ -428,7 +411,7 @@ fn upgrade_waits_for_readers_and_stops_new_ones() {
     within(|| {
         let lock = Arc::new(RwLock::new(0));
         let read = lock.read();
-        let upgrader = spawn_sleeping(&lock, |lock| {
+        let upgrader = spawn_sleeping_on_rwlock(&lock, |lock| {
             let guard = lock.upgradable_read();
             let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
             *guard += 1;
@@ -453,7 +436,7 @@ fn downgrade_wakes_the_waiting_readers() {
         let readers: Vec<_> = (0..READERS)
             .map(|_| {
                 let seen_tx = seen_tx.clone();
-                spawn_sleeping(&lock, move |lock| seen_tx.send(*lock.read()).unwrap())
+                spawn_sleeping_on_rwlock(&lock, move |lock| seen_tx.send(*lock.read()).unwrap())
             })
             .collect();
         *write = 7;
@@ -476,10 +459,10 @@ fn upgradable_downgrades_wake_waiters() {
         let lock = Arc::new(RwLock::new(0));
         // write -> upgradable: readers get in, a second upgradable waits.
         let write = lock.write();
-        let reader = spawn_sleeping(&lock, |lock| *lock.read());
+        let reader = spawn_sleeping_on_rwlock(&lock, |lock| *lock.read());
         let upgradable = RwLockWriteGuard::downgrade_to_upgradable(write);
         assert_eq!(reader.join().unwrap(), 0);
-        let second = spawn_sleeping(&lock, |lock| *lock.upgradable_read());
+        let second = spawn_sleeping_on_rwlock(&lock, |lock| *lock.upgradable_read());
         // upgradable -> read wakes the second upgradable reader.
         let read = RwLockUpgradableReadGuard::downgrade(upgradable);
         assert_eq!(second.join().unwrap(), 0);

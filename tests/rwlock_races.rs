@@ -9,14 +9,14 @@
 
 mod common;
 
-use atomsync::{RawRwLock, RwLock, RwLockUpgradableReadGuard};
+use atomsync::{RwLock, RwLockUpgradableReadGuard};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{spawn_watched, wait_until_asleep_on, within};
+use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock, within};
 
 /// Held by each test of this file for its whole run.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -25,25 +25,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Returns once thread `thread_id` sleeps in a futex wait on one of `lock`'s two words.
-fn wait_until_asleep_on_lock<T: ?Sized>(thread_id: Option<u32>, lock: &RwLock<T>) {
-    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
-    let start = unsafe { lock.raw() } as *const RawRwLock as u64;
-    wait_until_asleep_on(thread_id, &[start, start + 4]);
-}
-
-/// Spawns `body` (which blocks on `lock`) and returns once it sleeps there.
-fn spawn_sleeping<T: Send + Sync + 'static, R: Send + 'static>(
-    lock: &Arc<RwLock<T>>,
-    body: impl FnOnce(&RwLock<T>) -> R + Send + 'static,
-) -> thread::JoinHandle<R> {
-    let (handle, thread_id) = {
-        let lock = Arc::clone(lock);
-        spawn_watched(move || body(&lock))
-    };
-    wait_until_asleep_on_lock(thread_id, lock);
-    handle
-}
 
 // ---------------------------------------------------------------------------------------------
 // Timed and racing paths (issue 10): a wake spent on a thread that then times out, readers
@@ -84,9 +65,9 @@ fn a_timed_out_writer_never_strands_the_next_writer() {
                     let lock = Arc::clone(&lock);
                     spawn_watched(move || lock.try_write_for(TIMEOUT).map(|mut guard| *guard += 1).is_some())
                 };
-                wait_until_asleep_on_lock(w1_id, &lock);
+                wait_until_asleep_on_rwlock(w1_id, &lock);
                 let (done_tx, done_rx) = mpsc::channel();
-                let w2 = spawn_sleeping(&lock, move |lock| {
+                let w2 = spawn_sleeping_on_rwlock(&lock, move |lock| {
                     *lock.write() += 1;
                     done_tx.send(()).unwrap();
                 });
@@ -261,7 +242,7 @@ fn upgradable_fair_unlock_and_bump_let_a_waiting_writer_in() {
         // Nobody waits: bump gives the lock back at once, still upgradable.
         RwLockUpgradableReadGuard::bump(&mut guard);
         assert_eq!(*guard, 0);
-        let writer = spawn_sleeping(&lock, |lock| *lock.write() += 1);
+        let writer = spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
         RwLockUpgradableReadGuard::bump(&mut guard);
         // The writer had its turn before we got the upgradable lock back.
         assert_eq!(*guard, 1);

@@ -206,15 +206,48 @@ impl RawRwLock {
 
     /// The transition behind `downgrade_upgradable_to_shared` (see there).
     pub(super) fn downgrade_upgradable_transition(&self) {
-        let mut state = self.state.load(Relaxed);
-        loop {
+        // We keep holding a read lock, so there is nothing to publish (Relaxed is enough).
+        self.clear_flags_waking_readers(UPGRADABLE | READERS_WAITING, |state| {
             debug_assert!(state & UPGRADABLE != 0, "downgrade without an upgradable lock");
-            let new = state & !(UPGRADABLE | READERS_WAITING);
-            // Relaxed: we keep holding a read lock, so there is nothing to publish; woken
-            // threads acquire with their own Acquire CAS.
-            match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
+            true
+        });
+    }
+
+    /// The writers' (and the upgrader's) sleep on `writer_notify`, if `blocked(state)` still
+    /// holds once the sequence is read. Returns the state to go on with and whether it slept.
+    fn sleep_on_writer_notify(&self, deadline: Option<Instant>, blocked: impl Fn(u32) -> bool) -> (u32, bool) {
+        // Read the sequence *before* re-checking the state: a wake that comes after our check
+        // bumped it first, so the futex wait returns at once. Acquire: pairs with the Release
+        // bump in `wake_writer`, so if we see the new value we also see the state change made
+        // before it.
+        let seq = self.writer_notify.load(Acquire);
+        let state = self.state.load(Relaxed);
+        if !blocked(state) {
+            return (state, false);
+        }
+        futex::wait(&self.writer_notify, seq, deadline);
+        (self.state.load(Relaxed), true)
+    }
+
+    /// Sets `flag` in `state` unless it is set; `Err` carries the state to retry with. Relaxed:
+    /// only the flag changes, and whoever acts on it reads it with a read-modify-write of the
+    /// word (an unlock's, a reader's CAS), so it sees it in the word's modification order.
+    fn set_flag(&self, state: u32, flag: u32) -> Result<(), u32> {
+        if state & flag != 0 {
+            return Ok(());
+        }
+        self.state.compare_exchange_weak(state, state | flag, Relaxed, Relaxed).map(drop)
+    }
+
+    /// Clears `flags` in one CAS, retried while `proceed(state)` holds, and wakes the threads
+    /// asleep on `state` if that cleared READERS_WAITING. Relaxed: only flags change; woken
+    /// threads acquire with their own Acquire CAS.
+    fn clear_flags_waking_readers(&self, flags: u32, proceed: impl Fn(u32) -> bool) {
+        let mut state = self.state.load(Relaxed);
+        while proceed(state) {
+            match self.state.compare_exchange_weak(state, state & !flags, Relaxed, Relaxed) {
                 Ok(_) => {
-                    if state & READERS_WAITING != 0 {
+                    if state & flags & READERS_WAITING != 0 {
                         futex::wake_all(&self.state);
                     }
                     return;
@@ -294,14 +327,9 @@ impl RawRwLock {
             }
 
             // 5. Say that we sleep, then sleep until the word changes.
-            if state & READERS_WAITING == 0 {
-                // Relaxed: only the flag changes; the unlocker's read-modify-write sees it.
-                if let Err(actual) =
-                    self.state.compare_exchange_weak(state, state | READERS_WAITING, Relaxed, Relaxed)
-                {
-                    state = actual;
-                    continue;
-                }
+            if let Err(actual) = self.set_flag(state, READERS_WAITING) {
+                state = actual;
+                continue;
             }
             woken |= futex::wait(&self.state, state | READERS_WAITING, deadline) == futex::Wait::Woken;
             spin.reset();
@@ -334,21 +362,10 @@ impl RawRwLock {
         if self.wake_writer() && cfg!(any(target_os = "linux", loom)) {
             return;
         }
-        let mut state = self.state.load(Relaxed);
-        while count(state) == 0 && state & WRITERS_WAITING != 0 {
-            let new = state & !(WRITERS_WAITING | READERS_WAITING);
-            // Relaxed: only flags change; woken threads acquire with their own Acquire CAS.
-            match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                Ok(_) => {
-                    if state & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state);
-                    }
-                    return;
-                }
-                Err(actual) => state = actual,
-            }
-        }
-        // Taken meanwhile (by a writer, which keeps the flag): its unlock takes over.
+        // If it was taken meanwhile (by a writer, which keeps the flag), its unlock takes over.
+        self.clear_flags_waking_readers(WRITERS_WAITING | READERS_WAITING, |state| {
+            count(state) == 0 && state & WRITERS_WAITING != 0
+        });
     }
 
     /// Waits for the write lock until `deadline`; false if it passed.
@@ -396,29 +413,20 @@ impl RawRwLock {
             }
 
             // 4. Say that a writer waits: new readers stop here.
-            if state & WRITERS_WAITING == 0 {
-                // Relaxed: only the flag changes; readers' CASes see it in the word's order.
-                if let Err(actual) =
-                    self.state.compare_exchange_weak(state, state | WRITERS_WAITING, Relaxed, Relaxed)
-                {
-                    state = actual;
-                    continue;
-                }
+            if let Err(actual) = self.set_flag(state, WRITERS_WAITING) {
+                state = actual;
+                continue;
             }
             other_writers_waiting = WRITERS_WAITING;
 
-            // 5. Sleep on writer_notify. Read it *before* re-checking the state: a wake that
-            //    comes after our check bumped it first, so the futex wait returns at once.
-            // Acquire: pairs with the Release bump in `wake_writer`, so if we see the new
-            // value we also see the state change made before it.
-            let seq = self.writer_notify.load(Acquire);
-            state = self.state.load(Relaxed);
-            if count(state) == 0 || state & WRITERS_WAITING == 0 {
-                continue;
+            // 5. Sleep on writer_notify while the lock is held and the flag still set.
+            let slept;
+            (state, slept) = self.sleep_on_writer_notify(deadline, |state| {
+                count(state) != 0 && state & WRITERS_WAITING != 0
+            });
+            if slept {
+                spin.reset();
             }
-            futex::wait(&self.writer_notify, seq, deadline);
-            spin.reset();
-            state = self.state.load(Relaxed);
         }
     }
 
@@ -565,44 +573,22 @@ impl RawRwLock {
                 state = self.state.load(Relaxed);
                 continue;
             }
-            if state & UPGRADING == 0 {
-                // Relaxed: only the flag changes; the read unlocks' fetch_sub see it.
-                if let Err(actual) =
-                    self.state.compare_exchange_weak(state, state | UPGRADING, Relaxed, Relaxed)
-                {
-                    state = actual;
-                    continue;
-                }
-            }
-            // Acquire: as for the writers in `write_contended`.
-            let seq = self.writer_notify.load(Acquire);
-            state = self.state.load(Relaxed);
-            if count(state) == 1 {
+            if let Err(actual) = self.set_flag(state, UPGRADING) {
+                state = actual;
                 continue;
             }
-            futex::wait(&self.writer_notify, seq, deadline);
-            spin.reset();
-            state = self.state.load(Relaxed);
+            let slept;
+            (state, slept) = self.sleep_on_writer_notify(deadline, |state| count(state) != 1);
+            if slept {
+                spin.reset();
+            }
         }
     }
 
     /// A timed upgrade gives up: clear UPGRADING and let in the readers it held back.
     #[cold]
     pub(super) fn upgrade_timed_out(&self) {
-        let mut state = self.state.load(Relaxed);
-        while state & UPGRADING != 0 {
-            let new = state & !(UPGRADING | READERS_WAITING);
-            // Relaxed: only flags change; woken readers acquire with their own Acquire CAS.
-            match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                Ok(_) => {
-                    if state & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state);
-                    }
-                    return;
-                }
-                Err(actual) => state = actual,
-            }
-        }
+        self.clear_flags_waking_readers(UPGRADING | READERS_WAITING, |state| state & UPGRADING != 0);
     }
 
     /// Wakes one writer; false only if the platform says no writer was asleep (on Linux and

@@ -109,3 +109,24 @@ pub fn spawn_watched<R: Send + 'static>(
     });
     (handle, id_rx.recv().unwrap())
 }
+
+/// Returns once thread `thread_id` sleeps in a futex wait on one of `lock`'s two words (the
+/// state word or the writers' word); see [`wait_until_asleep_on`].
+pub fn wait_until_asleep_on_rwlock<T: ?Sized>(thread_id: Option<u32>, lock: &atomsync::RwLock<T>) {
+    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
+    let start = unsafe { lock.raw() } as *const atomsync::RawRwLock as u64;
+    wait_until_asleep_on(thread_id, &[start, start + 4]);
+}
+
+/// Spawns `body` (which blocks on `lock`) and returns its handle once it sleeps there.
+pub fn spawn_sleeping_on_rwlock<T: Send + Sync + 'static, R: Send + 'static>(
+    lock: &std::sync::Arc<atomsync::RwLock<T>>,
+    body: impl FnOnce(&atomsync::RwLock<T>) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let (handle, thread_id) = {
+        let lock = std::sync::Arc::clone(lock);
+        spawn_watched(move || body(&lock))
+    };
+    wait_until_asleep_on_rwlock(thread_id, lock);
+    handle
+}
