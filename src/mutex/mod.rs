@@ -60,6 +60,9 @@
 //! win over a simultaneous timeout), so no other timed path can swallow one;
 //! `docs/loom.md` ("Timed paths audit") goes through each.
 
+#[cfg(not(loom))]
+mod lock_api_impls;
+
 use crate::futex;
 use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
@@ -512,71 +515,6 @@ impl RawMutex {
                 Err(actual) => state = actual,
             }
         }
-    }
-}
-
-// SAFETY: `lock`/`try_lock`/`try_lock_*` return a guard only after a successful CAS that set
-// LOCKED (or claimed a HANDOFF, which keeps LOCKED set) with Acquire ordering, and only one
-// thread can do so while LOCKED is set; `unlock` clears LOCKED with Release ordering (or hands
-// the still-set LOCKED to exactly one claimer). No lock operation can unwind after acquiring.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawMutex for RawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = Self::new();
-
-    // The lock has no owner identity: it may be released from any thread, so guards are Send.
-    type Guard = lock_api::GuardSend;
-
-    #[inline]
-    fn lock(&self) -> Self::Guard {
-        self.acquire();
-        lock_api::GuardSend::new()
-    }
-
-    #[inline]
-    fn try_lock(&self) -> Option<Self::Guard> {
-        self.try_acquire().then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    unsafe fn unlock(&self, _guard: Self::Guard) {
-        // SAFETY: the caller holds the lock, as `lock_api::RawMutex::unlock` requires.
-        unsafe { self.release() }
-    }
-
-    #[inline]
-    fn is_locked(&self) -> bool {
-        self.is_held()
-    }
-}
-
-// SAFETY: `unlock_fair` releases exactly like `unlock`, or passes the ownership to a single
-// claimer without the lock ever being observable as free.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawMutexFair for RawMutex {
-    #[inline]
-    unsafe fn unlock_fair(&self, _guard: Self::Guard) {
-        // SAFETY: the caller holds the lock.
-        unsafe { self.release_fair() }
-    }
-}
-
-// SAFETY: the timed forms return a guard only after the same successful acquisition as `lock`.
-#[cfg(not(loom))]
-unsafe impl lock_api::RawMutexTimed for RawMutex {
-    type Duration = Duration;
-    type Instant = Instant;
-
-    #[inline]
-    fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
-        // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_acquire_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
-    }
-
-    #[inline]
-    fn try_lock_until(&self, deadline: Instant) -> Option<Self::Guard> {
-        self.try_acquire_until(Some(deadline)).then(lock_api::GuardSend::new)
     }
 }
 
