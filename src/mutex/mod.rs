@@ -12,17 +12,27 @@
 //! | 4     | REQUEUED  | threads moved here by `Condvar::notify_all` sleep uncounted           |
 //! | 5..32 | waiters   | threads registered to sleep (asleep, or woken and retrying)           |
 //!
-//! ```text
-//! lock:    CAS 0 -> LOCKED (fast path)
-//!          else: take it if free | claim a HANDOFF (sleepers only) | give up if the deadline
-//!                passed | spin | register (waiters += 1) and sleep on the word; on return
-//!                unregister (waiters -= 1) at once, keep WOKEN until the next decisive CAS
-//! unlock:  CAS LOCKED -> 0 (fast path: nobody waits)
-//!          else clear LOCKED; if waiters > 0 and not WOKEN: set WOKEN, wake one
-//!          STARVING set: hand off instead (below); REQUEUED set: wake one first
-//! unlock_fair: with sleepers: set HANDOFF (LOCKED stays set) and wake one; the woken waiter
-//!          takes the lock without anybody else getting in between
-//! ```
+//! Transitions (every CAS loops on failure with the value it read; `s` is the value read):
+//!
+//! | operation | from | to | then |
+//! |---|---|---|---|
+//! | lock, fast | `0` | `LOCKED` | — |
+//! | lock, free | `s`, no LOCKED | `s \| LOCKED`, WOKEN cleared if ours | — |
+//! | lock, claim | `s` with HANDOFF; our futex wait returned `Woken`, or a condvar waiter re-locking with REQUEUED set | `s & !HANDOFF` (WOKEN cleared if ours) | own the lock |
+//! | lock, spin | `s` with LOCKED, waiters > 0, no WOKEN | `s \| WOKEN` (now ours) | spin; no unlock wakes a sleeper meanwhile |
+//! | lock, sleep | `s` with LOCKED | `s + WAITER` (WOKEN cleared if ours; STARVING if woken before and waiting > 0.5 ms) | `futex_wait`, then `waiters -= 1` at once |
+//! | lock, timeout (checked before spinning) | `s` with LOCKED | WOKEN cleared if ours | return false |
+//! | lock, timeout after a counted sleep that timed out, HANDOFF found | `s` with HANDOFF | `s & !HANDOFF` (claim) | fair unlock (pass it on), return false |
+//! | unlock, fast | `LOCKED` | `0` | — |
+//! | unlock | `s` | `s & !(LOCKED \| STARVING)` | waiters > 0 and no WOKEN/HANDOFF/REQUEUED: set WOKEN, wake one |
+//! | unlock, REQUEUED | `s` | wake one first; if it woke nobody, clear REQUEUED too | — |
+//! | unlock_fair, or STARVING | `s` with sleepers (re-checked on every retry) | `(s \| HANDOFF) & !STARVING` | wake one; if nobody slept, take HANDOFF back and unlock normally |
+//!
+//! **Orderings.** Every CAS that takes the lock (fast, free, claim) is Acquire; every one that
+//! gives it up (unlock, setting HANDOFF, taking HANDOFF back) is Release, so each critical
+//! section happens-before the next. The bookkeeping CASes (register, WOKEN, the waiter
+//! decrement, REQUEUED) are Relaxed: they publish no data, and the futex value check plus the
+//! word's single modification order are what make them visible.
 //!
 //! Why a count and a WOKEN bit rather than std's 3-state word: once anyone has slept, a 3-state
 //! word cannot tell whether sleepers remain, so every later unlock pays a `futex_wake` syscall.

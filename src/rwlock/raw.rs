@@ -15,26 +15,28 @@
 //! | 30     | READERS_WAITING | threads sleep (or are about to) on `state`                       |
 //! | 31     | WRITERS_WAITING | writers sleep (or are about to) on `writer_notify`; stays set until a woken writer has the lock |
 //!
-//! ```text
-//! read:        count < MAX_READERS, no WRITERS_WAITING/UPGRADING: count += 1 (fast path)
-//!              else: claim a HANDOFF | a thread woken from its sleep joins a running read
-//!              phase | spin while nobody sleeps | set READERS_WAITING, sleep on state
-//! write:       CAS 0 -> MASK (fast path); else take it when count == 0 (re-setting
-//!              WRITERS_WAITING if we slept: others may still sleep) | spin while no writer
-//!              waits (behind readers: no yields) | set WRITERS_WAITING, sleep on
-//!              writer_notify
-//! upgradable:  as read, and UPGRADABLE/HANDOFF must be clear; sets UPGRADABLE
-//! read unlock: count -= 1; count 0 with WRITERS_WAITING: wake one writer and *keep* the
-//!              flag, so no reader enters before that writer's CAS; if no writer was asleep
-//!              (or the platform cannot tell), the flag is stale: clear it while the lock
-//!              is free and wake the readers; count 1 with UPGRADING: wake the upgrader
-//!              (all of writer_notify)
-//! write unlock: MASK -> 0 (fast path); readers waiting: HANDOFF (count = 1 phantom,
-//!              WRITERS_WAITING kept), wake the readers; writers only: keep
-//!              WRITERS_WAITING, wake one (as the read unlock does)
-//! upgrade:     count 1 -> MASK; else set UPGRADING (new readers stop), sleep on writer_notify
-//! downgrade:   MASK -> 1 (or 1 | UPGRADABLE); clear READERS_WAITING and wake the readers
-//! ```
+//! Transitions (every CAS loops on failure with the value it read):
+//!
+//! | operation | condition | change | then |
+//! |---|---|---|---|
+//! | read (fresh) | count < MAX_READERS, no WRITERS_WAITING, no UPGRADING | count + 1 (Acquire) | |
+//! | read (slow) | HANDOFF set | clear HANDOFF (Acquire): the phantom lock is ours | |
+//! | read (slow, woken from a sleep) | 0 < count < MAX_READERS, no HANDOFF, no UPGRADING | count + 1 (Acquire): join the running read phase | |
+//! | read (slow) | count = MAX_READERS | panic, nothing acquired | |
+//! | read (slow) | otherwise | spin while READERS_WAITING is clear; then set it, `wait(state)` | |
+//! | upgradable | as read, and no UPGRADABLE, no HANDOFF | count + 1, set UPGRADABLE | |
+//! | write | count = 0 | count = MASK, plus WRITERS_WAITING if we ever registered (Acquire) | |
+//! | write (slow) | count > 0 | spin while WRITERS_WAITING is clear (behind readers: busy-wait rounds only, no yields); set it; read `writer_notify`; re-check; `wait(writer_notify)` | |
+//! | read unlock | | count - 1 (Release) | count 0 and WRITERS_WAITING: wake one writer, *keeping* the flag; if none was asleep (or the platform cannot tell), clear WRITERS_WAITING and READERS_WAITING while count is 0 and wake all readers. count 1 and UPGRADING: wake all of `writer_notify` |
+//! | write unlock | readers wait (writers too, or not) | count = 1 + HANDOFF, clear READERS_WAITING, keep WRITERS_WAITING (Release) | wake all readers; if none woke, take the phantom lock back and read-unlock it |
+//! | write unlock | only writers wait | count = 0, WRITERS_WAITING kept (Release) | wake one writer; if none was asleep, as the read unlock |
+//! | upgradable unlock | | count - 1, clear UPGRADABLE and READERS_WAITING (Release) | wake all readers; count 0 and WRITERS_WAITING: as the read unlock |
+//! | upgrade | count = 1 | count = MASK, clear UPGRADABLE, UPGRADING (Acquire) | |
+//! | upgrade (slow) | count > 1 | spin; set UPGRADING; `wait(writer_notify)` | |
+//! | downgrade (write → read / upgradable) | | count = 1 (+ UPGRADABLE), clear READERS_WAITING (Release) | wake all readers |
+//! | upgradable → read | | clear UPGRADABLE and READERS_WAITING | wake all readers |
+//! | writer times out | it had registered | clear WRITERS_WAITING; if not write-locked and no UPGRADING, clear READERS_WAITING | wake all writers (they re-register); wake all readers if cleared |
+//! | upgrade times out | | clear UPGRADING and READERS_WAITING | wake all readers if it was set |
 //!
 //! **Policy (phase-fair):**
 //! - *No writer starvation*: once a writer waits (WRITERS_WAITING) or an upgrade waits
