@@ -84,7 +84,7 @@ impl RawCondvar {
     ///
     /// ```
     /// static READY: atomsync::RawCondvar = atomsync::RawCondvar::new();
-    /// assert!(!READY.notify_one_waiter());
+    /// assert!(!READY.notify_one());
     /// ```
     #[cfg(not(loom))]
     pub const fn new() -> Self {
@@ -113,12 +113,12 @@ impl RawCondvar {
     /// use atomsync::{RawCondvar, RawMutex};
     /// use std::time::{Duration, Instant};
     /// let (mutex, condvar) = (RawMutex::new(), RawCondvar::new());
-    /// mutex.acquire();
+    /// mutex.lock();
     /// // SAFETY: we hold `mutex`.
     /// let notified = unsafe { condvar.wait_raw(&mutex, Some(Instant::now() + Duration::from_millis(1))) };
     /// assert!(!notified);
-    /// assert!(mutex.is_held());
-    /// # unsafe { mutex.release() };
+    /// assert!(mutex.is_locked());
+    /// # unsafe { mutex.unlock() };
     /// ```
     pub unsafe fn wait_raw(&self, mutex: &RawMutex, deadline: Option<Instant>) -> bool {
         // A passed deadline (`Duration::ZERO`) times out at once: no register, unlock, futex
@@ -132,7 +132,7 @@ impl RawCondvar {
         // `seq` after this load and the futex check below sees the difference.
         let seq = self.seq.load(Relaxed);
         // SAFETY: the caller holds `mutex`.
-        unsafe { mutex.release() };
+        unsafe { mutex.unlock() };
         // A futex timeout does not mean nobody notified us in time: after a `notify_all` we
         // may sleep on the mutex word (requeued), still under our deadline, until earlier
         // waiters have had the mutex; or a notify bumped `seq` just as the timeout fired. Any
@@ -212,9 +212,9 @@ impl RawCondvar {
     ///
     /// ```
     /// let condvar = atomsync::RawCondvar::new();
-    /// assert!(!condvar.notify_one_waiter());
+    /// assert!(!condvar.notify_one());
     /// ```
-    pub fn notify_one_waiter(&self) -> bool {
+    pub fn notify_one(&self) -> bool {
         // Relaxed: see `register`.
         if self.waiters.load(Relaxed) & WAITERS_MASK == 0 {
             return false;
@@ -227,13 +227,13 @@ impl RawCondvar {
     }
 
     /// Wakes every waiting thread: one now, the rest one by one as the mutex is released.
-    /// Always returns 0 (see [`notify_one_waiter`](Self::notify_one_waiter)).
+    /// Always returns 0 (see [`notify_one`](Self::notify_one)).
     ///
     /// ```
     /// let condvar = atomsync::RawCondvar::new();
-    /// assert_eq!(condvar.notify_all_waiters(), 0);
+    /// assert_eq!(condvar.notify_all(), 0);
     /// ```
-    pub fn notify_all_waiters(&self) -> usize {
+    pub fn notify_all(&self) -> usize {
         // Relaxed: see `register`.
         let waiters = self.waiters.load(Relaxed);
         if waiters & WAITERS_MASK == 0 {
@@ -245,11 +245,11 @@ impl RawCondvar {
                 // it woke on.
                 self.waiters.fetch_or(REQUEUE, Relaxed);
             }
-            // Relaxed: as in `notify_one_waiter`.
+            // Relaxed: as in `notify_one`.
             self.seq.fetch_add(1, Relaxed);
             futex::wake_one(&self.seq);
         } else {
-            // Relaxed: as in `notify_one_waiter`.
+            // Relaxed: as in `notify_one`.
             self.seq.fetch_add(1, Relaxed);
             futex::wake_all(&self.seq);
         }
@@ -273,11 +273,11 @@ unsafe impl lock_api::RawCondvar for RawCondvar {
     }
 
     fn notify_one(&self) -> bool {
-        self.notify_one_waiter()
+        self.notify_one()
     }
 
     fn notify_all(&self) -> usize {
-        self.notify_all_waiters()
+        self.notify_all()
     }
 }
 

@@ -238,23 +238,23 @@ fn raw_mutex_excludes_on_its_own() {
                 thread::spawn(move || {
                     for iteration in 0..ITERATIONS {
                         match (thread_index + iteration as usize) % 3 {
-                            0 => counter.lock.acquire(),
+                            0 => counter.lock.lock(),
                             1 => {
-                                while !counter.lock.try_acquire() {
+                                while !counter.lock.try_lock() {
                                     thread::yield_now();
                                 }
                             }
-                            _ => assert!(counter.lock.try_acquire_until(None)),
+                            _ => assert!(counter.lock.try_lock_until(None)),
                         }
-                        assert!(counter.lock.is_held());
+                        assert!(counter.lock.is_locked());
                         // SAFETY: we hold the lock.
                         unsafe { *counter.value.get() += 1 };
                         // SAFETY: we hold the lock.
                         unsafe {
                             if iteration % 2 == 0 {
-                                counter.lock.release();
+                                counter.lock.unlock();
                             } else {
-                                counter.lock.release_fair();
+                                counter.lock.unlock_fair();
                             }
                         }
                     }
@@ -264,7 +264,7 @@ fn raw_mutex_excludes_on_its_own() {
         for handle in handles {
             handle.join().unwrap();
         }
-        assert!(!counter.lock.is_held());
+        assert!(!counter.lock.is_locked());
         // SAFETY: every thread has been joined.
         assert_eq!(unsafe { *counter.value.get() }, THREADS as u64 * ITERATIONS);
     });
@@ -1041,10 +1041,10 @@ fn mutexes_can_be_statics_built_in_const_context() {
         assert_eq!(*COUNTER.lock(), 40_000);
         assert_eq!(*NAMES.lock(), ["worker"; 4]);
         assert_eq!(*FROM_CONST_FN.lock(), 3);
-        assert!(RAW.try_acquire());
-        assert!(!RAW.try_acquire());
+        assert!(RAW.try_lock());
+        assert!(!RAW.try_lock());
         // SAFETY: held by this thread.
-        unsafe { RAW.release() };
+        unsafe { RAW.unlock() };
     });
 }
 

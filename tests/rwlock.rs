@@ -582,23 +582,23 @@ proptest! {
             match op {
                 Op::TryRead => {
                     let expected = !model.writer;
-                    prop_assert_eq!(raw.try_acquire_shared(), expected);
+                    prop_assert_eq!(raw.try_lock_shared(), expected);
                     model.readers += usize::from(expected);
                 }
                 Op::TryWrite => {
                     let expected = !model.writer && !model.upgradable && model.readers == 0;
-                    prop_assert_eq!(raw.try_acquire_exclusive(), expected);
+                    prop_assert_eq!(raw.try_lock_exclusive(), expected);
                     model.writer |= expected;
                 }
                 Op::TryUpgradable => {
                     let expected = !model.writer && !model.upgradable;
-                    prop_assert_eq!(raw.try_acquire_upgradable(), expected);
+                    prop_assert_eq!(raw.try_lock_upgradable(), expected);
                     model.upgradable |= expected;
                 }
                 Op::TryUpgrade if model.upgradable => {
                     let expected = model.readers == 0;
                     // SAFETY: the model says the upgradable lock is held.
-                    prop_assert_eq!(unsafe { raw.try_upgrade_to_exclusive() }, expected);
+                    prop_assert_eq!(unsafe { raw.try_upgrade() }, expected);
                     if expected {
                         model.upgradable = false;
                         model.writer = true;
@@ -606,47 +606,47 @@ proptest! {
                 }
                 Op::Upgrade if model.upgradable && model.readers == 0 => {
                     // SAFETY: held, and no reader: does not block.
-                    unsafe { raw.upgrade_to_exclusive() };
+                    unsafe { raw.upgrade() };
                     model.upgradable = false;
                     model.writer = true;
                 }
                 Op::Downgrade if model.writer => {
                     // SAFETY: the write lock is held.
-                    unsafe { raw.downgrade_to_shared() };
+                    unsafe { raw.downgrade() };
                     model.writer = false;
                     model.readers += 1;
                 }
                 Op::DowngradeToUpgradable if model.writer => {
                     // SAFETY: the write lock is held.
-                    unsafe { raw.downgrade_exclusive_to_upgradable() };
+                    unsafe { raw.downgrade_to_upgradable() };
                     model.writer = false;
                     model.upgradable = true;
                 }
                 Op::DowngradeUpgradable if model.upgradable => {
                     // SAFETY: the upgradable lock is held.
-                    unsafe { raw.downgrade_upgradable_to_shared() };
+                    unsafe { raw.downgrade_upgradable() };
                     model.upgradable = false;
                     model.readers += 1;
                 }
                 Op::Unlock => {
                     if model.writer {
                         // SAFETY: the model says the write lock is held.
-                        unsafe { raw.release_exclusive() };
+                        unsafe { raw.unlock_exclusive() };
                         model.writer = false;
                     } else if model.readers > 0 {
                         // SAFETY: the model says a read lock is held.
-                        unsafe { raw.release_shared() };
+                        unsafe { raw.unlock_shared() };
                         model.readers -= 1;
                     } else if model.upgradable {
                         // SAFETY: the model says the upgradable lock is held.
-                        unsafe { raw.release_upgradable() };
+                        unsafe { raw.unlock_upgradable() };
                         model.upgradable = false;
                     }
                 }
                 _ => {}
             }
-            prop_assert_eq!(raw.is_held_exclusive(), model.writer);
-            prop_assert_eq!(raw.is_held(), model.writer || model.upgradable || model.readers > 0);
+            prop_assert_eq!(raw.is_locked_exclusive(), model.writer);
+            prop_assert_eq!(raw.is_locked(), model.writer || model.upgradable || model.readers > 0);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! loom models of `RawCondvar` with `RawMutex`: wait/notify_one, notify_all with two waiters
 //! and the requeue onto the mutex word, a `wait_while`-style predicate, a notified waiter and
-//! `release_fair`, and timed waits with the futex model's clock. See `docs/loom.md`.
+//! `unlock_fair`, and timed waits with the futex model's clock. See `docs/loom.md`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p atomsync-loom-tests --release --test condvar`
@@ -28,7 +28,7 @@ struct Shared {
     value: UnsafeCell<usize>,
 }
 
-// SAFETY: `value` is only accessed while `mutex` is held (between `acquire` and `release`,
+// SAFETY: `value` is only accessed while `mutex` is held (between `lock` and `unlock`,
 // and `wait_raw` re-locks before returning), so accesses never overlap; loom checks that.
 unsafe impl Sync for Shared {}
 
@@ -60,36 +60,36 @@ impl Shared {
             // SAFETY: the caller holds `mutex`; `value` is not borrowed across the wait.
             let in_time = unsafe { self.condvar.wait_raw(&self.mutex, None) };
             assert!(in_time, "an untimed wait reported a timeout");
-            assert!(self.mutex.is_held(), "wait_raw returned without the mutex");
+            assert!(self.mutex.is_locked(), "wait_raw returned without the mutex");
         }
     }
 
     /// Locks, adds one, notifies one waiter, unlocks.
     fn add_one_and_notify_one(&self) {
-        self.mutex.acquire();
+        self.mutex.lock();
         self.add_one();
-        self.condvar.notify_one_waiter();
+        self.condvar.notify_one();
         // SAFETY: acquired above.
-        unsafe { self.mutex.release() };
+        unsafe { self.mutex.unlock() };
     }
 
     /// Locks, waits until `value >= target`, unlocks.
     fn wait_for_at_least(&self, target: usize) {
-        self.mutex.acquire();
+        self.mutex.lock();
         self.wait_while(|value| value < target);
         // SAFETY: held (`wait_while` returns with the mutex re-locked).
-        unsafe { self.mutex.release() };
+        unsafe { self.mutex.unlock() };
     }
 
     /// With every other thread joined: the mutex is free and the value is `expected`.
     fn assert_final(&self, expected: usize) {
         assert!(
-            self.mutex.try_acquire(),
+            self.mutex.try_lock(),
             "the mutex is still held after every thread finished"
         );
         assert_eq!(self.read(), expected);
-        // SAFETY: `try_acquire` just succeeded.
-        unsafe { self.mutex.release() };
+        // SAFETY: `try_lock` just succeeded.
+        unsafe { self.mutex.unlock() };
     }
 }
 
@@ -146,11 +146,11 @@ fn notify_all_requeues_second_waiter() {
         // both are on the condvar (a thread sleeps on the mutex word only while another holds
         // the mutex, and a waiter releases it before it sleeps).
         wait_until_asleep(2);
-        shared.mutex.acquire();
+        shared.mutex.lock();
         shared.add_one();
-        shared.condvar.notify_all_waiters();
+        shared.condvar.notify_all();
         // SAFETY: acquired above.
-        unsafe { shared.mutex.release() };
+        unsafe { shared.mutex.unlock() };
         for waiter in waiters {
             waiter.join().unwrap();
         }
@@ -178,11 +178,11 @@ fn notify_all_races_two_waiters() {
         let notifier = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
-                shared.mutex.acquire();
+                shared.mutex.lock();
                 shared.add_one();
                 // SAFETY: acquired above.
-                unsafe { shared.mutex.release() };
-                shared.condvar.notify_all_waiters();
+                unsafe { shared.mutex.unlock() };
+                shared.condvar.notify_all();
             })
         };
         shared.wait_for_at_least(1);
@@ -221,7 +221,7 @@ fn wait_while_predicate_two_notifiers() {
 }
 
 /// Issue 10, case 5: a waiter woken by `notify_one` was never requeued onto the mutex word and
-/// must not claim the hand-off that `release_fair` makes to a thread asleep in `acquire`. The
+/// must not claim the hand-off that `unlock_fair` makes to a thread asleep in `lock`. The
 /// waiter sleeps on the condvar (mutex free), then main takes the mutex and a locker sleeps on
 /// the mutex word; main sets the flag, notifies one and releases fairly: the locker must run
 /// first (the waiter, re-taking the mutex, sees the locker's increment).
@@ -232,30 +232,30 @@ fn notified_waiter_does_not_take_a_fair_hand_off() {
         let waiter = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
-                shared.mutex.acquire();
+                shared.mutex.lock();
                 shared.wait_while(|value| value < 1);
                 let seen = shared.read();
                 // SAFETY: held (`wait_while` returns with the mutex re-locked).
-                unsafe { shared.mutex.release() };
+                unsafe { shared.mutex.unlock() };
                 seen
             })
         };
         wait_until_asleep(1);
-        shared.mutex.acquire();
+        shared.mutex.lock();
         let locker = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
-                shared.mutex.acquire();
+                shared.mutex.lock();
                 shared.add_one();
                 // SAFETY: acquired above.
-                unsafe { shared.mutex.release() };
+                unsafe { shared.mutex.unlock() };
             })
         };
         wait_until_asleep(2);
         shared.add_one();
-        shared.condvar.notify_one_waiter();
+        shared.condvar.notify_one();
         // SAFETY: acquired above.
-        unsafe { shared.mutex.release_fair() };
+        unsafe { shared.mutex.unlock_fair() };
         let seen = waiter.join().unwrap();
         locker.join().unwrap();
         assert_eq!(seen, 2, "the notified waiter took the hand-off meant for the sleeping locker");
@@ -280,7 +280,7 @@ fn timed_wait_races_notify_one_with_a_second_waiter() {
         let timed = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
-                shared.mutex.acquire();
+                shared.mutex.lock();
                 let got = loop {
                     if shared.read() > 0 {
                         // Take the token.
@@ -292,9 +292,9 @@ fn timed_wait_races_notify_one_with_a_second_waiter() {
                         break false;
                     }
                 };
-                assert!(shared.mutex.is_held());
+                assert!(shared.mutex.is_locked());
                 // SAFETY: held (`wait_raw` returns with the mutex re-locked).
-                unsafe { shared.mutex.release() };
+                unsafe { shared.mutex.unlock() };
                 got
             })
         };
@@ -302,11 +302,11 @@ fn timed_wait_races_notify_one_with_a_second_waiter() {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
                 shared.wait_for_at_least(1);
-                shared.mutex.acquire();
+                shared.mutex.lock();
                 // SAFETY (of the cell access): we hold `mutex`.
                 shared.value.with_mut(|value| unsafe { *value -= 1 });
                 // SAFETY: acquired above.
-                unsafe { shared.mutex.release() };
+                unsafe { shared.mutex.unlock() };
             })
         };
         let timer = thread::spawn(atomsync::futex_model_expire_deadlines);
@@ -338,12 +338,12 @@ fn timed_wait_requeued_by_notify_all_reports_the_notify() {
         let timed = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
-                shared.mutex.acquire();
+                shared.mutex.lock();
                 // SAFETY: we hold `mutex`.
                 let notified = unsafe { shared.condvar.wait_raw(&shared.mutex, far_deadline()) };
                 let value = shared.read();
                 // SAFETY: held (`wait_raw` returns with the mutex re-locked).
-                unsafe { shared.mutex.release() };
+                unsafe { shared.mutex.unlock() };
                 (notified, value)
             })
         };
@@ -353,11 +353,11 @@ fn timed_wait_requeued_by_notify_all_reports_the_notify() {
         };
         // Nobody holds the mutex while main polls, so both sleep on the condvar.
         wait_until_asleep(2);
-        shared.mutex.acquire();
+        shared.mutex.lock();
         shared.add_one();
-        shared.condvar.notify_all_waiters();
+        shared.condvar.notify_all();
         // SAFETY: acquired above.
-        unsafe { shared.mutex.release() };
+        unsafe { shared.mutex.unlock() };
         let timer = thread::spawn(atomsync::futex_model_expire_deadlines);
         let (notified, value) = timed.join().unwrap();
         untimed.join().unwrap();

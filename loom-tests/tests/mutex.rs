@@ -48,32 +48,32 @@ impl Locked {
 
     /// acquire; add one; release.
     fn increment(&self) {
-        self.mutex.acquire();
+        self.mutex.lock();
         self.critical();
         // SAFETY: this thread acquired `mutex` just above.
-        unsafe { self.mutex.release() };
+        unsafe { self.mutex.unlock() };
     }
 
     /// acquire; add one after a yield (a long critical section: the holder is descheduled,
     /// so a contender that has exhausted its spin goes to sleep); release.
     fn increment_slowly(&self) {
-        self.mutex.acquire();
+        self.mutex.lock();
         thread::yield_now();
         self.critical();
         // SAFETY: this thread acquired `mutex` just above.
-        unsafe { self.mutex.release() };
+        unsafe { self.mutex.unlock() };
     }
 
     /// The final value, read under the lock (all other threads have been joined).
     fn total(&self) -> usize {
         assert!(
-            self.mutex.try_acquire(),
+            self.mutex.try_lock(),
             "the mutex is still held after every thread finished"
         );
         let total = self.read();
-        // SAFETY: `try_acquire` just succeeded.
-        unsafe { self.mutex.release() };
-        assert!(!self.mutex.is_held());
+        // SAFETY: `try_lock` just succeeded.
+        unsafe { self.mutex.unlock() };
+        assert!(!self.mutex.is_locked());
         total
     }
 }
@@ -172,7 +172,7 @@ fn mutual_exclusion_three_threads() {
 fn contended_path_sleeps_and_is_woken() {
     model("contended_path_sleeps_and_is_woken", || {
         let locked = Locked::new();
-        locked.mutex.acquire();
+        locked.mutex.lock();
         let contender = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.increment())
@@ -180,7 +180,7 @@ fn contended_path_sleeps_and_is_woken() {
         wait_until_asleep(1);
         locked.critical();
         // SAFETY: the main thread acquired the lock above.
-        unsafe { locked.mutex.release() };
+        unsafe { locked.mutex.unlock() };
         contender.join().unwrap();
         assert_eq!(locked.total(), 2);
         assert!(futex_model_stats().sleeps >= 1);
@@ -199,12 +199,12 @@ fn timed_lock_races_holder() {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
                 assert!(
-                    locked.mutex.try_acquire_until(far_deadline()),
+                    locked.mutex.try_lock_until(far_deadline()),
                     "timed lock timed out"
                 );
                 locked.critical();
-                // SAFETY: `try_acquire_until` returned true.
-                unsafe { locked.mutex.release() };
+                // SAFETY: `try_lock_until` returned true.
+                unsafe { locked.mutex.unlock() };
             })
         };
         locked.increment_slowly();
@@ -226,52 +226,52 @@ fn timed_lock_races_holder() {
 fn timed_lock_sleeps_until_release() {
     model("timed_lock_sleeps_until_release", || {
         let locked = Locked::new();
-        locked.mutex.acquire();
+        locked.mutex.lock();
         let timed = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
                 assert!(
-                    locked.mutex.try_acquire_until(far_deadline()),
+                    locked.mutex.try_lock_until(far_deadline()),
                     "timed lock timed out"
                 );
                 locked.critical();
-                // SAFETY: `try_acquire_until` returned true.
-                unsafe { locked.mutex.release() };
+                // SAFETY: `try_lock_until` returned true.
+                unsafe { locked.mutex.unlock() };
             })
         };
         wait_until_asleep(1);
         // SAFETY: the main thread acquired the lock above.
-        unsafe { locked.mutex.release() };
+        unsafe { locked.mutex.unlock() };
         timed.join().unwrap();
         assert_eq!(locked.total(), 1);
     });
 }
 
-/// `release_fair` with a sleeping waiter hands the lock to it: the releasing thread, locking
+/// `unlock_fair` with a sleeping waiter hands the lock to it: the releasing thread, locking
 /// again at once, must find the waiter's critical section already done (no barging).
 #[test]
 fn fair_release_hands_off_to_sleeper() {
     model("fair_release_hands_off_to_sleeper", || {
         let locked = Locked::new();
-        locked.mutex.acquire();
+        locked.mutex.lock();
         let waiter = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.increment())
         };
         wait_until_asleep(1);
         // SAFETY: the main thread acquired the lock above.
-        unsafe { locked.mutex.release_fair() };
+        unsafe { locked.mutex.unlock_fair() };
         // Barge: a plain try-lock right after the hand-off may only succeed once the waiter
         // is done, and so must the blocking lock.
-        if locked.mutex.try_acquire() {
+        if locked.mutex.try_lock() {
             assert_eq!(locked.read(), 1, "try_acquire barged past the hand-off");
-            // SAFETY: `try_acquire` returned true.
-            unsafe { locked.mutex.release() };
+            // SAFETY: `try_lock` returned true.
+            unsafe { locked.mutex.unlock() };
         }
-        locked.mutex.acquire();
+        locked.mutex.lock();
         assert_eq!(locked.read(), 1, "acquire barged past the hand-off");
         // SAFETY: acquired just above.
-        unsafe { locked.mutex.release() };
+        unsafe { locked.mutex.unlock() };
         waiter.join().unwrap();
         assert_eq!(locked.total(), 1);
     });
@@ -289,21 +289,21 @@ fn fair_and_normal_release_mixed() {
         let fair = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                locked.mutex.acquire();
+                locked.mutex.lock();
                 locked.critical();
                 // SAFETY: acquired just above.
-                unsafe { locked.mutex.release_fair() };
+                unsafe { locked.mutex.unlock_fair() };
             })
         };
         let normal = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.increment())
         };
-        locked.mutex.acquire();
+        locked.mutex.lock();
         thread::yield_now();
         locked.critical();
         // SAFETY: acquired just above.
-        unsafe { locked.mutex.release_fair() };
+        unsafe { locked.mutex.unlock_fair() };
         fair.join().unwrap();
         normal.join().unwrap();
         assert_eq!(locked.total(), 3);
@@ -327,7 +327,7 @@ fn spawn_timer() -> thread::JoinHandle<()> {
     thread::spawn(atomsync::futex_model_expire_deadlines)
 }
 
-/// `try_acquire_until` races `release_fair` and the clock: the timed locker may take the lock
+/// `try_lock_until` races `unlock_fair` and the clock: the timed locker may take the lock
 /// at once, sleep and be handed the lock, or time out before, while or after it sleeps, also
 /// just as the hand-off wakes it. Whatever happens, its result is true exactly when it ran its
 /// critical section, and the lock is never left owned by nobody: the main thread, locking
@@ -341,15 +341,15 @@ fn timed_lock_races_fair_release(name: &'static str, wake_one_cannot_count: bool
         }
         let locked = Locked::new();
         let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
-        locked.mutex.acquire();
+        locked.mutex.lock();
         let timed = {
             let (locked, done) = (Arc::clone(&locked), Arc::clone(&done));
             thread::spawn(move || {
-                let got = locked.mutex.try_acquire_until(far_deadline());
+                let got = locked.mutex.try_lock_until(far_deadline());
                 if got {
                     locked.critical();
-                    // SAFETY: `try_acquire_until` returned true.
-                    unsafe { locked.mutex.release() };
+                    // SAFETY: `try_lock_until` returned true.
+                    unsafe { locked.mutex.unlock() };
                 }
                 done.store(true, Ordering::SeqCst);
                 got
@@ -361,7 +361,7 @@ fn timed_lock_races_fair_release(name: &'static str, wake_one_cannot_count: bool
             thread::yield_now();
         }
         // SAFETY: the main thread acquired the lock above.
-        unsafe { locked.mutex.release_fair() };
+        unsafe { locked.mutex.unlock_fair() };
         let got = timed.join().unwrap();
         timer.join().unwrap();
         // The timed locker is gone: the lock must be free (or freed by whoever holds it).
@@ -405,15 +405,15 @@ fn timed_waiter_woken_then_timed_out_passes_the_wake_on() {
     static SLEPT_THEN_TIMED_OUT: AtomicBool = AtomicBool::new(false);
     model("timed_waiter_woken_then_timed_out_passes_the_wake_on", || {
         let locked = Locked::new();
-        locked.mutex.acquire();
+        locked.mutex.lock();
         let timed = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                let got = locked.mutex.try_acquire_until(far_deadline());
+                let got = locked.mutex.try_lock_until(far_deadline());
                 if got {
                     locked.critical();
-                    // SAFETY: `try_acquire_until` returned true.
-                    unsafe { locked.mutex.release() };
+                    // SAFETY: `try_lock_until` returned true.
+                    unsafe { locked.mutex.unlock() };
                 }
                 got
             })
@@ -424,15 +424,15 @@ fn timed_waiter_woken_then_timed_out_passes_the_wake_on() {
         };
         wait_until_asleep(2);
         // SAFETY: the main thread acquired the lock above.
-        unsafe { locked.mutex.release() };
+        unsafe { locked.mutex.unlock() };
         // The clock fires after the release's wake (on either sleeper) at any later point.
         let timer = spawn_timer();
-        // Barge: one try (a full `acquire` here makes the model ten times larger).
-        let barged = locked.mutex.try_acquire();
+        // Barge: one try (a full `lock` here makes the model ten times larger).
+        let barged = locked.mutex.try_lock();
         if barged {
             locked.critical();
-            // SAFETY: `try_acquire` returned true.
-            unsafe { locked.mutex.release() };
+            // SAFETY: `try_lock` returned true.
+            unsafe { locked.mutex.unlock() };
         }
         let got = timed.join().unwrap();
         untimed.join().unwrap();

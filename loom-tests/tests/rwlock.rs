@@ -45,29 +45,29 @@ impl Locked {
 
     /// read lock; read; release.
     fn read_locked(&self) -> usize {
-        self.lock.acquire_shared();
+        self.lock.lock_shared();
         let value = self.read();
         // SAFETY: acquired just above.
-        unsafe { self.lock.release_shared() };
+        unsafe { self.lock.unlock_shared() };
         value
     }
 
     /// write lock; add one (after a yield: a long critical section); release.
     fn increment(&self) {
-        self.lock.acquire_exclusive();
+        self.lock.lock_exclusive();
         let value = self.read();
         thread::yield_now();
         self.write(value + 1);
         // SAFETY: acquired just above.
-        unsafe { self.lock.release_exclusive() };
+        unsafe { self.lock.unlock_exclusive() };
     }
 
     /// The final value; the lock must be free (every other thread was joined).
     fn total(&self) -> usize {
-        assert!(self.lock.try_acquire_exclusive(), "the lock is still held at the end");
+        assert!(self.lock.try_lock_exclusive(), "the lock is still held at the end");
         let total = self.read();
-        // SAFETY: `try_acquire_exclusive` just succeeded.
-        unsafe { self.lock.release_exclusive() };
+        // SAFETY: `try_lock_exclusive` just succeeded.
+        unsafe { self.lock.unlock_exclusive() };
         total
     }
 }
@@ -111,7 +111,7 @@ fn two_writers_exclusion() {
 fn two_readers_and_a_writer_writer_waits() {
     model("two_readers_and_a_writer_writer_waits", || {
         let locked = Locked::new();
-        locked.lock.acquire_shared();
+        locked.lock.lock_shared();
         let writer = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.increment())
@@ -122,7 +122,7 @@ fn two_readers_and_a_writer_writer_waits() {
         };
         wait_until_asleep(1);
         // SAFETY: acquired above.
-        unsafe { locked.lock.release_shared() };
+        unsafe { locked.lock.unlock_shared() };
         assert!(reader.join().unwrap() <= 1);
         writer.join().unwrap();
         assert_eq!(locked.total(), 1);
@@ -140,21 +140,21 @@ fn upgrade_racing_a_reader() {
         let upgrader = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                locked.lock.acquire_upgradable();
+                locked.lock.lock_upgradable();
                 let value = locked.read();
                 // SAFETY: the upgradable lock is held; then the write lock.
-                unsafe { locked.lock.upgrade_to_exclusive() };
+                unsafe { locked.lock.upgrade() };
                 locked.write(value + 1);
                 // SAFETY: the write lock is held.
-                unsafe { locked.lock.release_exclusive() };
+                unsafe { locked.lock.unlock_exclusive() };
             })
         };
-        locked.lock.acquire_shared();
+        locked.lock.lock_shared();
         let seen = locked.read();
         thread::yield_now();
         assert_eq!(locked.read(), seen, "a writer ran during our read lock");
         // SAFETY: acquired above.
-        unsafe { locked.lock.release_shared() };
+        unsafe { locked.lock.unlock_shared() };
         upgrader.join().unwrap();
         assert_eq!(locked.total(), 1);
         if futex_model_stats().sleeps > 0 {
@@ -170,7 +170,7 @@ fn upgrade_racing_a_reader() {
 fn downgrade_wakes_a_reader() {
     model("downgrade_wakes_a_reader", || {
         let locked = Locked::new();
-        locked.lock.acquire_exclusive();
+        locked.lock.lock_exclusive();
         let reader = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.read_locked())
@@ -178,10 +178,10 @@ fn downgrade_wakes_a_reader() {
         wait_until_asleep(1);
         locked.write(1);
         // SAFETY: the write lock is held; then a read lock.
-        unsafe { locked.lock.downgrade_to_shared() };
+        unsafe { locked.lock.downgrade() };
         assert_eq!(reader.join().unwrap(), 1);
         // SAFETY: the read lock from the downgrade.
-        unsafe { locked.lock.release_shared() };
+        unsafe { locked.lock.unlock_shared() };
         assert_eq!(locked.total(), 1);
     });
 }
@@ -192,7 +192,7 @@ fn downgrade_wakes_a_reader() {
 fn write_unlock_wakes_sleeping_reader() {
     model("write_unlock_wakes_sleeping_reader", || {
         let locked = Locked::new();
-        locked.lock.acquire_exclusive();
+        locked.lock.lock_exclusive();
         let reader = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.read_locked())
@@ -200,7 +200,7 @@ fn write_unlock_wakes_sleeping_reader() {
         wait_until_asleep(1);
         locked.write(1);
         // SAFETY: the write lock is held.
-        unsafe { locked.lock.release_exclusive() };
+        unsafe { locked.lock.unlock_exclusive() };
         assert_eq!(reader.join().unwrap(), 1);
         assert_eq!(locked.total(), 1);
     });
@@ -212,7 +212,7 @@ fn write_unlock_wakes_sleeping_reader() {
 fn writer_notify_wakes_writers_one_by_one() {
     model("writer_notify_wakes_writers_one_by_one", || {
         let locked = Locked::new();
-        locked.lock.acquire_exclusive();
+        locked.lock.lock_exclusive();
         let writers: Vec<_> = (0..2)
             .map(|_| {
                 let locked = Arc::clone(&locked);
@@ -221,7 +221,7 @@ fn writer_notify_wakes_writers_one_by_one() {
             .collect();
         wait_until_asleep(2);
         // SAFETY: the write lock is held.
-        unsafe { locked.lock.release_exclusive() };
+        unsafe { locked.lock.unlock_exclusive() };
         for writer in writers {
             writer.join().unwrap();
         }
@@ -235,7 +235,7 @@ fn writer_notify_wakes_writers_one_by_one() {
 fn write_unlock_hands_over_to_readers_first() {
     model("write_unlock_hands_over_to_readers_first", || {
         let locked = Locked::new();
-        locked.lock.acquire_exclusive();
+        locked.lock.lock_exclusive();
         let reader = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.read_locked())
@@ -247,7 +247,7 @@ fn write_unlock_hands_over_to_readers_first() {
         wait_until_asleep(2);
         locked.write(1);
         // SAFETY: the write lock is held.
-        unsafe { locked.lock.release_exclusive() };
+        unsafe { locked.lock.unlock_exclusive() };
         assert_eq!(reader.join().unwrap(), 1, "the writer overtook the waiting reader");
         writer.join().unwrap();
         assert_eq!(locked.total(), 2);
@@ -260,20 +260,20 @@ fn write_unlock_hands_over_to_readers_first() {
 fn upgradable_release_wakes_a_waiting_upgradable() {
     model("upgradable_release_wakes_a_waiting_upgradable", || {
         let locked = Locked::new();
-        locked.lock.acquire_upgradable();
+        locked.lock.lock_upgradable();
         let second = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                locked.lock.acquire_upgradable();
+                locked.lock.lock_upgradable();
                 let value = locked.read();
                 // SAFETY: acquired just above.
-                unsafe { locked.lock.release_upgradable() };
+                unsafe { locked.lock.unlock_upgradable() };
                 value
             })
         };
         wait_until_asleep(1);
         // SAFETY: acquired above.
-        unsafe { locked.lock.release_upgradable() };
+        unsafe { locked.lock.unlock_upgradable() };
         assert_eq!(second.join().unwrap(), 0);
         assert_eq!(locked.total(), 0);
     });
@@ -285,7 +285,7 @@ fn upgradable_release_wakes_a_waiting_upgradable() {
 fn upgrade_with_a_reader_and_a_writer() {
     model("upgrade_with_a_reader_and_a_writer", || {
         let locked = Locked::new();
-        locked.lock.acquire_upgradable();
+        locked.lock.lock_upgradable();
         let writer = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.increment())
@@ -296,10 +296,10 @@ fn upgrade_with_a_reader_and_a_writer() {
         };
         let value = locked.read();
         // SAFETY: the upgradable lock is held; then the write lock.
-        unsafe { locked.lock.upgrade_to_exclusive() };
+        unsafe { locked.lock.upgrade() };
         locked.write(value + 1);
         // SAFETY: the write lock is held.
-        unsafe { locked.lock.release_exclusive() };
+        unsafe { locked.lock.unlock_exclusive() };
         assert!(reader.join().unwrap() <= 2);
         writer.join().unwrap();
         assert_eq!(locked.total(), 2);
@@ -331,18 +331,18 @@ fn timed_writer_and_writer_behind(holder_writes: bool) {
     let locked = Locked::new();
     let hold = |locked: &Locked| {
         if holder_writes {
-            locked.lock.acquire_exclusive();
+            locked.lock.lock_exclusive();
         } else {
-            locked.lock.acquire_shared();
+            locked.lock.lock_shared();
         }
     };
     let release = |locked: &Locked| {
         // SAFETY: `hold` acquired this lock mode just before.
         unsafe {
             if holder_writes {
-                locked.lock.release_exclusive();
+                locked.lock.unlock_exclusive();
             } else {
-                locked.lock.release_shared();
+                locked.lock.unlock_shared();
             }
         }
     };
@@ -350,11 +350,11 @@ fn timed_writer_and_writer_behind(holder_writes: bool) {
     let timed = {
         let locked = Arc::clone(&locked);
         thread::spawn(move || {
-            if locked.lock.try_acquire_exclusive_until(deadline()) {
+            if locked.lock.try_lock_exclusive_until(deadline()) {
                 let value = locked.read();
                 locked.write(value + 1);
                 // SAFETY: acquired just above.
-                unsafe { locked.lock.release_exclusive() };
+                unsafe { locked.lock.unlock_exclusive() };
                 true
             } else {
                 false
@@ -394,14 +394,14 @@ fn timed_writer_and_writer_behind_a_writer() {
 fn timed_reader_and_the_readers_hand_over() {
     model("timed_reader_and_the_readers_hand_over", || {
         let locked = Locked::new();
-        locked.lock.acquire_exclusive();
+        locked.lock.lock_exclusive();
         let reader = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                if locked.lock.try_acquire_shared_until(deadline()) {
+                if locked.lock.try_lock_shared_until(deadline()) {
                     let value = locked.read();
                     // SAFETY: acquired just above.
-                    unsafe { locked.lock.release_shared() };
+                    unsafe { locked.lock.unlock_shared() };
                     Some(value)
                 } else {
                     None
@@ -415,7 +415,7 @@ fn timed_reader_and_the_readers_hand_over() {
         let timer = timer();
         locked.write(1);
         // SAFETY: the write lock is held.
-        unsafe { locked.lock.release_exclusive() };
+        unsafe { locked.lock.unlock_exclusive() };
         let seen = reader.join().unwrap();
         assert!(matches!(seen, None | Some(1) | Some(2)));
         writer.join().unwrap();
@@ -432,8 +432,8 @@ fn timed_reader_and_the_readers_hand_over() {
 fn timed_upgrade_with_readers() {
     model("timed_upgrade_with_readers", || {
         let locked = Locked::new();
-        locked.lock.acquire_upgradable();
-        locked.lock.acquire_shared();
+        locked.lock.lock_upgradable();
+        locked.lock.lock_shared();
         let late_reader = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || locked.read_locked())
@@ -442,18 +442,18 @@ fn timed_upgrade_with_readers() {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
                 // SAFETY: main took this read lock for us; any thread may release it.
-                unsafe { locked.lock.release_shared() };
+                unsafe { locked.lock.unlock_shared() };
             })
         };
         let timer = timer();
         // SAFETY: the upgradable lock is held.
-        if unsafe { locked.lock.try_upgrade_to_exclusive_until(deadline()) } {
+        if unsafe { locked.lock.try_upgrade_until(deadline()) } {
             locked.write(1);
             // SAFETY: the write lock is held.
-            unsafe { locked.lock.release_exclusive() };
+            unsafe { locked.lock.unlock_exclusive() };
         } else {
             // SAFETY: a failed upgrade keeps the upgradable lock.
-            unsafe { locked.lock.release_upgradable() };
+            unsafe { locked.lock.unlock_upgradable() };
         }
         let seen = late_reader.join().unwrap();
         assert!(seen <= 1);
@@ -471,10 +471,10 @@ fn timed_upgrade_with_readers() {
 fn timed_out_writer_passes_the_wake_on() {
     model("timed_out_writer_passes_the_wake_on", || {
         let locked = Locked::new();
-        locked.lock.acquire_exclusive();
+        locked.lock.lock_exclusive();
         let timed = {
             let locked = Arc::clone(&locked);
-            thread::spawn(move || locked.lock.try_acquire_exclusive_until(deadline()))
+            thread::spawn(move || locked.lock.try_lock_exclusive_until(deadline()))
         };
         let untimed = {
             let locked = Arc::clone(&locked);
@@ -484,7 +484,7 @@ fn timed_out_writer_passes_the_wake_on() {
         timer().join().unwrap();
         assert!(!timed.join().unwrap(), "the timed writer got a lock that main holds");
         // SAFETY: the write lock is held.
-        unsafe { locked.lock.release_exclusive() };
+        unsafe { locked.lock.unlock_exclusive() };
         untimed.join().unwrap();
         assert_eq!(locked.total(), 1);
     });
@@ -501,15 +501,15 @@ fn timed_out_writer_passes_the_wake_on() {
 fn woken_writer_times_out_behind_a_reader() {
     model("woken_writer_times_out_behind_a_reader", || {
         let locked = Locked::new();
-        locked.lock.acquire_shared();
+        locked.lock.lock_shared();
         let timed = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                if locked.lock.try_acquire_exclusive_until(deadline()) {
+                if locked.lock.try_lock_exclusive_until(deadline()) {
                     let value = locked.read();
                     locked.write(value + 1);
                     // SAFETY: acquired just above.
-                    unsafe { locked.lock.release_exclusive() };
+                    unsafe { locked.lock.unlock_exclusive() };
                     true
                 } else {
                     false
@@ -524,10 +524,10 @@ fn woken_writer_times_out_behind_a_reader() {
         wait_until_asleep(2);
         let timer = timer();
         // SAFETY: the read lock is held.
-        unsafe { locked.lock.release_shared() };
-        locked.lock.acquire_shared();
+        unsafe { locked.lock.unlock_shared() };
+        locked.lock.lock_shared();
         // SAFETY: acquired just above.
-        unsafe { locked.lock.release_shared() };
+        unsafe { locked.lock.unlock_shared() };
         let timed_wrote = timed.join().unwrap();
         untimed.join().unwrap();
         timer.join().unwrap();

@@ -87,7 +87,7 @@ impl Condvar {
     /// ```
     #[inline]
     pub fn notify_one(&self) -> bool {
-        self.raw.notify_one_waiter()
+        self.raw.notify_one()
     }
 
     /// Wakes every thread waiting on this condvar: one now, the others one per unlock of
@@ -99,7 +99,7 @@ impl Condvar {
     /// ```
     #[inline]
     pub fn notify_all(&self) -> usize {
-        self.raw.notify_all_waiters()
+        self.raw.notify_all()
     }
 
     /// Unlocks the guard's mutex, sleeps until notified (or spuriously), and locks it again

@@ -4,15 +4,15 @@
 //!
 //! The crate's own wrappers ([`crate::Mutex`], [`crate::RwLock`], [`crate::Condvar`]) are
 //! lock_api **0.5**'s. This module implements lock_api **0.4**'s raw traits on the *same* raw
-//! types, [`RawMutex`] and [`RawRwLock`], by calling their guard-free methods (`acquire`,
-//! `release`, `try_acquire_until`, `acquire_shared`, `upgrade_to_exclusive`, ...): one state
+//! types, [`RawMutex`] and [`RawRwLock`], by calling their guard-free methods (`lock`,
+//! `unlock`, `try_lock_until`, `lock_shared`, `upgrade`, ...): one state
 //! machine, two trait sets. Both generations can be used side by side in one program.
 //!
 //! | lock_api 0.4 trait | implemented on | by |
 //! |---|---|---|
-//! | `RawMutex`, `RawMutexTimed`, `RawMutexFair` | [`RawMutex`] | `acquire`, `try_acquire`, `try_acquire_until`, `release`, `release_fair`, `is_held` |
-//! | `RawRwLock`, `RawRwLockTimed`, `RawRwLockFair`, `RawRwLockDowngrade` | [`RawRwLock`] | `acquire_shared`/`_exclusive`, their `try_` and `_until` forms, `release_*`, `downgrade_to_shared` |
-//! | `RawRwLockUpgrade`, `RawRwLockUpgradeFair`, `RawRwLockUpgradeDowngrade`, `RawRwLockUpgradeTimed` | [`RawRwLock`] | `acquire_upgradable`, `upgrade_to_exclusive` (and `try_`, `_until`), `release_upgradable`, `downgrade_*` |
+//! | `RawMutex`, `RawMutexTimed`, `RawMutexFair` | [`RawMutex`] | `lock`, `try_lock`, `try_lock_until`, `unlock`, `unlock_fair`, `is_locked` |
+//! | `RawRwLock`, `RawRwLockTimed`, `RawRwLockFair`, `RawRwLockDowngrade` | [`RawRwLock`] | `lock_shared`/`_exclusive`, their `try_` and `_until` forms, `release_*`, `downgrade` |
+//! | `RawRwLockUpgrade`, `RawRwLockUpgradeFair`, `RawRwLockUpgradeDowngrade`, `RawRwLockUpgradeTimed` | [`RawRwLock`] | `lock_upgradable`, `upgrade` (and `try_`, `_until`), `unlock_upgradable`, `downgrade_*` |
 //!
 //! lock_api 0.4 has no condition-variable trait (parking_lot 0.12 ships its own `Condvar`),
 //! so this module has a [`Condvar`] with parking_lot 0.12's methods that waits with this
@@ -78,10 +78,10 @@ pub use ::lock_api_04 as lock_api;
 mod condvar;
 pub use condvar::{Condvar, WaitTimeoutResult};
 
-// SAFETY: `lock`, `try_lock` and the timed forms report success only after `acquire`,
-// `try_acquire` or `try_acquire_until` took the lock (an Acquire CAS that set LOCKED, or the
+// SAFETY: `lock`, `try_lock` and the timed forms report success only after `lock`,
+// `try_lock` or `try_lock_until` took the lock (an Acquire CAS that set LOCKED, or the
 // claim of a hand-off that keeps LOCKED set), which only one thread can do at a time; `unlock`
-// is `release`, a Release RMW. None of them unwinds after acquiring. These are the same
+// is `unlock`, a Release RMW. None of them unwinds after acquiring. These are the same
 // methods, with the same argument, as the lock_api 0.5 implementation in `mutex.rs`.
 unsafe impl api::RawMutex for RawMutex {
     #[allow(clippy::declare_interior_mutable_const)]
@@ -92,35 +92,35 @@ unsafe impl api::RawMutex for RawMutex {
 
     #[inline]
     fn lock(&self) {
-        self.acquire();
+        self.lock();
     }
 
     #[inline]
     fn try_lock(&self) -> bool {
-        self.try_acquire()
+        self.try_lock()
     }
 
     #[inline]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock, as lock_api 0.4's `unlock` requires; that is
-        // `release`'s contract.
-        unsafe { self.release() }
+        // `unlock`'s contract.
+        unsafe { self.unlock() }
     }
 
     #[inline]
     fn is_locked(&self) -> bool {
-        self.is_held()
+        self.is_locked()
     }
 }
 
-// SAFETY: `release_fair` releases exactly like `release` or hands the still-held lock to one
+// SAFETY: `unlock_fair` releases exactly like `unlock` or hands the still-held lock to one
 // sleeper, so the lock is never held by two threads. `bump` is lock_api's default
 // (`unlock_fair` then `lock`).
 unsafe impl api::RawMutexFair for RawMutex {
     #[inline]
     unsafe fn unlock_fair(&self) {
-        // SAFETY: the caller holds the lock, which is `release_fair`'s contract.
-        unsafe { self.release_fair() }
+        // SAFETY: the caller holds the lock, which is `unlock_fair`'s contract.
+        unsafe { self.unlock_fair() }
     }
 }
 
@@ -133,16 +133,16 @@ unsafe impl api::RawMutexTimed for RawMutex {
     fn try_lock_for(&self, timeout: Duration) -> bool {
         // `deadline_after` turns a timeout too long to represent (`Duration::MAX`) into "no
         // deadline", as the 0.5 implementation does.
-        self.try_acquire_until(futex::deadline_after(timeout))
+        self.try_lock_until(futex::deadline_after(timeout))
     }
 
     #[inline]
     fn try_lock_until(&self, deadline: Instant) -> bool {
-        self.try_acquire_until(Some(deadline))
+        self.try_lock_until(Some(deadline))
     }
 }
 
-// SAFETY: a shared lock is reported only after `acquire_shared`/`try_acquire_shared*` counted a
+// SAFETY: a shared lock is reported only after `lock_shared`/`try_lock_shared*` counted a
 // reader while the lock was not write-locked (or claimed the phantom reader of a hand-over), an
 // exclusive one only after the count went from 0 to write-locked; both with Acquire, so readers
 // never coexist with a writer nor writers with each other. Releases are Release RMWs. The one
@@ -157,44 +157,44 @@ unsafe impl api::RawRwLock for RawRwLock {
 
     #[inline]
     fn lock_shared(&self) {
-        self.acquire_shared();
+        self.lock_shared();
     }
 
     #[inline]
     fn try_lock_shared(&self) -> bool {
-        self.try_acquire_shared()
+        self.try_lock_shared()
     }
 
     #[inline]
     unsafe fn unlock_shared(&self) {
-        // SAFETY: the caller holds a read lock, `release_shared`'s contract.
-        unsafe { self.release_shared() }
+        // SAFETY: the caller holds a read lock, `unlock_shared`'s contract.
+        unsafe { self.unlock_shared() }
     }
 
     #[inline]
     fn lock_exclusive(&self) {
-        self.acquire_exclusive();
+        self.lock_exclusive();
     }
 
     #[inline]
     fn try_lock_exclusive(&self) -> bool {
-        self.try_acquire_exclusive()
+        self.try_lock_exclusive()
     }
 
     #[inline]
     unsafe fn unlock_exclusive(&self) {
-        // SAFETY: the caller holds the write lock, `release_exclusive`'s contract.
-        unsafe { self.release_exclusive() }
+        // SAFETY: the caller holds the write lock, `unlock_exclusive`'s contract.
+        unsafe { self.unlock_exclusive() }
     }
 
     #[inline]
     fn is_locked(&self) -> bool {
-        self.is_held()
+        self.is_locked()
     }
 
     #[inline]
     fn is_locked_exclusive(&self) -> bool {
-        self.is_held_exclusive()
+        self.is_locked_exclusive()
     }
 }
 
@@ -206,23 +206,23 @@ unsafe impl api::RawRwLockFair for RawRwLock {
     #[inline]
     unsafe fn unlock_shared_fair(&self) {
         // SAFETY: the caller holds a read lock.
-        unsafe { self.release_shared() }
+        unsafe { self.unlock_shared() }
     }
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self) {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.release_exclusive() }
+        unsafe { self.unlock_exclusive() }
     }
 }
 
-// SAFETY: `downgrade_to_shared` turns the write lock into one read lock in a single Release
+// SAFETY: `downgrade` turns the write lock into one read lock in a single Release
 // CAS: no writer can enter in between.
 unsafe impl api::RawRwLockDowngrade for RawRwLock {
     #[inline]
     unsafe fn downgrade(&self) {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_to_shared() }
+        unsafe { self.downgrade() }
     }
 }
 
@@ -233,22 +233,22 @@ unsafe impl api::RawRwLockTimed for RawRwLock {
 
     #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> bool {
-        self.try_acquire_shared_until(futex::deadline_after(timeout))
+        self.try_lock_shared_until(futex::deadline_after(timeout))
     }
 
     #[inline]
     fn try_lock_shared_until(&self, deadline: Instant) -> bool {
-        self.try_acquire_shared_until(Some(deadline))
+        self.try_lock_shared_until(Some(deadline))
     }
 
     #[inline]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
-        self.try_acquire_exclusive_until(futex::deadline_after(timeout))
+        self.try_lock_exclusive_until(futex::deadline_after(timeout))
     }
 
     #[inline]
     fn try_lock_exclusive_until(&self, deadline: Instant) -> bool {
-        self.try_acquire_exclusive_until(Some(deadline))
+        self.try_lock_exclusive_until(Some(deadline))
     }
 }
 
@@ -258,30 +258,30 @@ unsafe impl api::RawRwLockTimed for RawRwLock {
 unsafe impl api::RawRwLockUpgrade for RawRwLock {
     #[inline]
     fn lock_upgradable(&self) {
-        self.acquire_upgradable();
+        self.lock_upgradable();
     }
 
     #[inline]
     fn try_lock_upgradable(&self) -> bool {
-        self.try_acquire_upgradable()
+        self.try_lock_upgradable()
     }
 
     #[inline]
     unsafe fn unlock_upgradable(&self) {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.release_upgradable() }
+        unsafe { self.unlock_upgradable() }
     }
 
     #[inline]
     unsafe fn upgrade(&self) {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.upgrade_to_exclusive() }
+        unsafe { self.upgrade() }
     }
 
     #[inline]
     unsafe fn try_upgrade(&self) -> bool {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.try_upgrade_to_exclusive() }
+        unsafe { self.try_upgrade() }
     }
 }
 
@@ -291,7 +291,7 @@ unsafe impl api::RawRwLockUpgradeFair for RawRwLock {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self) {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.release_upgradable() }
+        unsafe { self.unlock_upgradable() }
     }
 }
 
@@ -300,13 +300,13 @@ unsafe impl api::RawRwLockUpgradeDowngrade for RawRwLock {
     #[inline]
     unsafe fn downgrade_upgradable(&self) {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.downgrade_upgradable_to_shared() }
+        unsafe { self.downgrade_upgradable() }
     }
 
     #[inline]
     unsafe fn downgrade_to_upgradable(&self) {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_exclusive_to_upgradable() }
+        unsafe { self.downgrade_to_upgradable() }
     }
 }
 
@@ -315,24 +315,24 @@ unsafe impl api::RawRwLockUpgradeDowngrade for RawRwLock {
 unsafe impl api::RawRwLockUpgradeTimed for RawRwLock {
     #[inline]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> bool {
-        self.try_acquire_upgradable_until(futex::deadline_after(timeout))
+        self.try_lock_upgradable_until(futex::deadline_after(timeout))
     }
 
     #[inline]
     fn try_lock_upgradable_until(&self, deadline: Instant) -> bool {
-        self.try_acquire_upgradable_until(Some(deadline))
+        self.try_lock_upgradable_until(Some(deadline))
     }
 
     #[inline]
     unsafe fn try_upgrade_for(&self, timeout: Duration) -> bool {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.try_upgrade_to_exclusive_until(futex::deadline_after(timeout)) }
+        unsafe { self.try_upgrade_until(futex::deadline_after(timeout)) }
     }
 
     #[inline]
     unsafe fn try_upgrade_until(&self, deadline: Instant) -> bool {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.try_upgrade_to_exclusive_until(Some(deadline)) }
+        unsafe { self.try_upgrade_until(Some(deadline)) }
     }
 }
 

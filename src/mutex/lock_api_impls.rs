@@ -18,24 +18,24 @@ unsafe impl lock_api::RawMutex for RawMutex {
 
     #[inline]
     fn lock(&self) -> Self::Guard {
-        self.acquire();
+        self.lock();
         lock_api::GuardSend::new()
     }
 
     #[inline]
     fn try_lock(&self) -> Option<Self::Guard> {
-        self.try_acquire().then(lock_api::GuardSend::new)
+        self.try_lock().then(lock_api::GuardSend::new)
     }
 
     #[inline]
     unsafe fn unlock(&self, _guard: Self::Guard) {
         // SAFETY: the caller holds the lock, as `lock_api::RawMutex::unlock` requires.
-        unsafe { self.release() }
+        unsafe { self.unlock() }
     }
 
     #[inline]
     fn is_locked(&self) -> bool {
-        self.is_held()
+        self.is_locked()
     }
 }
 
@@ -45,7 +45,7 @@ unsafe impl lock_api::RawMutexFair for RawMutex {
     #[inline]
     unsafe fn unlock_fair(&self, _guard: Self::Guard) {
         // SAFETY: the caller holds the lock.
-        unsafe { self.release_fair() }
+        unsafe { self.unlock_fair() }
     }
 }
 
@@ -57,12 +57,12 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
     #[inline]
     fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_acquire_until(futex::deadline_after(timeout))
+        self.try_lock_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
     #[inline]
     fn try_lock_until(&self, deadline: Instant) -> Option<Self::Guard> {
-        self.try_acquire_until(Some(deadline)).then(lock_api::GuardSend::new)
+        self.try_lock_until(Some(deadline)).then(lock_api::GuardSend::new)
     }
 }

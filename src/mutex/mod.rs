@@ -149,17 +149,25 @@ fn waiters(state: u32) -> u32 {
 ///
 /// Most code wants [`Mutex<T>`](Mutex). `RawMutex` implements `lock_api`'s `RawMutex`,
 /// `RawMutexTimed` and `RawMutexFair`, so it also plugs into code generic over `lock_api`.
+/// Its guard-free inherent methods have the traits' names (`lock`, `try_lock`, `unlock`,
+/// `unlock_fair`, `is_locked`; the timed one takes an `Option<Instant>`), so a method call
+/// on a `RawMutex` picks the inherent one; generic code, or a call through the trait path,
+/// gets the trait's, which hands out and takes back a guard marker:
 ///
 /// ```
 /// use atomsync::RawMutex;
-/// use lock_api::RawMutex as _;
 ///
 /// let raw = RawMutex::new();
-/// let guard = raw.lock();
+/// let guard = lock_api::RawMutex::lock(&raw);
 /// assert!(raw.is_locked());
 /// // SAFETY: we hold the lock; `guard` is the state of that acquisition.
-/// unsafe { raw.unlock(guard) };
+/// unsafe { lock_api::RawMutex::unlock(&raw, guard) };
 /// assert!(!raw.is_locked());
+///
+/// // The guard-free form, as the loom models use it:
+/// raw.lock();
+/// // SAFETY: locked just above.
+/// unsafe { raw.unlock() };
 /// ```
 #[derive(Debug)]
 pub struct RawMutex {
@@ -177,7 +185,7 @@ impl RawMutex {
     ///
     /// ```
     /// static LOCK: atomsync::RawMutex = atomsync::RawMutex::new();
-    /// assert!(LOCK.try_acquire());
+    /// assert!(LOCK.try_lock());
     /// ```
     #[cfg(not(loom))]
     pub const fn new() -> Self {
@@ -194,13 +202,13 @@ impl RawMutex {
     ///
     /// ```
     /// let raw = atomsync::RawMutex::new();
-    /// raw.acquire();
+    /// raw.lock();
     /// // SAFETY: this thread holds the lock.
-    /// unsafe { raw.release() };
+    /// unsafe { raw.unlock() };
     /// ```
     #[inline]
-    pub fn acquire(&self) {
-        // Acquire: pairs with the Release in `release`, so the previous owner's critical
+    pub fn lock(&self) {
+        // Acquire: pairs with the Release in `unlock`, so the previous owner's critical
         // section happens-before ours.
         if self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
             self.lock_contended(None, false);
@@ -211,18 +219,18 @@ impl RawMutex {
     ///
     /// ```
     /// let raw = atomsync::RawMutex::new();
-    /// assert!(raw.try_acquire());
-    /// assert!(!raw.try_acquire());
-    /// # unsafe { raw.release() };
+    /// assert!(raw.try_lock());
+    /// assert!(!raw.try_lock());
+    /// # unsafe { raw.unlock() };
     /// ```
     #[inline]
-    pub fn try_acquire(&self) -> bool {
+    pub fn try_lock(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         loop {
             if state & LOCKED != 0 {
                 return false;
             }
-            // Acquire: pairs with the Release in `release` (see `acquire`).
+            // Acquire: pairs with the Release in `unlock` (see `lock`).
             match self.state.compare_exchange_weak(state, state | LOCKED, Acquire, Relaxed) {
                 Ok(_) => return true,
                 Err(actual) => state = actual,
@@ -236,13 +244,13 @@ impl RawMutex {
     /// ```
     /// use std::time::{Duration, Instant};
     /// let raw = atomsync::RawMutex::new();
-    /// assert!(raw.try_acquire_until(Some(Instant::now() + Duration::from_millis(1))));
-    /// assert!(!raw.try_acquire_until(Some(Instant::now() + Duration::from_millis(1))));
-    /// # unsafe { raw.release() };
+    /// assert!(raw.try_lock_until(Some(Instant::now() + Duration::from_millis(1))));
+    /// assert!(!raw.try_lock_until(Some(Instant::now() + Duration::from_millis(1))));
+    /// # unsafe { raw.unlock() };
     /// ```
     #[inline]
-    pub fn try_acquire_until(&self, deadline: Option<Instant>) -> bool {
-        // Acquire: pairs with the Release in `release` (see `acquire`).
+    pub fn try_lock_until(&self, deadline: Option<Instant>) -> bool {
+        // Acquire: pairs with the Release in `unlock` (see `lock`).
         self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_ok()
             || self.lock_contended(deadline, false)
     }
@@ -255,12 +263,12 @@ impl RawMutex {
     ///
     /// ```
     /// let raw = atomsync::RawMutex::new();
-    /// raw.acquire();
+    /// raw.lock();
     /// // SAFETY: the lock is held.
-    /// unsafe { raw.release() };
+    /// unsafe { raw.unlock() };
     /// ```
     #[inline]
-    pub unsafe fn release(&self) {
+    pub unsafe fn unlock(&self) {
         // Release: publishes our critical section to the Acquire of the next owner.
         if self.state.compare_exchange(LOCKED, UNLOCKED, Release, Relaxed).is_err() {
             self.unlock_slow(false);
@@ -271,17 +279,17 @@ impl RawMutex {
     /// no other thread can take the lock in between.
     ///
     /// # Safety
-    /// As for [`release`](Self::release).
+    /// As for [`unlock`](Self::unlock).
     ///
     /// ```
     /// let raw = atomsync::RawMutex::new();
-    /// raw.acquire();
+    /// raw.lock();
     /// // SAFETY: the lock is held.
-    /// unsafe { raw.release_fair() };
+    /// unsafe { raw.unlock_fair() };
     /// ```
     #[inline]
-    pub unsafe fn release_fair(&self) {
-        // Release: as in `release`.
+    pub unsafe fn unlock_fair(&self) {
+        // Release: as in `unlock`.
         if self.state.compare_exchange(LOCKED, UNLOCKED, Release, Relaxed).is_err() {
             self.unlock_slow(true);
         }
@@ -291,10 +299,10 @@ impl RawMutex {
     ///
     /// ```
     /// let raw = atomsync::RawMutex::new();
-    /// assert!(!raw.is_held());
+    /// assert!(!raw.is_locked());
     /// ```
     #[inline]
-    pub fn is_held(&self) -> bool {
+    pub fn is_locked(&self) -> bool {
         self.state.load(Relaxed) & LOCKED != 0
     }
 
@@ -302,7 +310,7 @@ impl RawMutex {
     /// word and woken there (by a plain or a fair unlock), so it takes over WOKEN, and it may
     /// claim a HANDOFF while REQUEUED says requeued sleepers exist (see `lock_contended`).
     pub(crate) fn lock_after_wait(&self) {
-        // Acquire: pairs with the Release in `release` (see `acquire`).
+        // Acquire: pairs with the Release in `unlock` (see `lock`).
         if self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
             self.lock_contended(None, true);
         }
@@ -310,7 +318,7 @@ impl RawMutex {
 
     /// Marks that threads were requeued onto this word. Called by the lock owner only.
     pub(crate) fn mark_requeued(&self) {
-        // Relaxed: only the owner sets or clears the bit, and the owner's own `release`
+        // Relaxed: only the owner sets or clears the bit, and the owner's own `unlock`
         // reads it; the requeued threads do not read it.
         self.state.fetch_or(REQUEUED, Relaxed);
     }
@@ -327,7 +335,7 @@ impl RawMutex {
             // 1. The lock is free: take it.
             if state & LOCKED == 0 {
                 let new = me.clear_woken(state | LOCKED);
-                // Acquire: pairs with the Release in `release`.
+                // Acquire: pairs with the Release in `unlock`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
                     Err(actual) => state = actual,
@@ -396,7 +404,7 @@ impl RawMutex {
             // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
             self.state.compare_exchange_weak(state, new, Acquire, Relaxed)?;
             // SAFETY: the CAS above claimed the hand-off: we own the lock.
-            unsafe { self.release_fair() };
+            unsafe { self.unlock_fair() };
             return Ok(());
         }
         let new = me.clear_woken(state);
@@ -438,7 +446,7 @@ impl RawMutex {
         Ok(self.state.fetch_sub(WAITER, Relaxed) - WAITER)
     }
 
-    /// The slow path of `release` and `release_fair`: some flag or waiter count is set.
+    /// The slow path of `unlock` and `unlock_fair`: some flag or waiter count is set.
     #[cold]
     fn unlock_slow(&self, fair: bool) {
         let mut state = self.state.load(Relaxed);
@@ -615,17 +623,17 @@ mod tests {
     #[test]
     fn a_passed_deadline_gives_up_without_spinning() {
         let raw = RawMutex::new();
-        raw.acquire();
+        raw.lock();
         let past = Instant::now();
         SPIN_ROUNDS.with(|rounds| rounds.set(0));
-        assert!(!raw.try_acquire_until(Some(past)));
-        assert!(!raw.try_acquire_until(futex::deadline_after(Duration::ZERO)));
+        assert!(!raw.try_lock_until(Some(past)));
+        assert!(!raw.try_lock_until(futex::deadline_after(Duration::ZERO)));
         assert_eq!(SPIN_ROUNDS.with(Cell::get), 0, "a passed deadline ran the spin schedule");
         // A future deadline still spins before it sleeps.
-        assert!(!raw.try_acquire_until(futex::deadline_after(Duration::from_millis(1))));
+        assert!(!raw.try_lock_until(futex::deadline_after(Duration::from_millis(1))));
         assert!(SPIN_ROUNDS.with(Cell::get) > 0);
-        // SAFETY: held since `acquire` above.
-        unsafe { raw.release() };
+        // SAFETY: held since `lock` above.
+        unsafe { raw.unlock() };
         assert_eq!(raw.state.load(Relaxed), UNLOCKED);
     }
 
@@ -642,19 +650,19 @@ mod tests {
     #[test]
     fn uncontended_round_trip_leaves_the_word_clear() {
         let raw = RawMutex::new();
-        raw.acquire();
+        raw.lock();
         assert_eq!(raw.state.load(Relaxed), LOCKED);
         // SAFETY: held.
-        unsafe { raw.release() };
+        unsafe { raw.unlock() };
         assert_eq!(raw.state.load(Relaxed), UNLOCKED);
     }
 
     #[test]
     fn fair_release_without_sleepers_is_a_plain_release() {
         let raw = RawMutex::new();
-        raw.acquire();
+        raw.lock();
         // SAFETY: held.
-        unsafe { raw.release_fair() };
+        unsafe { raw.unlock_fair() };
         assert_eq!(raw.state.load(Relaxed), UNLOCKED);
     }
 }

@@ -22,46 +22,46 @@ unsafe impl lock_api::RawRwLock for RawRwLock {
 
     #[inline]
     fn lock_shared(&self) -> Self::SharedGuard {
-        self.acquire_shared();
+        self.lock_shared();
         lock_api::GuardSend::new()
     }
 
     #[inline]
     fn try_lock_shared(&self) -> Option<Self::SharedGuard> {
-        self.try_acquire_shared().then(lock_api::GuardSend::new)
+        self.try_lock_shared().then(lock_api::GuardSend::new)
     }
 
     #[inline]
     unsafe fn unlock_shared(&self, _guard: Self::SharedGuard) {
         // SAFETY: the caller holds a read lock.
-        unsafe { self.release_shared() }
+        unsafe { self.unlock_shared() }
     }
 
     #[inline]
     fn lock_exclusive(&self) -> Self::ExclusiveGuard {
-        self.acquire_exclusive();
+        self.lock_exclusive();
         lock_api::GuardSend::new()
     }
 
     #[inline]
     fn try_lock_exclusive(&self) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive().then(lock_api::GuardSend::new)
+        self.try_lock_exclusive().then(lock_api::GuardSend::new)
     }
 
     #[inline]
     unsafe fn unlock_exclusive(&self, _guard: Self::ExclusiveGuard) {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.release_exclusive() }
+        unsafe { self.unlock_exclusive() }
     }
 
     #[inline]
     fn is_locked(&self) -> bool {
-        self.is_held()
+        self.is_locked()
     }
 
     #[inline]
     fn is_locked_exclusive(&self) -> bool {
-        self.is_held_exclusive()
+        self.is_locked_exclusive()
     }
 }
 
@@ -71,13 +71,13 @@ unsafe impl lock_api::RawRwLockFair for RawRwLock {
     #[inline]
     unsafe fn unlock_shared_fair(&self, _guard: Self::SharedGuard) {
         // SAFETY: the caller holds a read lock.
-        unsafe { self.release_shared() }
+        unsafe { self.unlock_shared() }
     }
 
     #[inline]
     unsafe fn unlock_exclusive_fair(&self, _guard: Self::ExclusiveGuard) {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.release_exclusive() }
+        unsafe { self.unlock_exclusive() }
     }
 }
 
@@ -87,7 +87,7 @@ unsafe impl lock_api::RawRwLockDowngrade for RawRwLock {
     #[inline]
     unsafe fn downgrade(&self, _guard: Self::ExclusiveGuard) -> Self::SharedGuard {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_to_shared() };
+        unsafe { self.downgrade() };
         lock_api::GuardSend::new()
     }
 }
@@ -100,24 +100,24 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
     #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<Self::SharedGuard> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_acquire_shared_until(futex::deadline_after(timeout))
+        self.try_lock_shared_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
     #[inline]
     fn try_lock_shared_until(&self, deadline: Instant) -> Option<Self::SharedGuard> {
-        self.try_acquire_shared_until(Some(deadline)).then(lock_api::GuardSend::new)
+        self.try_lock_shared_until(Some(deadline)).then(lock_api::GuardSend::new)
     }
 
     #[inline]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive_until(futex::deadline_after(timeout))
+        self.try_lock_exclusive_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
     #[inline]
     fn try_lock_exclusive_until(&self, deadline: Instant) -> Option<Self::ExclusiveGuard> {
-        self.try_acquire_exclusive_until(Some(deadline)).then(lock_api::GuardSend::new)
+        self.try_lock_exclusive_until(Some(deadline)).then(lock_api::GuardSend::new)
     }
 }
 
@@ -128,25 +128,25 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
 
     #[inline]
     fn lock_upgradable(&self) -> Self::UpgradableGuard {
-        self.acquire_upgradable();
+        self.lock_upgradable();
         lock_api::GuardSend::new()
     }
 
     #[inline]
     fn try_lock_upgradable(&self) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable().then(lock_api::GuardSend::new)
+        self.try_lock_upgradable().then(lock_api::GuardSend::new)
     }
 
     #[inline]
     unsafe fn unlock_upgradable(&self, _guard: Self::UpgradableGuard) {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.release_upgradable() }
+        unsafe { self.unlock_upgradable() }
     }
 
     #[inline]
     unsafe fn upgrade(&self, _guard: Self::UpgradableGuard) -> Self::ExclusiveGuard {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.upgrade_to_exclusive() };
+        unsafe { self.upgrade() };
         lock_api::GuardSend::new()
     }
 
@@ -156,7 +156,7 @@ unsafe impl lock_api::RawRwLockUpgrade for RawRwLock {
         guard: Self::UpgradableGuard,
     ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
         // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive() } { Ok(lock_api::GuardSend::new()) } else { Err(guard) }
+        if unsafe { self.try_upgrade() } { Ok(lock_api::GuardSend::new()) } else { Err(guard) }
     }
 }
 
@@ -169,7 +169,7 @@ unsafe impl lock_api::RawRwLockUpgradeFair for RawRwLock {
     #[inline]
     unsafe fn unlock_upgradable_fair(&self, _guard: Self::UpgradableGuard) {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.release_upgradable() }
+        unsafe { self.unlock_upgradable() }
     }
 }
 
@@ -178,14 +178,14 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
     #[inline]
     unsafe fn downgrade_upgradable(&self, _guard: Self::UpgradableGuard) -> Self::SharedGuard {
         // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.downgrade_upgradable_to_shared() };
+        unsafe { self.downgrade_upgradable() };
         lock_api::GuardSend::new()
     }
 
     #[inline]
     unsafe fn downgrade_to_upgradable(&self, _guard: Self::ExclusiveGuard) -> Self::UpgradableGuard {
         // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_exclusive_to_upgradable() };
+        unsafe { self.downgrade_to_upgradable() };
         lock_api::GuardSend::new()
     }
 }
@@ -195,13 +195,13 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
 unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
     #[inline]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable_until(futex::deadline_after(timeout))
+        self.try_lock_upgradable_until(futex::deadline_after(timeout))
             .then(lock_api::GuardSend::new)
     }
 
     #[inline]
     fn try_lock_upgradable_until(&self, deadline: Instant) -> Option<Self::UpgradableGuard> {
-        self.try_acquire_upgradable_until(Some(deadline)).then(lock_api::GuardSend::new)
+        self.try_lock_upgradable_until(Some(deadline)).then(lock_api::GuardSend::new)
     }
 
     #[inline]
@@ -211,7 +211,7 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
         timeout: Duration,
     ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
         // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive_until(futex::deadline_after(timeout)) } {
+        if unsafe { self.try_upgrade_until(futex::deadline_after(timeout)) } {
             Ok(lock_api::GuardSend::new())
         } else {
             Err(guard)
@@ -225,7 +225,7 @@ unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
         deadline: Instant,
     ) -> Result<Self::ExclusiveGuard, Self::UpgradableGuard> {
         // SAFETY: the caller holds the upgradable lock.
-        if unsafe { self.try_upgrade_to_exclusive_until(Some(deadline)) } {
+        if unsafe { self.try_upgrade_until(Some(deadline)) } {
             Ok(lock_api::GuardSend::new())
         } else {
             Err(guard)

@@ -28,8 +28,8 @@ impl RawRwLock {
     ///
     /// ```
     /// static LOCK: atomsync::RawRwLock = atomsync::RawRwLock::new();
-    /// assert!(LOCK.try_acquire_shared());
-    /// # unsafe { LOCK.release_shared() };
+    /// assert!(LOCK.try_lock_shared());
+    /// # unsafe { LOCK.unlock_shared() };
     /// ```
     #[cfg(not(loom))]
     pub const fn new() -> Self {
@@ -51,12 +51,12 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
+    /// raw.lock_shared();
     /// // SAFETY: a read lock is held.
-    /// unsafe { raw.release_shared() };
+    /// unsafe { raw.unlock_shared() };
     /// ```
     #[inline]
-    pub fn acquire_shared(&self) {
+    pub fn lock_shared(&self) {
         let state = self.state.load(Relaxed);
         // Acquire: pairs with the Release of the last write unlock (or downgrade), so that
         // writer's critical section happens-before our reads.
@@ -75,12 +75,12 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_exclusive());
-    /// assert!(!raw.try_acquire_shared());
-    /// # unsafe { raw.release_exclusive() };
+    /// assert!(raw.try_lock_exclusive());
+    /// assert!(!raw.try_lock_shared());
+    /// # unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
-    pub fn try_acquire_shared(&self) -> bool {
+    pub fn try_lock_shared(&self) -> bool {
         self.try_read(false)
     }
 
@@ -90,12 +90,12 @@ impl RawRwLock {
     /// ```
     /// use std::time::{Duration, Instant};
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// assert!(!raw.try_acquire_shared_until(Some(Instant::now() + Duration::from_millis(1))));
-    /// # unsafe { raw.release_exclusive() };
+    /// raw.lock_exclusive();
+    /// assert!(!raw.try_lock_shared_until(Some(Instant::now() + Duration::from_millis(1))));
+    /// # unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
-    pub fn try_acquire_shared_until(&self, deadline: Option<Instant>) -> bool {
+    pub fn try_lock_shared_until(&self, deadline: Option<Instant>) -> bool {
         self.try_read(false) || self.read_contended(deadline, false)
     }
 
@@ -106,18 +106,18 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
+    /// raw.lock_shared();
     /// // SAFETY: a read lock is held.
-    /// unsafe { raw.release_shared() };
+    /// unsafe { raw.unlock_shared() };
     /// ```
     #[inline]
-    pub unsafe fn release_shared(&self) {
+    pub unsafe fn unlock_shared(&self) {
         // Release: orders our reads before the next writer's Acquire (its CAS reads this
         // value or a later one in the word's release sequence of read-modify-writes).
         let state = self.state.fetch_sub(READER, Release) - READER;
         debug_assert!(count(state) < MAX_READERS, "release of an unheld read lock");
         if state & (WRITERS_WAITING | UPGRADING) != 0 {
-            self.release_shared_slow(state);
+            self.unlock_shared_slow(state);
         }
     }
 
@@ -131,17 +131,17 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// assert!(raw.try_acquire_shared());
-    /// assert!(!raw.try_acquire_upgradable());
+    /// raw.lock_upgradable();
+    /// assert!(raw.try_lock_shared());
+    /// assert!(!raw.try_lock_upgradable());
     /// // SAFETY: both locks are held.
     /// unsafe {
-    ///     raw.release_shared();
-    ///     raw.release_upgradable();
+    ///     raw.unlock_shared();
+    ///     raw.unlock_upgradable();
     /// }
     /// ```
     #[inline]
-    pub fn acquire_upgradable(&self) {
+    pub fn lock_upgradable(&self) {
         if !self.try_read(true) {
             self.read_contended(None, true);
         }
@@ -151,12 +151,12 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_upgradable());
-    /// assert!(!raw.try_acquire_upgradable());
-    /// # unsafe { raw.release_upgradable() };
+    /// assert!(raw.try_lock_upgradable());
+    /// assert!(!raw.try_lock_upgradable());
+    /// # unsafe { raw.unlock_upgradable() };
     /// ```
     #[inline]
-    pub fn try_acquire_upgradable(&self) -> bool {
+    pub fn try_lock_upgradable(&self) -> bool {
         self.try_read(true)
     }
 
@@ -164,11 +164,11 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_upgradable_until(None));
-    /// # unsafe { raw.release_upgradable() };
+    /// assert!(raw.try_lock_upgradable_until(None));
+    /// # unsafe { raw.unlock_upgradable() };
     /// ```
     #[inline]
-    pub fn try_acquire_upgradable_until(&self, deadline: Option<Instant>) -> bool {
+    pub fn try_lock_upgradable_until(&self, deadline: Option<Instant>) -> bool {
         self.try_read(true) || self.read_contended(deadline, true)
     }
 
@@ -179,13 +179,13 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
+    /// raw.lock_upgradable();
     /// // SAFETY: held.
-    /// unsafe { raw.release_upgradable() };
+    /// unsafe { raw.unlock_upgradable() };
     /// ```
     #[inline]
-    pub unsafe fn release_upgradable(&self) {
-        self.release_upgradable_transition()
+    pub unsafe fn unlock_upgradable(&self) {
+        self.unlock_upgradable_slow()
     }
 
     /// Upgrades the held upgradable read lock to the write lock, waiting for the other
@@ -197,17 +197,17 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
+    /// raw.lock_upgradable();
     /// // SAFETY: the upgradable lock is held; then the write lock is.
     /// unsafe {
-    ///     raw.upgrade_to_exclusive();
-    ///     raw.release_exclusive();
+    ///     raw.upgrade();
+    ///     raw.unlock_exclusive();
     /// }
     /// ```
     #[inline]
-    pub unsafe fn upgrade_to_exclusive(&self) {
+    pub unsafe fn upgrade(&self) {
         // SAFETY: forwarded from the caller.
-        if !unsafe { self.try_upgrade_to_exclusive() } {
+        if !unsafe { self.try_upgrade() } {
             self.upgrade_contended(None);
         }
     }
@@ -220,43 +220,43 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// raw.acquire_shared();
+    /// raw.lock_upgradable();
+    /// raw.lock_shared();
     /// // SAFETY: the locks named are held.
     /// unsafe {
-    ///     assert!(!raw.try_upgrade_to_exclusive());
-    ///     raw.release_shared();
-    ///     assert!(raw.try_upgrade_to_exclusive());
-    ///     raw.release_exclusive();
+    ///     assert!(!raw.try_upgrade());
+    ///     raw.unlock_shared();
+    ///     assert!(raw.try_upgrade());
+    ///     raw.unlock_exclusive();
     /// }
     /// ```
     #[inline]
-    pub unsafe fn try_upgrade_to_exclusive(&self) -> bool {
-        self.try_upgrade_transition()
+    pub unsafe fn try_upgrade(&self) -> bool {
+        self.try_upgrade_now()
     }
 
     /// Upgrades to the write lock, waiting for the other readers until `deadline` (`None`:
     /// forever). On `false` the deadline passed and the upgradable lock is still held.
     ///
     /// # Safety
-    /// As for [`try_upgrade_to_exclusive`](Self::try_upgrade_to_exclusive).
+    /// As for [`try_upgrade`](Self::try_upgrade).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
-    /// raw.acquire_shared();
+    /// raw.lock_upgradable();
+    /// raw.lock_shared();
     /// // SAFETY: the locks named are held.
     /// unsafe {
-    ///     assert!(!raw.try_upgrade_to_exclusive_until(Some(Instant::now() + Duration::from_millis(1))));
-    ///     raw.release_shared();
-    ///     raw.release_upgradable();
+    ///     assert!(!raw.try_upgrade_until(Some(Instant::now() + Duration::from_millis(1))));
+    ///     raw.unlock_shared();
+    ///     raw.unlock_upgradable();
     /// }
     /// ```
     #[inline]
-    pub unsafe fn try_upgrade_to_exclusive_until(&self, deadline: Option<Instant>) -> bool {
+    pub unsafe fn try_upgrade_until(&self, deadline: Option<Instant>) -> bool {
         // SAFETY: forwarded from the caller.
-        (unsafe { self.try_upgrade_to_exclusive() }) || self.upgrade_contended(deadline)
+        (unsafe { self.try_upgrade() }) || self.upgrade_contended(deadline)
     }
 
     /// Turns the held upgradable read lock into a plain read lock, atomically, and wakes
@@ -267,15 +267,15 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_upgradable();
+    /// raw.lock_upgradable();
     /// // SAFETY: held; then a read lock is held.
-    /// unsafe { raw.downgrade_upgradable_to_shared() };
-    /// assert!(raw.try_acquire_upgradable());
-    /// # unsafe { raw.release_upgradable(); raw.release_shared() };
+    /// unsafe { raw.downgrade_upgradable() };
+    /// assert!(raw.try_lock_upgradable());
+    /// # unsafe { raw.unlock_upgradable(); raw.unlock_shared() };
     /// ```
     #[inline]
-    pub unsafe fn downgrade_upgradable_to_shared(&self) {
-        self.downgrade_upgradable_transition()
+    pub unsafe fn downgrade_upgradable(&self) {
+        self.downgrade_upgradable_slow()
     }
 
     // ------------------------------------------------------------ exclusive (write) lock
@@ -284,13 +284,13 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
-    /// assert!(raw.is_held_exclusive());
+    /// raw.lock_exclusive();
+    /// assert!(raw.is_locked_exclusive());
     /// // SAFETY: the write lock is held.
-    /// unsafe { raw.release_exclusive() };
+    /// unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
-    pub fn acquire_exclusive(&self) {
+    pub fn lock_exclusive(&self) {
         // Acquire: pairs with the Release of every unlock, so the previous critical sections
         // (reads and writes) happen-before ours.
         if self.state.compare_exchange_weak(0, WRITE_LOCKED, Acquire, Relaxed).is_err() {
@@ -302,15 +302,15 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// assert!(raw.try_acquire_exclusive());
-    /// assert!(!raw.try_acquire_exclusive());
-    /// # unsafe { raw.release_exclusive() };
+    /// assert!(raw.try_lock_exclusive());
+    /// assert!(!raw.try_lock_exclusive());
+    /// # unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
-    pub fn try_acquire_exclusive(&self) -> bool {
+    pub fn try_lock_exclusive(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         while count(state) == 0 {
-            // Acquire: as in `acquire_exclusive`.
+            // Acquire: as in `lock_exclusive`.
             match self.state.compare_exchange_weak(state, state | WRITE_LOCKED, Acquire, Relaxed) {
                 Ok(_) => return true,
                 Err(actual) => state = actual,
@@ -325,13 +325,13 @@ impl RawRwLock {
     /// ```
     /// use std::time::{Duration, Instant};
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
-    /// assert!(!raw.try_acquire_exclusive_until(Some(Instant::now() + Duration::from_millis(1))));
-    /// # unsafe { raw.release_shared() };
+    /// raw.lock_shared();
+    /// assert!(!raw.try_lock_exclusive_until(Some(Instant::now() + Duration::from_millis(1))));
+    /// # unsafe { raw.unlock_shared() };
     /// ```
     #[inline]
-    pub fn try_acquire_exclusive_until(&self, deadline: Option<Instant>) -> bool {
-        self.try_acquire_exclusive() || self.write_contended(deadline)
+    pub fn try_lock_exclusive_until(&self, deadline: Option<Instant>) -> bool {
+        self.try_lock_exclusive() || self.write_contended(deadline)
     }
 
     /// Releases the write lock, waking waiting readers (first) or a waiting writer.
@@ -341,15 +341,15 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
+    /// raw.lock_exclusive();
     /// // SAFETY: the write lock is held.
-    /// unsafe { raw.release_exclusive() };
+    /// unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
-    pub unsafe fn release_exclusive(&self) {
+    pub unsafe fn unlock_exclusive(&self) {
         // Release: publishes our critical section to the next owner's Acquire.
         if self.state.compare_exchange(WRITE_LOCKED, 0, Release, Relaxed).is_err() {
-            self.release_exclusive_slow();
+            self.unlock_exclusive_slow();
         }
     }
 
@@ -361,14 +361,14 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
+    /// raw.lock_exclusive();
     /// // SAFETY: the write lock is held; then a read lock is.
-    /// unsafe { raw.downgrade_to_shared() };
-    /// assert!(raw.try_acquire_shared());
-    /// # unsafe { raw.release_shared(); raw.release_shared() };
+    /// unsafe { raw.downgrade() };
+    /// assert!(raw.try_lock_shared());
+    /// # unsafe { raw.unlock_shared(); raw.unlock_shared() };
     /// ```
     #[inline]
-    pub unsafe fn downgrade_to_shared(&self) {
+    pub unsafe fn downgrade(&self) {
         self.downgrade_exclusive(READER);
     }
 
@@ -380,15 +380,15 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_exclusive();
+    /// raw.lock_exclusive();
     /// // SAFETY: the write lock is held; then the upgradable lock is.
-    /// unsafe { raw.downgrade_exclusive_to_upgradable() };
-    /// assert!(raw.try_acquire_shared());
-    /// assert!(!raw.try_acquire_upgradable());
-    /// # unsafe { raw.release_shared(); raw.release_upgradable() };
+    /// unsafe { raw.downgrade_to_upgradable() };
+    /// assert!(raw.try_lock_shared());
+    /// assert!(!raw.try_lock_upgradable());
+    /// # unsafe { raw.unlock_shared(); raw.unlock_upgradable() };
     /// ```
     #[inline]
-    pub unsafe fn downgrade_exclusive_to_upgradable(&self) {
+    pub unsafe fn downgrade_to_upgradable(&self) {
         self.downgrade_exclusive(READER | UPGRADABLE);
     }
 
@@ -396,10 +396,10 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// assert!(!raw.is_held());
+    /// assert!(!raw.is_locked());
     /// ```
     #[inline]
-    pub fn is_held(&self) -> bool {
+    pub fn is_locked(&self) -> bool {
         count(self.state.load(Relaxed)) != 0
     }
 
@@ -407,12 +407,12 @@ impl RawRwLock {
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
-    /// raw.acquire_shared();
-    /// assert!(!raw.is_held_exclusive());
-    /// # unsafe { raw.release_shared() };
+    /// raw.lock_shared();
+    /// assert!(!raw.is_locked_exclusive());
+    /// # unsafe { raw.unlock_shared() };
     /// ```
     #[inline]
-    pub fn is_held_exclusive(&self) -> bool {
+    pub fn is_locked_exclusive(&self) -> bool {
         count(self.state.load(Relaxed)) == WRITE_LOCKED
     }
 

@@ -135,23 +135,25 @@ pub(super) fn too_many_readers() -> ! {
 ///
 /// Most code wants [`RwLock<T>`](super::RwLock). `RawRwLock` implements `lock_api`'s `RawRwLock`,
 /// `RawRwLockTimed`, `RawRwLockDowngrade`, `RawRwLockUpgrade`, `RawRwLockUpgradeTimed`,
-/// `RawRwLockUpgradeDowngrade`, `RawRwLockFair` and `RawRwLockUpgradeFair`; its guard-free methods below
-/// (`acquire_shared`/`release_shared`, ...) are what the loom models drive.
+/// `RawRwLockUpgradeDowngrade`, `RawRwLockFair` and `RawRwLockUpgradeFair`. Its guard-free
+/// inherent methods have the traits' names (`lock_shared`/`unlock_shared`, `upgrade`,
+/// `downgrade`, ...; the timed ones take an `Option<Instant>`): a method call on a `RawRwLock`
+/// picks the inherent one, generic code the trait's. The loom models drive the inherent ones.
 ///
 /// ```
 /// use atomsync::RawRwLock;
 ///
 /// let raw = RawRwLock::new();
-/// raw.acquire_shared();
-/// assert!(raw.try_acquire_shared());
-/// assert!(!raw.try_acquire_exclusive());
+/// raw.lock_shared();
+/// assert!(raw.try_lock_shared());
+/// assert!(!raw.try_lock_exclusive());
 /// // SAFETY: two read locks are held.
 /// unsafe {
-///     raw.release_shared();
-///     raw.release_shared();
+///     raw.unlock_shared();
+///     raw.unlock_shared();
 /// }
-/// assert!(raw.try_acquire_exclusive());
-/// # unsafe { raw.release_exclusive() };
+/// assert!(raw.try_lock_exclusive());
+/// # unsafe { raw.unlock_exclusive() };
 /// ```
 #[derive(Debug)]
 pub struct RawRwLock {
@@ -164,8 +166,8 @@ pub struct RawRwLock {
 impl RawRwLock {
     // ------------------------------------------------------------------ the slow paths
 
-    /// The transition behind `release_upgradable` (see there).
-    pub(super) fn release_upgradable_transition(&self) {
+    /// The transition behind `unlock_upgradable` (see there).
+    pub(super) fn unlock_upgradable_slow(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
             debug_assert!(state & UPGRADABLE != 0 && count(state) >= 1, "release of an unheld upgradable lock");
@@ -174,7 +176,7 @@ impl RawRwLock {
             new &= !READERS_WAITING;
             // WRITERS_WAITING stays set until a writer has the lock (`wake_waiting_writer`).
             let wake_writer = count(new) == 0 && new & WRITERS_WAITING != 0;
-            // Release: as in `release_shared`.
+            // Release: as in `unlock_shared`.
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
                     if wake_readers {
@@ -190,8 +192,8 @@ impl RawRwLock {
         }
     }
 
-    /// The transition behind `try_upgrade_to_exclusive` (see there).
-    pub(super) fn try_upgrade_transition(&self) -> bool {
+    /// The transition behind `try_upgrade` (see there).
+    pub(super) fn try_upgrade_now(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         while count(state) == 1 {
             debug_assert!(state & UPGRADABLE != 0, "upgrade without an upgradable lock");
@@ -206,8 +208,8 @@ impl RawRwLock {
         false
     }
 
-    /// The transition behind `downgrade_upgradable_to_shared` (see there).
-    pub(super) fn downgrade_upgradable_transition(&self) {
+    /// The transition behind `downgrade_upgradable` (see there).
+    pub(super) fn downgrade_upgradable_slow(&self) {
         // We keep holding a read lock, so there is nothing to publish (Relaxed is enough).
         self.clear_flags_waking_readers(UPGRADABLE | READERS_WAITING, |state| {
             debug_assert!(state & UPGRADABLE != 0, "downgrade without an upgradable lock");
@@ -272,7 +274,7 @@ impl RawRwLock {
                 }
                 return false;
             }
-            // Acquire: as in `acquire_shared`.
+            // Acquire: as in `lock_shared`.
             match self.state.compare_exchange_weak(state, state + add, Acquire, Relaxed) {
                 Ok(_) => return true,
                 Err(actual) => state = actual,
@@ -303,7 +305,7 @@ impl RawRwLock {
 
             // 2. We may enter: take a read lock.
             if is_read_lockable(state, upgradable) || (woken && is_read_lockable_after_wakeup(state, upgradable)) {
-                // Acquire: as in `acquire_shared`.
+                // Acquire: as in `lock_shared`.
                 match self.state.compare_exchange_weak(state, state + add, Acquire, Relaxed) {
                     Ok(_) => return true,
                     Err(actual) => state = actual,
@@ -339,9 +341,9 @@ impl RawRwLock {
         }
     }
 
-    /// The slow path of `release_shared`: a writer or the upgrader may need waking.
+    /// The slow path of `unlock_shared`: a writer or the upgrader may need waking.
     #[cold]
-    pub(super) fn release_shared_slow(&self, state: u32) {
+    pub(super) fn unlock_shared_slow(&self, state: u32) {
         if count(state) == 1 && state & UPGRADING != 0 {
             // Only the upgrader holds on: wake it (it shares writer_notify with the writers,
             // so wake them all; the writers find the lock still held and sleep again).
@@ -382,7 +384,7 @@ impl RawRwLock {
             // 1. Nobody holds the lock: take it.
             if count(state) == 0 {
                 let new = state | WRITE_LOCKED | other_writers_waiting;
-                // Acquire: as in `acquire_exclusive`.
+                // Acquire: as in `lock_exclusive`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
                     Err(actual) => state = actual,
@@ -467,9 +469,9 @@ impl RawRwLock {
         }
     }
 
-    /// The slow path of `release_exclusive`: somebody waits.
+    /// The slow path of `unlock_exclusive`: somebody waits.
     #[cold]
-    pub(super) fn release_exclusive_slow(&self) {
+    pub(super) fn unlock_exclusive_slow(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
             debug_assert!(count(state) == WRITE_LOCKED, "release of an unheld write lock");
@@ -510,11 +512,11 @@ impl RawRwLock {
         }
         let mut state = self.state.load(Relaxed);
         while state & HANDOFF != 0 {
-            // Relaxed: the phantom read lock becomes ours; `release_shared` publishes with
+            // Relaxed: the phantom read lock becomes ours; `unlock_shared` publishes with
             // Release (we did not write since the write unlock's Release anyway).
             match self.state.compare_exchange_weak(state, state & !HANDOFF, Relaxed, Relaxed) {
                 // SAFETY: the phantom read lock we just claimed.
-                Ok(_) => return unsafe { self.release_shared() },
+                Ok(_) => return unsafe { self.unlock_shared() },
                 Err(actual) => state = actual,
             }
         }
@@ -559,7 +561,7 @@ impl RawRwLock {
         loop {
             if count(state) == 1 {
                 let new = (state & !(MASK | UPGRADABLE | UPGRADING)) | WRITE_LOCKED;
-                // Acquire: as in `try_upgrade_to_exclusive`.
+                // Acquire: as in `try_upgrade`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
                     Err(actual) => state = actual,
@@ -627,19 +629,19 @@ mod tests {
     #[test]
     fn uncontended_round_trips_leave_the_word_clear() {
         let raw = RawRwLock::new();
-        raw.acquire_exclusive();
+        raw.lock_exclusive();
         // SAFETY: held.
-        unsafe { raw.release_exclusive() };
-        raw.acquire_shared();
+        unsafe { raw.unlock_exclusive() };
+        raw.lock_shared();
         // SAFETY: held.
-        unsafe { raw.release_shared() };
-        raw.acquire_upgradable();
+        unsafe { raw.unlock_shared() };
+        raw.lock_upgradable();
         // SAFETY: held; upgraded; downgraded; released.
         unsafe {
-            raw.upgrade_to_exclusive();
-            raw.downgrade_exclusive_to_upgradable();
-            raw.downgrade_upgradable_to_shared();
-            raw.release_shared();
+            raw.upgrade();
+            raw.downgrade_to_upgradable();
+            raw.downgrade_upgradable();
+            raw.unlock_shared();
         }
         assert_eq!(raw.state.load(Relaxed), 0);
     }
@@ -648,29 +650,29 @@ mod tests {
     fn too_many_readers_panics_and_leaves_the_count() {
         let raw = RawRwLock::new();
         raw.state.store(MAX_READERS, Relaxed);
-        let result = std::panic::catch_unwind(|| raw.acquire_shared());
+        let result = std::panic::catch_unwind(|| raw.lock_shared());
         let message = *result.unwrap_err().downcast::<&str>().unwrap();
         assert!(message.contains("too many read locks"), "{message}");
-        assert!(std::panic::catch_unwind(|| raw.try_acquire_shared()).is_err());
+        assert!(std::panic::catch_unwind(|| raw.try_lock_shared()).is_err());
         assert_eq!(raw.state.load(Relaxed), MAX_READERS);
         // One fewer: fine.
         raw.state.store(MAX_READERS - 1, Relaxed);
-        assert!(raw.try_acquire_shared());
+        assert!(raw.try_lock_shared());
         assert_eq!(raw.state.load(Relaxed), MAX_READERS);
     }
 
     #[test]
     fn hand_off_without_sleepers_is_taken_back() {
         let raw = RawRwLock::new();
-        raw.acquire_exclusive();
+        raw.lock_exclusive();
         // A reader and a writer that registered but timed out before sleeping.
         raw.state.fetch_or(READERS_WAITING | WRITERS_WAITING, Relaxed);
         // SAFETY: held.
-        unsafe { raw.release_exclusive() };
+        unsafe { raw.unlock_exclusive() };
         // The phantom read lock was taken back and released; WRITERS_WAITING was cleared by
         // that release, which woke (nobody on) writer_notify.
         assert_eq!(raw.state.load(Relaxed), 0);
-        assert!(raw.try_acquire_exclusive());
+        assert!(raw.try_lock_exclusive());
     }
 }
 
