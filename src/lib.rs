@@ -76,7 +76,9 @@ pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::RawMutex;
 #[cfg(not(loom))]
 pub use pool::ThreadPool;
-pub use semaphore::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Permit, Semaphore, SemaphorePermit, TryAcquireError,
+};
 /// Loom-only test hook for `loom-tests/` (see `futex::futex_model_stats`); not part of the API.
 #[cfg(loom)]
 #[doc(hidden)]
