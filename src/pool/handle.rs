@@ -331,7 +331,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
         if let Some(value) =
-            super::WorkerThread::with_current(|worker| worker.wait_for_cell(self.job.cell()))
+            super::worker::WorkerThread::with_current(|worker| worker.wait_for_cell(self.job.cell()))
         {
             return value;
         }
@@ -359,7 +359,7 @@ impl<T> JoinHandle<T> {
         self,
         timeout: std::time::Duration,
     ) -> Result<std::thread::Result<T>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = futex::deadline_after(timeout);
         match self.job.cell().wait(deadline) {
             Some(result) => Ok(result),
             None => Err(self),

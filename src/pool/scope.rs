@@ -19,10 +19,11 @@
 //! finds the queue empty may sleep on the latch: every task left is running somewhere.
 //! (Tasks spawned from a worker go to that worker's deque; from any other thread, to the
 //! injector.) The ticket count is only a hint (Relaxed): a missed ticket costs parallelism,
-//! never progress, since the caller runs whatever is left.//!
+//! never progress, since the caller runs whatever is left.
+//!
 //! [`ThreadPool::scope`]: super::ThreadPool::scope
 
-use super::Shared;
+use super::shared::Shared;
 use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
 use crate::shim::{Arc, AtomicUsize};
 use crossbeam_deque::{Steal, Stealer, Worker};
@@ -107,7 +108,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 // SAFETY: we are on the owner thread (the marker check above).
                 unsafe { outside.push(job) };
                 let queue = &outside.shared;
-                if queue.wants_ticket(self.shared.stealers.len()) {
+                if queue.wants_ticket(self.shared.num_threads()) {
                     self.shared.inject(queue.ticket());
                 }
             }
@@ -153,7 +154,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             "a scope is waited for by its owner"
         );
         // Tasks run here count in the slot of threads outside the pool.
-        let slot = self.shared.counters.len() - 1;
+        let slot = self.shared.outside_slot();
         while !self.latch.is_set() {
             // SAFETY: `wait` runs on the thread that opened the scope (`ThreadPool::scope`
             // calls it right after the scope's closure, on the same thread).
