@@ -7,43 +7,27 @@
 //! * `wait_idle`, `stats`, and a shutdown that finishes queued tasks (`Drop`, bounded by
 //!   `shutdown_timeout`).
 //!
-//! Inside: every worker owns a LIFO deque (crossbeam-deque); tasks submitted from outside the
-//! pool go to a shared injector; tasks spawned by a worker go to its own deque. A worker looks
-//! for work in its deque, then the injector (taking a batch), then steals from the other
-//! workers starting at a random victim. A worker that found nothing spins briefly
-//! (`spin.rs`'s `SpinWait`) and then sleeps on a futex word through the
-//! jobs-event-counter protocol of `sleep.rs`, which never misses a job pushed while the worker
-//! is deciding to sleep and wakes at most one sleeper per push. A `JoinHandle` holds an
-//! `Arc` of the one-shot cell of `handle.rs`.
-//!
-//! | counter (`Shared`) | what                                                           |
-//! |--------------------|----------------------------------------------------------------|
-//! | `pending`          | futex word: submitted, unfinished tasks (bits 0–30) + `IDLE_WAITERS` (bit 31) |
-//! | `live_workers`     | futex word: workers not yet exited (for `shutdown_timeout`)     |
-//! | `counters[i]`      | per worker (plus one for other threads): running, completed, panicked |
+//! | file        | what it owns                                                                 |
+//! |-------------|------------------------------------------------------------------------------|
+//! | `mod.rs`    | the public pool: [`ThreadPool`], [`Builder`], [`PoolStats`], [`BuildError`]  |
+//! | `shared.rs` | what the pool and its workers share: the queues, the `pending` and `live_workers` words, the shutdown flag, running a job with its bookkeeping, the panic handler |
+//! | `worker.rs` | the worker loop, stealing, `WorkerThread`, a worker's `join` and waits        |
+//! | `sleep.rs`  | how idle workers sleep without missing a job (the jobs-event-counter protocol) |
+//! | `latch.rs`  | the one-time event a `join`/`scope`/`install` caller waits on, asleep on its own word or in the pool's protocol |
+//! | `job.rs`    | jobs as type-erased pointers, and the guard that aborts where nothing may unwind |
+//! | `handle.rs` | [`JoinHandle`] and the one-shot result cell under it                         |
+//! | `scope.rs`  | [`Scope`], and the queue of a scope opened outside the pool                  |
 //!
 //! **Waiting workers stay workers.** A worker waiting for something (the stolen half of its
-//! `join`, a scope it opened, a `JoinHandle::join` in a task) runs other pool work meanwhile,
-//! and when there is none it sleeps in the `sleep.rs` protocol with the latch announced
-//! (`latch.rs`), so that both a new job and the awaited event wake it.
+//! `join`, a scope it opened, a `JoinHandle::join` in a task) runs other pool work meanwhile;
+//! asleep when there is none, it is woken by a new job as well as by the awaited event
+//! (`worker.rs`, `latch.rs`).
 //!
 //! **Callers outside the pool take part.** `join` from a thread that is not a worker runs `a`
 //! on the caller and offers `b` to the pool; `scope` from outside queues its tasks in a queue
 //! of its own (plus a few tickets in the injector for the workers), and the caller runs them
 //! while it waits (`scope.rs`). Both complete even if every worker is blocked. `install` is
 //! the way to run a whole computation on a worker.
-//!
-//! **Panics.** No unwind crosses a worker's frame or a `join`/`scope` frame. Per site of user
-//! code: the task body is caught (to its handle, scope, `join` caller, or the
-//! [`panic_handler`](Builder::panic_handler) for `execute`); the drop of a result or payload
-//! nobody else will receive (a spawned task whose handle is gone, a scope's second payload) and
-//! a consumer's `Waker::wake` are caught, the task counts as panicked and the payload goes to
-//! the `panic_handler`; the handler's own panic and payloads whose drop panics are caught and
-//! dropped (after 4 rounds of drops that panic again, leaked); a panic from anywhere else
-//! inside job execution or inside a `join`/`scope` frame while a job still points into it
-//! aborts the process with a message (`job.rs`'s `AbortOnUnwind`) — only a bug of the pool can
-//! get there, and unwinding would be a use-after-free. The table with the reasons is in
-//! `docs/design.md`.
 //!
 //! **Shutdown.** Dropping the pool (or `shutdown_timeout`) sets the shutdown flag and wakes
 //! every worker; a worker exits only when it finds no work anywhere after seeing the flag, so
@@ -52,6 +36,28 @@
 //! of the pool's workers run the work on the calling thread (the handle is then already
 //! finished): no task is lost and nothing can wait for a worker that has exited. After
 //! `shutdown_timeout` returned false, `Drop` detaches the workers instead of joining them.
+//!
+//! **Panics.** No unwind crosses a worker's frame or a `join`/`scope` frame. Every piece of
+//! user code the pool calls is either caught and accounted, or the process aborts where no
+//! sound recovery exists. "Counted": [`PoolStats::panicked`] of the task (instead of
+//! `completed`); "handler": the payload goes to the [`panic_handler`](Builder::panic_handler)
+//! (or is dropped).
+//!
+//! | site | where | policy | why |
+//! |---|---|---|---|
+//! | task body (`spawn`, `execute`, scoped task, `install`, `join` halves) | `handle.rs`, `mod.rs`, `scope.rs`, `job.rs` | caught; to the handle / scope / `join` caller, or (`execute`) counted + handler | the owner of the result receives it |
+//! | drop of a spawned task's result (or panic payload, or a stored `Waker`) when the handle is already gone | `handle.rs`, the worker drops the last `Arc` | caught, counted, handler | nobody else can receive it; the task's value was produced, so the task is counted as panicked |
+//! | `Waker::wake` (and the waker's drop inside it) in `complete` | `handle.rs` | caught, counted, handler; the value is still delivered (`COMPLETE` was set before) | the consumer's code, run on the worker |
+//! | `Waker::clone` / drop of a replaced waker in `poll` | `handle.rs`, consumer's thread | not caught (unwinds into the poller); kept out of the `REGISTERING` window so that an unwind there cannot leave the cell's state half-written | it is the caller's own thread and call |
+//! | drop of a second scoped-task payload (the scope keeps the first) | `scope.rs` `keep_panic` | caught; the drop's payload to the handler; the task is counted panicked anyway; then `task_done` runs | an unwind would skip `task_done`, and the scope would never return |
+//! | drop of a payload or value discarded by `scope`/`join` on re-raise (`b`'s payload when `a` also panicked, the other half's result) | `shared.rs` `Shared::discard` | caught, handler | an unwind would replace the payload being re-raised |
+//! | the `panic_handler` itself, and drops of payloads nobody receives | `shared.rs` `report_panic`, `drop_payload` | caught; a payload whose drop panics is dropped in turn, up to 4 rounds, then leaked | a leak is sound, an unwind into the worker is not |
+//! | anything else unwinding out of a job's execution, or between the push of `b` and its latch in `join`, or inside `scope` before every task finished | `job.rs` `AbortOnUnwind` | **abort** with a message | a `JobRef` (or a scope task) points into the unwinding frame: continuing is a use-after-free. Unreachable unless the pool itself has a bug (every user call above is caught); rayon's `AbortIfPanic` |
+//!
+//! The user's own calls that drop values on the user's thread (a `JoinHandle` dropped after the
+//! task finished, the value returned by `join()`) unwind normally into the user's code: that is
+//! the caller's frame, with nothing of the pool in between. `tests/pool_panics.rs` panics at
+//! each site and then checks N live workers, exact `stats()`, `wait_idle` and `Drop`.
 
 mod handle;
 mod latch;
@@ -227,10 +233,7 @@ impl Builder {
             return Err(BuildError::ZeroThreads);
         }
         let live_workers = u32::try_from(num_threads).map_err(|_| {
-            BuildError::Spawn(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "too many threads",
-            ))
+            BuildError::Spawn(io::Error::new(io::ErrorKind::InvalidInput, "too many threads"))
         })?;
         let locals: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
         let stealers = locals.iter().map(Worker::stealer).collect();
@@ -255,11 +258,7 @@ impl Builder {
                 }
             }
         }
-        Ok(ThreadPool {
-            shared,
-            threads,
-            detached: Default::default(),
-        })
+        Ok(ThreadPool { shared, threads, detached: Default::default() })
     }
 }
 

@@ -38,11 +38,11 @@
 //! throughout: `stats` is a snapshot (exact after `wait_idle`, which orders through `pending`).
 
 use super::PanicHandler;
+use super::PoolStats;
 use super::job::{AbortOnUnwind, JobRef, Kind, Latch, Outcome, Payload};
 use super::scope::ScopeQueue;
 use super::sleep::Sleep;
 use super::worker::WorkerThread;
-use super::PoolStats;
 use crate::futex;
 use crate::shim::{AtomicBool, AtomicU32, AtomicUsize};
 use crossbeam_deque::{Injector, Steal, Stealer};

@@ -273,11 +273,7 @@ impl WorkerThread {
         }
         guard.disarm();
         // Both halves always run: `b` even when `a` panicked.
-        let result_b = if taken_back {
-            job_b.run_inline()
-        } else {
-            job_b.into_result()
-        };
+        let result_b = if taken_back { job_b.run_inline() } else { job_b.into_result() };
         match (result_a, result_b) {
             (Ok(result_a), Ok(result_b)) => (result_a, result_b),
             (Err(payload), result_b) => {
