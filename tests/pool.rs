@@ -11,16 +11,15 @@ mod common;
 
 use atomsync::ThreadPool;
 use atomsync::pool::{BuildError, PoolStats};
-use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicU8, AtomicUsize};
 use std::sync::mpsc;
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{wait_until_asleep, within};
+use common::{distinct_workers_at_once, wait_until_asleep, within};
 
 #[test]
 fn hundred_thousand_tasks_run_exactly_once() {
@@ -35,20 +34,9 @@ fn hundred_thousand_tasks_run_exactly_once() {
             });
         }
         pool.wait_idle();
-        assert!(
-            runs.iter().all(|count| count.load(SeqCst) == 1),
-            "a task ran 0 or 2+ times"
-        );
+        assert!(runs.iter().all(|count| count.load(SeqCst) == 1), "a task ran 0 or 2+ times");
         let stats = pool.stats();
-        assert_eq!(
-            stats,
-            PoolStats {
-                queued: 0,
-                running: 0,
-                completed: TASKS,
-                panicked: 0
-            }
-        );
+        assert_eq!(stats, PoolStats { queued: 0, running: 0, completed: TASKS, panicked: 0 });
     });
 }
 
@@ -100,27 +88,11 @@ fn stats_count_queued_running_completed_panicked() {
         }
         pool.execute(|| panic!("counted"));
         let stats = pool.stats();
-        assert_eq!(
-            stats,
-            PoolStats {
-                queued: 6,
-                running: 1,
-                completed: 0,
-                panicked: 0
-            }
-        );
+        assert_eq!(stats, PoolStats { queued: 6, running: 1, completed: 0, panicked: 0 });
         release.send(()).unwrap();
         pool.wait_idle();
         let stats = pool.stats();
-        assert_eq!(
-            stats,
-            PoolStats {
-                queued: 0,
-                running: 0,
-                completed: 6,
-                panicked: 1
-            }
-        );
+        assert_eq!(stats, PoolStats { queued: 0, running: 0, completed: 6, panicked: 1 });
     });
 }
 
@@ -146,11 +118,7 @@ fn wait_idle_waits_for_a_scope_on_another_thread() {
         };
         entered_rx.recv().unwrap();
         pool.wait_idle();
-        assert_eq!(
-            done.load(SeqCst),
-            50,
-            "wait_idle returned while scoped tasks ran"
-        );
+        assert_eq!(done.load(SeqCst), 50, "wait_idle returned while scoped tasks ran");
         scoper.join().unwrap();
     });
 }
@@ -169,9 +137,7 @@ fn join_timeout_and_is_finished() {
         let handle = handle.join_timeout(Duration::from_millis(50)).unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(50));
         release.send(()).unwrap();
-        let value = handle
-            .join_timeout(Duration::from_secs(30))
-            .map_err(|_| "timed out");
+        let value = handle.join_timeout(Duration::from_secs(30)).map_err(|_| "timed out");
         assert_eq!(value.unwrap().unwrap(), 7);
 
         let done = pool.spawn(|| ());
@@ -187,29 +153,15 @@ fn panics_return_err_and_keep_every_worker() {
     within(|| {
         const WORKERS: usize = 4;
         let pool = ThreadPool::new(WORKERS);
-        let handles: Vec<_> = (0..1000)
-            .map(|i| pool.spawn(move || -> u32 { panic!("task {i} fails") }))
-            .collect();
+        let handles: Vec<_> =
+            (0..1000).map(|i| pool.spawn(move || -> u32 { panic!("task {i} fails") })).collect();
         for (i, handle) in handles.into_iter().enumerate() {
             let payload = handle.join().unwrap_err();
-            let message = payload
-                .downcast_ref::<String>()
-                .expect("a formatted panic message");
+            let message = payload.downcast_ref::<String>().expect("a formatted panic message");
             assert_eq!(*message, format!("task {i} fails"));
         }
         // N tasks that all must be running at once (the barrier) on N distinct threads.
-        let barrier = Arc::new(Barrier::new(WORKERS));
-        let ids: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let barrier = Arc::clone(&barrier);
-                pool.spawn(move || {
-                    barrier.wait();
-                    thread::current().id()
-                })
-            })
-            .collect();
-        let ids: HashSet<_> = ids.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(ids.len(), WORKERS);
+        assert_eq!(distinct_workers_at_once(&pool), WORKERS);
         pool.wait_idle();
         assert_eq!(pool.stats().panicked, 1000);
         assert_eq!(pool.stats().completed, WORKERS);
@@ -307,11 +259,7 @@ fn scope_reraises_a_task_panic_after_all_tasks_finish() {
         }));
         let payload = result.unwrap_err();
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"scoped task fails"));
-        assert_eq!(
-            finished.load(SeqCst),
-            20,
-            "scope returned before its tasks finished"
-        );
+        assert_eq!(finished.load(SeqCst), 20, "scope returned before its tasks finished");
         // The pool is fine afterwards.
         assert_eq!(pool.spawn(|| 3).join().unwrap(), 3);
     });
@@ -385,10 +333,7 @@ fn install_runs_on_a_worker() {
         // Nested: already on a worker, runs inline.
         assert_eq!(pool.install(|| pool.install(|| 5)), 5);
         let result = panic::catch_unwind(AssertUnwindSafe(|| pool.install(|| panic!("installed"))));
-        assert_eq!(
-            result.unwrap_err().downcast_ref::<&str>(),
-            Some(&"installed")
-        );
+        assert_eq!(result.unwrap_err().downcast_ref::<&str>(), Some(&"installed"));
         pool.wait_idle();
         assert_eq!(pool.stats().panicked, 1);
     });
@@ -487,14 +432,8 @@ fn shutdown_timeout_is_bounded_and_work_during_shutdown_still_runs() {
         let start = Instant::now();
         assert!(!pool.shutdown_timeout(Duration::from_millis(100)));
         let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(100),
-            "returned after {waited:?}"
-        );
-        assert!(
-            waited < Duration::from_secs(10),
-            "returned after {waited:?}"
-        );
+        assert!(waited >= Duration::from_millis(100), "returned after {waited:?}");
+        assert!(waited < Duration::from_secs(10), "returned after {waited:?}");
         release.send(()).unwrap();
         assert!(pool.shutdown_timeout(Duration::from_secs(30)));
         assert_eq!(child_ran.load(SeqCst), 1);
@@ -536,11 +475,7 @@ fn builder_errors_and_options() {
         assert!(panic::catch_unwind(|| ThreadPool::new(0)).is_err());
 
         // A stack no machine can map: the spawn fails, as an error.
-        match ThreadPool::builder()
-            .num_threads(2)
-            .stack_size(1 << 50)
-            .build()
-        {
+        match ThreadPool::builder().num_threads(2).stack_size(1 << 50).build() {
             Err(BuildError::Spawn(_)) => {}
             Err(other) => panic!("unexpected error {other}"),
             Ok(_) => panic!("a 1 PiB stack was accepted"),
@@ -553,10 +488,7 @@ fn builder_errors_and_options() {
             .build()
             .unwrap();
         assert_eq!(pool.num_threads(), 3);
-        let name = pool
-            .spawn(|| thread::current().name().map(str::to_owned))
-            .join()
-            .unwrap();
+        let name = pool.spawn(|| thread::current().name().map(str::to_owned)).join().unwrap();
         assert!(name.unwrap().starts_with("named-"));
 
         let default = ThreadPool::builder().build().unwrap();
@@ -573,9 +505,7 @@ fn threads_named(prefix: &str) -> Vec<u32> {
         .filter_map(|task| {
             let path = task.ok()?.path();
             let comm = std::fs::read_to_string(path.join("comm")).ok()?;
-            comm.starts_with(prefix)
-                .then(|| path.file_name()?.to_str()?.parse().ok())
-                .flatten()
+            comm.starts_with(prefix).then(|| path.file_name()?.to_str()?.parse().ok()).flatten()
         })
         .collect()
 }
@@ -632,10 +562,7 @@ fn idle_workers_use_no_cpu() {
         thread::sleep(Duration::from_millis(300));
         let used = cpu_ticks_of_threads("idlecheck-") - before;
         let used_ms = used * 1000 / ticks_per_second;
-        assert!(
-            used_ms < 20,
-            "idle workers used {used_ms} ms of CPU in 300 ms"
-        );
+        assert!(used_ms < 20, "idle workers used {used_ms} ms of CPU in 300 ms");
         drop(pool);
     });
 }

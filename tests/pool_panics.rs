@@ -13,7 +13,6 @@ mod common;
 
 use atomsync::ThreadPool;
 use atomsync::pool::PoolStats;
-use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
@@ -22,7 +21,7 @@ use std::task::{Context, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{current_thread_id, wait_until_asleep, within};
+use common::{current_thread_id, distinct_workers_at_once, wait_until_asleep, within};
 
 /// A value whose `Drop` panics.
 struct Bomb;
@@ -54,31 +53,11 @@ fn counting_pool(workers: usize) -> (ThreadPool, Arc<AtomicUsize>) {
 /// (`completed`, `panicked`) plus the N tasks of this check.
 fn assert_healthy(pool: &ThreadPool, completed: usize, panicked: usize) {
     let workers = pool.num_threads();
-    let barrier = Arc::new(Barrier::new(workers));
-    let handles: Vec<_> = (0..workers)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            pool.spawn(move || {
-                barrier.wait();
-                thread::current().id()
-            })
-        })
-        .collect();
-    let ids: HashSet<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(
-        ids.len(),
-        workers,
-        "fewer distinct workers than the pool has"
-    );
+    assert_eq!(distinct_workers_at_once(pool), workers, "fewer distinct workers than the pool has");
     pool.wait_idle();
     assert_eq!(
         pool.stats(),
-        PoolStats {
-            queued: 0,
-            running: 0,
-            completed: completed + workers,
-            panicked,
-        }
+        PoolStats { queued: 0, running: 0, completed: completed + workers, panicked }
     );
 }
 
@@ -101,11 +80,7 @@ fn result_drop_panics_with_the_handle_gone() {
         drop(handle); // the worker drops the result
         release.send(()).unwrap();
         pool.wait_idle();
-        assert_eq!(
-            reported.load(SeqCst),
-            1,
-            "the drop's panic goes to the handler"
-        );
+        assert_eq!(reported.load(SeqCst), 1, "the drop's panic goes to the handler");
         assert_healthy(&pool, 0, 1);
         drop(pool);
     });
@@ -248,10 +223,7 @@ impl Drop for PanickingDrop {
 fn panicking_waker_wake_and_drop() {
     within(|| {
         let (pool, reported) = counting_pool(2);
-        for waker in [
-            Waker::from(Arc::new(PanickingWake)),
-            Waker::from(Arc::new(PanickingDrop)),
-        ] {
+        for waker in [Waker::from(Arc::new(PanickingWake)), Waker::from(Arc::new(PanickingDrop))] {
             let (release, gate) = mpsc::channel::<()>();
             let mut handle = pool.spawn(move || {
                 gate.recv().unwrap();
@@ -262,18 +234,10 @@ fn panicking_waker_wake_and_drop() {
             // Drop our reference: the pool's clone is the last one.
             drop(waker);
             release.send(()).unwrap();
-            assert_eq!(
-                handle.join().unwrap(),
-                7,
-                "the value arrives although wake failed"
-            );
+            assert_eq!(handle.join().unwrap(), 7, "the value arrives although wake failed");
         }
         pool.wait_idle();
-        assert_eq!(
-            reported.load(SeqCst),
-            2,
-            "each waker panic goes to the handler"
-        );
+        assert_eq!(reported.load(SeqCst), 2, "each waker panic goes to the handler");
         assert_healthy(&pool, 0, 2);
         drop(pool);
     });
@@ -364,10 +328,7 @@ fn join_runs_both_closures_and_reraises_a_first() {
 
             let run = || {
                 panic::catch_unwind(AssertUnwindSafe(|| {
-                    pool.join(
-                        || -> () { panic!("a fails") },
-                        || -> () { panic!("b fails") },
-                    )
+                    pool.join(|| -> () { panic!("a fails") }, || -> () { panic!("b fails") })
                 }))
             };
             let result = if on_worker { pool.install(run) } else { run() };
@@ -377,10 +338,7 @@ fn join_runs_both_closures_and_reraises_a_first() {
             let a_done = AtomicBool::new(false);
             let run = || {
                 panic::catch_unwind(AssertUnwindSafe(|| {
-                    pool.join(
-                        || a_done.store(true, SeqCst),
-                        || -> () { panic!("b fails") },
-                    )
+                    pool.join(|| a_done.store(true, SeqCst), || -> () { panic!("b fails") })
                 }))
             };
             let result = if on_worker { pool.install(run) } else { run() };
@@ -450,10 +408,7 @@ fn scope_from_outside_with_every_worker_blocked() {
             s.spawn(move || s.spawn(|| {}));
         });
         assert!(data.iter().enumerate().all(|(i, &x)| x == i as u32));
-        assert!(
-            unrelated_rx.try_recv().is_err(),
-            "the scope's caller ran an unrelated task"
-        );
+        assert!(unrelated_rx.try_recv().is_err(), "the scope's caller ran an unrelated task");
         for _ in 0..2 {
             release.send(()).unwrap();
         }
@@ -555,18 +510,10 @@ fn shutdown_timeout_bounds_the_drop() {
         let timeout = Duration::from_millis(250);
         let start = Instant::now();
         assert!(!pool.shutdown_timeout(timeout));
-        assert!(
-            start.elapsed() >= timeout,
-            "returned after {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() >= timeout, "returned after {:?}", start.elapsed());
         let start = Instant::now();
         drop(pool);
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "drop took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_secs(1), "drop took {:?}", start.elapsed());
         // The detached worker still finishes its task.
         release.send(()).unwrap();
         done_rx.recv().unwrap();
@@ -603,10 +550,7 @@ fn join_a_spawns_onto_the_local_deque_then_joins() {
             .join()
             .unwrap();
         assert_eq!(nested, (1, 2));
-        assert!(matches!(
-            spawned.join_timeout(Duration::from_secs(10)),
-            Ok(Ok(7))
-        ));
+        assert!(matches!(spawned.join_timeout(Duration::from_secs(10)), Ok(Ok(7))));
         assert_eq!(b_runs.load(SeqCst), 1);
         assert_healthy(&pool, 2, 0);
     });

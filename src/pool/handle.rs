@@ -15,7 +15,8 @@
 //! complete: write value; prev = fetch_or(COMPLETE) (AcqRel)
 //!           prev has SLEEPING                      -> futex wake_all(state)
 //!           prev has WAKER_SET and not REGISTERING -> take the waker, wake it
-//! join:     loop { COMPLETE? take.  else set SLEEPING (CAS), futex wait(state, s|SLEEPING) }
+//! join:     loop { COMPLETE? take.  spin (SpinWait) a while; then set SLEEPING (CAS),
+//!                  futex wait(state, s|SLEEPING, deadline) }
 //! poll:     COMPLETE? take.  clone the waker (user code, before the window below)
 //!           CAS s -> s|REGISTERING (fails if COMPLETE came: take)
 //!           swap the clone into the slot; CAS s|REGISTERING -> s|WAKER_SET (Release);
@@ -33,7 +34,16 @@
 //! if its `fetch_or` saw `WAKER_SET` without `REGISTERING`, after which no poller can register.
 //! The cell lives in an `Arc` shared by the task and the handle, so a handle dropped before
 //! completion (detach) or a producer finishing after the handle is gone needs no extra state:
-//! the last owner drops the cell and, with it, an untaken value.
+//! the last owner drops the cell and, with it, an untaken value. A `join_timeout` that timed
+//! out leaves `SLEEPING` set: a later `complete` pays one needless futex wake.
+//!
+//! **Orderings.** `complete`'s `fetch_or(COMPLETE)` is AcqRel. Its Release half publishes
+//! `value` to the consumer, which takes it only after seeing `COMPLETE` with Acquire (a load,
+//! or a failed CAS in `poll`); its Acquire half pairs with the Release CAS that ends a
+//! registration (`REGISTERING` -> `WAKER_SET`), so the producer sees the waker stored there.
+//! The CAS that takes `REGISTERING` is Acquire both ways: on success the poller owns the slot,
+//! on failure it may see `COMPLETE` and take the value. `SLEEPING` is set with a Relaxed CAS:
+//! the bit only asks the producer for a wake, and the joiner re-loads with Acquire.
 
 use crate::futex;
 use crate::shim::{AtomicU32, UnsafeCell};
@@ -80,7 +90,6 @@ impl<T> OneShot<T> {
 
     /// Whether the value has been written.
     pub fn is_complete(&self) -> bool {
-        // Acquire: a caller that sees COMPLETE may go on to take the value.
         self.state.load(Acquire) & COMPLETE != 0
     }
 
@@ -91,9 +100,6 @@ impl<T> OneShot<T> {
         // SAFETY: only the producer writes `value`, once, before COMPLETE; the consumer reads
         // it only after seeing COMPLETE (Acquire), so the accesses never overlap.
         self.value.with_mut(|slot| unsafe { *slot = Some(value) });
-        // Release: publishes `value` to the consumer's Acquire load (or failed CAS) that sees
-        // COMPLETE. Acquire: pairs with the Release CAS in `poll` that set WAKER_SET, so the
-        // waker it stored is visible to us below.
         let previous = self.state.fetch_or(COMPLETE, AcqRel);
         if previous & SLEEPING != 0 {
             futex::wake_all(&self.state);
@@ -126,7 +132,6 @@ impl<T> OneShot<T> {
     pub fn wait(&self, deadline: Option<Instant>) -> Option<T> {
         let mut spin = SpinWait::new();
         loop {
-            // Acquire: pairs with the Release of `complete`'s fetch_or (we then read `value`).
             let state = self.state.load(Acquire);
             if state & COMPLETE != 0 {
                 return Some(self.take());
@@ -134,18 +139,12 @@ impl<T> OneShot<T> {
             if spin.spin() {
                 continue;
             }
-            if state & SLEEPING == 0 {
-                // Relaxed: the bit only asks the producer to wake us; the value is read after
-                // a later Acquire load.
-                if let Err(_changed) =
-                    self.state
-                        .compare_exchange(state, state | SLEEPING, Relaxed, Relaxed)
-                {
-                    continue;
-                }
+            if state & SLEEPING == 0
+                && self.state.compare_exchange(state, state | SLEEPING, Relaxed, Relaxed).is_err()
+            {
+                continue;
             }
             if futex::wait(&self.state, state | SLEEPING, deadline) == futex::Wait::TimedOut {
-                // Acquire: as above.
                 return if self.state.load(Acquire) & COMPLETE != 0 {
                     Some(self.take())
                 } else {
@@ -158,7 +157,6 @@ impl<T> OneShot<T> {
     /// Takes the value if it is there; otherwise stores `waker` to be woken by `complete`.
     /// Consumer only.
     pub fn poll(&self, waker: &Waker) -> Poll<T> {
-        // Acquire: pairs with the Release of `complete` (we may read `value`).
         let mut state = self.state.load(Acquire);
         if state & COMPLETE != 0 {
             return Poll::Ready(self.take());
@@ -169,12 +167,7 @@ impl<T> OneShot<T> {
             if state & COMPLETE != 0 {
                 return Poll::Ready(self.take());
             }
-            // Acquire (both): on success we own the waker slot; on failure we may see
-            // COMPLETE and read `value`.
-            match self
-                .state
-                .compare_exchange_weak(state, state | REGISTERING, Acquire, Acquire)
-            {
+            match self.state.compare_exchange_weak(state, state | REGISTERING, Acquire, Acquire) {
                 Ok(_) => break,
                 Err(current) => state = current,
             }
@@ -183,16 +176,10 @@ impl<T> OneShot<T> {
         // and there is one consumer. Nothing in here calls user code (the clone was made
         // before we took REGISTERING; the old waker is dropped after we release it), so no
         // unwind can leave REGISTERING set.
-        let replaced = self
-            .waker
-            .with_mut(|slot| unsafe { (*slot).replace(new_waker) });
+        let replaced = self.waker.with_mut(|slot| unsafe { (*slot).replace(new_waker) });
         let registered = (state & !REGISTERING) | WAKER_SET;
-        // Release: publishes the stored waker to `complete`'s Acquire fetch_or. Acquire on
-        // failure: the only possible change is COMPLETE, and we then read `value`.
-        match self
-            .state
-            .compare_exchange(state | REGISTERING, registered, Release, Acquire)
-        {
+        // On failure the only possible change is COMPLETE.
+        match self.state.compare_exchange(state | REGISTERING, registered, Release, Acquire) {
             Ok(_) => {
                 drop(replaced);
                 Poll::Pending
@@ -330,15 +317,12 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(outer.join().unwrap(), 21);
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
-        if let Some(value) =
-            super::WorkerThread::with_current(|worker| worker.wait_for_cell(self.job.cell()))
-        {
+        if let Some(value) = super::worker::WorkerThread::with_current(|worker| {
+            worker.wait_for_cell(self.job.cell())
+        }) {
             return value;
         }
-        self.job
-            .cell()
-            .wait(None)
-            .expect("an untimed wait cannot time out")
+        self.job.cell().wait(None).expect("an untimed wait cannot time out")
     }
 
     /// Like [`join`](Self::join), but gives up after `timeout`: then `Err(self)` hands the
@@ -359,7 +343,7 @@ impl<T> JoinHandle<T> {
         self,
         timeout: std::time::Duration,
     ) -> Result<std::thread::Result<T>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = futex::deadline_after(timeout);
         match self.job.cell().wait(deadline) {
             Some(result) => Ok(result),
             None => Err(self),
@@ -385,8 +369,6 @@ impl<T> std::future::Future for JoinHandle<T> {
 #[cfg(not(loom))]
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("finished", &self.is_finished())
-            .finish()
+        f.debug_struct("JoinHandle").field("finished", &self.is_finished()).finish()
     }
 }

@@ -36,11 +36,7 @@ impl Outcome {
     /// `Completed`, or `Panicked` with `payloads` if there are any (panics of user code that
     /// ran after the task body itself completed: a drop, a waker).
     pub(crate) fn completed_unless(payloads: Vec<Payload>) -> Self {
-        if payloads.is_empty() {
-            Self::Completed
-        } else {
-            Self::Panicked(payloads)
-        }
+        if payloads.is_empty() { Self::Completed } else { Self::Panicked(payloads) }
     }
 }
 
@@ -112,11 +108,7 @@ impl JobRef {
         execute_fn: unsafe fn(*const ()) -> Outcome,
         kind: Kind,
     ) -> Self {
-        Self {
-            pointer,
-            execute_fn,
-            kind,
-        }
+        Self { pointer, execute_fn, kind }
     }
 
     /// Runs the job.
@@ -190,11 +182,7 @@ where
 
     /// A job with the given latch (`Latch::for_pool` when a worker waits on it).
     pub(crate) fn with_latch(function: F, latch: Latch) -> Self {
-        Self {
-            function: UnsafeCell::new(Some(function)),
-            result: UnsafeCell::new(None),
-            latch,
-        }
+        Self { function: UnsafeCell::new(Some(function)), result: UnsafeCell::new(None), latch }
     }
 
     /// A reference to this job for a deque.
@@ -220,11 +208,7 @@ where
             this.latch.set();
             outcome
         }
-        JobRef {
-            pointer: self as *const Self as *const (),
-            execute_fn: execute::<F, R>,
-            kind,
-        }
+        JobRef { pointer: self as *const Self as *const (), execute_fn: execute::<F, R>, kind }
     }
 
     /// Runs the closure on this thread (the job was taken back before anyone executed it),
@@ -236,8 +220,6 @@ where
 
     /// The result of the job, after the latch was set.
     pub(crate) fn into_result(self) -> std::thread::Result<R> {
-        self.result
-            .into_inner()
-            .expect("StackJob: latch set without a result")
+        self.result.into_inner().expect("StackJob: latch set without a result")
     }
 }

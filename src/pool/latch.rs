@@ -82,10 +82,7 @@ pub enum Announce {
 impl Latch {
     /// A latch only threads outside the pool wait on (with [`wait`](Self::wait)).
     pub fn new() -> Self {
-        Self {
-            state: AtomicU32::new(UNSET),
-            sleep: std::ptr::null(),
-        }
+        Self { state: AtomicU32::new(UNSET), sleep: std::ptr::null() }
     }
 
     /// A latch a worker of the pool that owns `sleep` may wait on while it stays in the pool.
@@ -94,10 +91,7 @@ impl Latch {
     /// `sleep` must stay alive for as long as a waiter may wait on this latch (the waiter holds
     /// the pool: a `Sleep` inside the pool's shared state qualifies).
     pub unsafe fn for_pool(sleep: &Sleep) -> Self {
-        Self {
-            state: AtomicU32::new(UNSET),
-            sleep,
-        }
+        Self { state: AtomicU32::new(UNSET), sleep }
     }
 
     /// Whether a worker may sleep in the pool while waiting on this latch.
@@ -108,14 +102,12 @@ impl Latch {
     /// Whether the latch is set; if true, everything before `set` is visible.
     #[inline]
     pub fn is_set(&self) -> bool {
-        // Acquire: pairs with the Release stores of `set`.
         self.state.load(Acquire) == SET
     }
 
     /// Sets the latch and wakes the waiter. The latch may be freed as soon as this returns
     /// (and not before). Setting a set latch again does nothing.
     pub fn set(&self) {
-        // Release: publishes the job's result to the waiter's Acquire load of SET.
         match self.state.compare_exchange(UNSET, SET, Release, Relaxed) {
             Ok(_) => {}
             Err(SLEEPING) => self.set_and_wake(false),
@@ -127,8 +119,7 @@ impl Latch {
     #[cold]
     fn set_and_wake(&self, in_pool: bool) {
         // Only the waiter moves the state out of UNSET, and only the setter out of the
-        // sleeping states: no other transition races with ours. Relaxed: WAKING is not SET,
-        // so no waiter acts on it (see the module docs for why the pool case is ordered).
+        // sleeping states: no other transition races with ours.
         self.state.store(WAKING, Relaxed);
         if in_pool {
             // SAFETY: POOL_SLEEPING is announced only on latches made by `for_pool`, whose
@@ -141,21 +132,17 @@ impl Latch {
         } else {
             futex::wake_all(&self.state);
         }
-        // Release: as in `set`; after this store the waiter may free the latch.
+        // After this store the waiter may free the latch.
         self.state.store(SET, Release);
     }
 
     /// Blocks until the latch is set (a thread outside the pool).
     pub fn wait(&self) {
         loop {
-            // Acquire: pairs with the Release of `set`.
             match self.state.load(Acquire) {
                 SET => return,
                 UNSET => {
-                    // Relaxed: announces a sleeper; the result is read after a later Acquire.
-                    let _ = self
-                        .state
-                        .compare_exchange(UNSET, SLEEPING, Relaxed, Relaxed);
+                    let _ = self.state.compare_exchange(UNSET, SLEEPING, Relaxed, Relaxed);
                 }
                 SLEEPING => {
                     futex::wait(&self.state, SLEEPING, None);
@@ -169,16 +156,8 @@ impl Latch {
     /// to notify the pool. Then call `Sleep::prepare_to_sleep`, and sleep only if
     /// [`still_announced`](Self::still_announced) (and no job was found).
     pub fn announce_pool_sleeper(&self) -> Announce {
-        debug_assert!(
-            self.has_pool(),
-            "announce_pool_sleeper on a latch without a pool"
-        );
-        // Relaxed: the setter learns of the announcement through its CAS on this word; see the
-        // module docs for the ordering against the pool's event counter.
-        match self
-            .state
-            .compare_exchange(UNSET, POOL_SLEEPING, Relaxed, Relaxed)
-        {
+        debug_assert!(self.has_pool(), "announce_pool_sleeper on a latch without a pool");
+        match self.state.compare_exchange(UNSET, POOL_SLEEPING, Relaxed, Relaxed) {
             Ok(_) | Err(POOL_SLEEPING) => Announce::Announced,
             Err(SET) => Announce::Set,
             Err(_waking) => Announce::Setting,

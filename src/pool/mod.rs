@@ -7,43 +7,27 @@
 //! * `wait_idle`, `stats`, and a shutdown that finishes queued tasks (`Drop`, bounded by
 //!   `shutdown_timeout`).
 //!
-//! Inside: every worker owns a LIFO deque (crossbeam-deque); tasks submitted from outside the
-//! pool go to a shared injector; tasks spawned by a worker go to its own deque. A worker looks
-//! for work in its deque, then the injector (taking a batch), then steals from the other
-//! workers starting at a random victim. A worker that found nothing spins briefly
-//! (`spin.rs`'s `SpinWait`) and then sleeps on a futex word through the
-//! jobs-event-counter protocol of `sleep.rs`, which never misses a job pushed while the worker
-//! is deciding to sleep and wakes at most one sleeper per push. A `JoinHandle` holds an
-//! `Arc` of the one-shot cell of `handle.rs`.
-//!
-//! | counter (`Shared`) | what                                                           |
-//! |--------------------|----------------------------------------------------------------|
-//! | `pending`          | futex word: submitted, unfinished tasks (bits 0–30) + `IDLE_WAITERS` (bit 31) |
-//! | `live_workers`     | futex word: workers not yet exited (for `shutdown_timeout`)     |
-//! | `counters[i]`      | per worker (plus one for other threads): running, completed, panicked |
+//! | file        | what it owns                                                                 |
+//! |-------------|------------------------------------------------------------------------------|
+//! | `mod.rs`    | the public pool: [`ThreadPool`], [`Builder`], [`PoolStats`], [`BuildError`]  |
+//! | `shared.rs` | what the pool and its workers share: the queues, the `pending` and `live_workers` words, the shutdown flag, running a job with its bookkeeping, the panic handler |
+//! | `worker.rs` | the worker loop, stealing, `WorkerThread`, a worker's `join` and waits        |
+//! | `sleep.rs`  | how idle workers sleep without missing a job (the jobs-event-counter protocol) |
+//! | `latch.rs`  | the one-time event a `join`/`scope`/`install` caller waits on, asleep on its own word or in the pool's protocol |
+//! | `job.rs`    | jobs as type-erased pointers, and the guard that aborts where nothing may unwind |
+//! | `handle.rs` | [`JoinHandle`] and the one-shot result cell under it                         |
+//! | `scope.rs`  | [`Scope`], and the queue of a scope opened outside the pool                  |
 //!
 //! **Waiting workers stay workers.** A worker waiting for something (the stolen half of its
-//! `join`, a scope it opened, a `JoinHandle::join` in a task) runs other pool work meanwhile,
-//! and when there is none it sleeps in the `sleep.rs` protocol with the latch announced
-//! (`latch.rs`), so that both a new job and the awaited event wake it.
+//! `join`, a scope it opened, a `JoinHandle::join` in a task) runs other pool work meanwhile;
+//! asleep when there is none, it is woken by a new job as well as by the awaited event
+//! (`worker.rs`, `latch.rs`).
 //!
 //! **Callers outside the pool take part.** `join` from a thread that is not a worker runs `a`
 //! on the caller and offers `b` to the pool; `scope` from outside queues its tasks in a queue
 //! of its own (plus a few tickets in the injector for the workers), and the caller runs them
 //! while it waits (`scope.rs`). Both complete even if every worker is blocked. `install` is
 //! the way to run a whole computation on a worker.
-//!
-//! **Panics.** No unwind crosses a worker's frame or a `join`/`scope` frame. Per site of user
-//! code: the task body is caught (to its handle, scope, `join` caller, or the
-//! [`panic_handler`](Builder::panic_handler) for `execute`); the drop of a result or payload
-//! nobody else will receive (a spawned task whose handle is gone, a scope's second payload) and
-//! a consumer's `Waker::wake` are caught, the task counts as panicked and the payload goes to
-//! the `panic_handler`; the handler's own panic and payloads whose drop panics are caught and
-//! dropped (after 4 rounds of drops that panic again, leaked); a panic from anywhere else
-//! inside job execution or inside a `join`/`scope` frame while a job still points into it
-//! aborts the process with a message (`job.rs`'s `AbortOnUnwind`) — only a bug of the pool can
-//! get there, and unwinding would be a use-after-free. The table with the reasons is in
-//! `docs/design.md`.
 //!
 //! **Shutdown.** Dropping the pool (or `shutdown_timeout`) sets the shutdown flag and wakes
 //! every worker; a worker exits only when it finds no work anywhere after seeing the flag, so
@@ -52,6 +36,28 @@
 //! of the pool's workers run the work on the calling thread (the handle is then already
 //! finished): no task is lost and nothing can wait for a worker that has exited. After
 //! `shutdown_timeout` returned false, `Drop` detaches the workers instead of joining them.
+//!
+//! **Panics.** No unwind crosses a worker's frame or a `join`/`scope` frame. Every piece of
+//! user code the pool calls is either caught and accounted, or the process aborts where no
+//! sound recovery exists. "Counted": [`PoolStats::panicked`] of the task (instead of
+//! `completed`); "handler": the payload goes to the [`panic_handler`](Builder::panic_handler)
+//! (or is dropped).
+//!
+//! | site | where | policy | why |
+//! |---|---|---|---|
+//! | task body (`spawn`, `execute`, scoped task, `install`, `join` halves) | `handle.rs`, `mod.rs`, `scope.rs`, `job.rs` | caught; to the handle / scope / `join` caller, or (`execute`) counted + handler | the owner of the result receives it |
+//! | drop of a spawned task's result (or panic payload, or a stored `Waker`) when the handle is already gone | `handle.rs`, the worker drops the last `Arc` | caught, counted, handler | nobody else can receive it; the task's value was produced, so the task is counted as panicked |
+//! | `Waker::wake` (and the waker's drop inside it) in `complete` | `handle.rs` | caught, counted, handler; the value is still delivered (`COMPLETE` was set before) | the consumer's code, run on the worker |
+//! | `Waker::clone` / drop of a replaced waker in `poll` | `handle.rs`, consumer's thread | not caught (unwinds into the poller); kept out of the `REGISTERING` window so that an unwind there cannot leave the cell's state half-written | it is the caller's own thread and call |
+//! | drop of a second scoped-task payload (the scope keeps the first) | `scope.rs` `keep_panic` | caught; the drop's payload to the handler; the task is counted panicked anyway; then `task_done` runs | an unwind would skip `task_done`, and the scope would never return |
+//! | drop of a payload or value discarded by `scope`/`join` on re-raise (`b`'s payload when `a` also panicked, the other half's result) | `shared.rs` `Shared::discard` | caught, handler | an unwind would replace the payload being re-raised |
+//! | the `panic_handler` itself, and drops of payloads nobody receives | `shared.rs` `report_panic`, `drop_payload` | caught; a payload whose drop panics is dropped in turn, up to 4 rounds, then leaked | a leak is sound, an unwind into the worker is not |
+//! | anything else unwinding out of a job's execution, or between the push of `b` and its latch in `join`, or inside `scope` before every task finished | `job.rs` `AbortOnUnwind` | **abort** with a message | a `JobRef` (or a scope task) points into the unwinding frame: continuing is a use-after-free. Unreachable unless the pool itself has a bug (every user call above is caught); rayon's `AbortIfPanic` |
+//!
+//! The user's own calls that drop values on the user's thread (a `JoinHandle` dropped after the
+//! task finished, the value returned by `join()`) unwind normally into the user's code: that is
+//! the caller's frame, with nothing of the pool in between. `tests/pool_panics.rs` panics at
+//! each site and then checks N live workers, exact `stats()`, `wait_idle` and `Drop`.
 
 mod handle;
 mod latch;
@@ -61,6 +67,10 @@ mod sleep;
 mod job;
 #[cfg(not(loom))]
 mod scope;
+#[cfg(not(loom))]
+mod shared;
+#[cfg(not(loom))]
+mod worker;
 
 #[cfg(not(loom))]
 pub use handle::JoinHandle;
@@ -81,20 +91,16 @@ pub use {
 #[cfg(not(loom))]
 use {
     crate::futex,
-    crate::shim::{Arc, AtomicBool, AtomicU32, AtomicUsize, fence},
-    crate::spin::SpinWait,
-    crossbeam_deque::{Injector, Steal, Stealer, Worker},
-    crossbeam_utils::CachePadded,
-    job::{AbortOnUnwind, HeapJob, JobRef, Kind, Latch, Outcome, Payload, StackJob},
-    latch::Announce,
-    scope::ScopeQueue,
-    sleep::Sleep,
+    crate::shim::Arc,
+    crossbeam_deque::Worker,
+    job::{AbortOnUnwind, HeapJob, JobRef, Kind, Outcome, StackJob},
+    shared::Shared,
     std::any::Any,
-    std::cell::Cell,
     std::panic::{self, AssertUnwindSafe},
-    std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst},
-    std::time::{Duration, Instant},
-    std::{fmt, io, ptr, thread},
+    std::sync::atomic::Ordering::SeqCst,
+    std::time::Duration,
+    std::{fmt, io, thread},
+    worker::WorkerThread,
 };
 
 /// A snapshot of a pool's task counts (see [`ThreadPool::stats`]). Tasks are what `spawn`,
@@ -227,24 +233,11 @@ impl Builder {
             return Err(BuildError::ZeroThreads);
         }
         let live_workers = u32::try_from(num_threads).map_err(|_| {
-            BuildError::Spawn(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "too many threads",
-            ))
+            BuildError::Spawn(io::Error::new(io::ErrorKind::InvalidInput, "too many threads"))
         })?;
         let locals: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
-        let shared = Arc::new(Shared {
-            injector: Injector::new(),
-            stealers: locals.iter().map(Worker::stealer).collect(),
-            sleep: Sleep::new(),
-            shutdown: AtomicBool::new(false),
-            pending: AtomicU32::new(0),
-            live_workers: AtomicU32::new(live_workers),
-            counters: (0..=num_threads)
-                .map(|_| CachePadded::new(Counters::default()))
-                .collect(),
-            panic_handler: self.panic_handler,
-        });
+        let stealers = locals.iter().map(Worker::stealer).collect();
+        let shared = Arc::new(Shared::new(stealers, live_workers, self.panic_handler));
         let mut name = self.thread_name;
         let mut threads = Vec::with_capacity(num_threads);
         for (index, local) in locals.into_iter().enumerate() {
@@ -256,33 +249,16 @@ impl Builder {
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
             }
-            let worker = WorkerThread {
-                shared: Arc::clone(&shared),
-                local,
-                index,
-                random: Cell::new((index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            };
-            match builder.spawn(move || worker.run()) {
+            match WorkerThread::spawn(builder, Arc::clone(&shared), local, index) {
                 Ok(thread) => threads.push(thread),
                 Err(error) => {
-                    // The workers that never started will not count themselves out.
-                    let missing = (num_threads - index) as u32;
-                    // Release: as a worker's exit (pairs with `shutdown_timeout`'s Acquire).
-                    shared.live_workers.fetch_sub(missing, Release);
-                    drop(ThreadPool {
-                        shared,
-                        threads,
-                        detached: Default::default(),
-                    });
+                    shared.workers_never_started((num_threads - index) as u32);
+                    drop(ThreadPool { shared, threads, detached: Default::default() });
                     return Err(BuildError::Spawn(error));
                 }
             }
         }
-        Ok(ThreadPool {
-            shared,
-            threads,
-            detached: Default::default(),
-        })
+        Ok(ThreadPool { shared, threads, detached: Default::default() })
     }
 }
 
@@ -357,7 +333,7 @@ impl ThreadPool {
 
     /// The number of worker threads.
     pub fn num_threads(&self) -> usize {
-        self.shared.stealers.len()
+        self.shared.num_threads()
     }
 
     /// Runs `task` on the pool and returns a handle to its result (or panic). Called from a
@@ -453,7 +429,7 @@ impl ThreadPool {
         if WorkerThread::current_in(&self.shared).is_some() {
             return f();
         }
-        if self.shared.shutdown.load(SeqCst) {
+        if self.shared.shutdown_begun() {
             return f();
         }
         let job = StackJob::new(f);
@@ -532,41 +508,14 @@ impl ThreadPool {
             WorkerThread::current_in(&self.shared).is_none(),
             "ThreadPool::wait_idle called from a task of the same pool (it would wait for itself)"
         );
-        let pending = &self.shared.pending;
-        loop {
-            // Acquire: pairs with the Release decrement in `task_done`, so the effects of the
-            // finished tasks are visible to the caller.
-            let state = pending.load(Acquire);
-            if state & !IDLE_WAITERS == 0 {
-                return;
-            }
-            if state & IDLE_WAITERS == 0 {
-                // Relaxed: the bit only asks `task_done` to wake us; we re-load with Acquire.
-                if pending
-                    .compare_exchange(state, state | IDLE_WAITERS, Relaxed, Relaxed)
-                    .is_err()
-                {
-                    continue;
-                }
-            }
-            futex::wait(pending, state | IDLE_WAITERS, None);
-        }
+        self.shared.wait_idle();
     }
 
     /// A snapshot of the task counts. The fields are read one after another while tasks
     /// keep running, so they need not add up at any instant; after [`wait_idle`](Self::wait_idle)
     /// (with no concurrent submitters) they are exact.
     pub fn stats(&self) -> PoolStats {
-        let mut stats = PoolStats::default();
-        for counters in self.shared.counters.iter() {
-            stats.running += counters.running.load();
-            stats.completed += counters.completed.load();
-            stats.panicked += counters.panicked.load();
-        }
-        // Relaxed: as above.
-        let pending = (self.shared.pending.load(Relaxed) & !IDLE_WAITERS) as usize;
-        stats.queued = pending.saturating_sub(stats.running);
-        stats
+        self.shared.stats()
     }
 
     /// Starts the shutdown (as `Drop` does: every queued task still runs) and waits at most
@@ -603,19 +552,7 @@ impl ThreadPool {
         if WorkerThread::current_in(&self.shared).is_some() {
             return false;
         }
-        let deadline = Instant::now().checked_add(timeout);
-        let live = &self.shared.live_workers;
-        loop {
-            // Acquire: pairs with the Release decrement of each exiting worker.
-            let workers = live.load(Acquire);
-            if workers == 0 {
-                return true;
-            }
-            if futex::wait(live, workers, deadline) == futex::Wait::TimedOut {
-                // Acquire: as above.
-                return live.load(Acquire) == 0;
-            }
-        }
+        self.shared.wait_for_workers(futex::deadline_after(timeout))
     }
 }
 
@@ -647,518 +584,5 @@ impl fmt::Debug for ThreadPool {
             .field("num_threads", &self.num_threads())
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-/// `pending`'s bit 31: `wait_idle` callers sleep on the word.
-#[cfg(not(loom))]
-const IDLE_WAITERS: u32 = 1 << 31;
-
-/// Per-thread task counters; each in its own cache line.
-#[cfg(not(loom))]
-#[derive(Default)]
-struct Counters {
-    running: Counter,
-    completed: Counter,
-    panicked: Counter,
-}
-
-/// A statistics counter. A worker's own counters have a single writer (the worker), which
-/// updates them with a plain load and store instead of a locked read-modify-write (measured:
-/// the three RMWs were ~17 % of a scope of 10 000 tiny tasks); the slot shared by the threads
-/// outside the pool uses `fetch_add`. Readers (`stats`) take a racy snapshot either way.
-#[cfg(not(loom))]
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-#[cfg(not(loom))]
-impl Counter {
-    #[inline]
-    fn add(&self, delta: usize, shared_slot: bool) {
-        // Relaxed (all): statistics, read as a racy snapshot; the single writer's own
-        // load-store sequence is ordered by program order.
-        if shared_slot {
-            self.0.fetch_add(delta, Relaxed);
-        } else {
-            self.0
-                .store(self.0.load(Relaxed).wrapping_add(delta), Relaxed);
-        }
-    }
-
-    #[inline]
-    fn sub(&self, delta: usize, shared_slot: bool) {
-        // Relaxed: as in `add`.
-        if shared_slot {
-            self.0.fetch_sub(delta, Relaxed);
-        } else {
-            self.0
-                .store(self.0.load(Relaxed).wrapping_sub(delta), Relaxed);
-        }
-    }
-
-    #[inline]
-    fn load(&self) -> usize {
-        // Relaxed: a snapshot.
-        self.0.load(Relaxed)
-    }
-}
-
-/// What the pool and its workers share.
-#[cfg(not(loom))]
-pub(crate) struct Shared {
-    injector: Injector<JobRef>,
-    stealers: Box<[Stealer<JobRef>]>,
-    sleep: Sleep,
-    shutdown: AtomicBool,
-    pending: AtomicU32,
-    live_workers: AtomicU32,
-    /// One per worker, then one for every other thread (tasks run inline after shutdown).
-    counters: Box<[CachePadded<Counters>]>,
-    panic_handler: Option<PanicHandler>,
-}
-
-#[cfg(not(loom))]
-impl Shared {
-    /// Queues a job: on the calling worker's deque if it is one of ours, else the injector.
-    pub(crate) fn submit(&self, job: JobRef) {
-        if job.kind == Kind::Task {
-            self.task_submitted();
-        }
-        match WorkerThread::current_in(self) {
-            Some(worker) => worker.push(job),
-            None => self.inject(job),
-        }
-    }
-
-    /// One more task in `pending`.
-    fn task_submitted(&self) {
-        // Relaxed: the count is read with Acquire only after `task_done`'s Release.
-        let previous = self.pending.fetch_add(1, Relaxed);
-        assert!(
-            previous & !IDLE_WAITERS < IDLE_WAITERS - 1,
-            "ThreadPool: more than 2^31 - 1 tasks pending"
-        );
-    }
-
-    fn inject(&self, job: JobRef) {
-        if self.shutdown.load(SeqCst) {
-            self.execute_job(job, self.counters.len() - 1);
-            return;
-        }
-        self.injector.push(job);
-        // Contains a SeqCst fence after the push: the store-buffering pair with
-        // `begin_shutdown`'s store and the worker's fence after seeing it (see `main_loop`).
-        self.sleep.notify_one();
-        if self.shutdown.load(SeqCst) {
-            self.drain_injector();
-        }
-    }
-
-    /// Shutdown began while we pushed, and the workers may have exited without seeing the
-    /// job: run whatever is left in the injector here.
-    #[cold]
-    fn drain_injector(&self) {
-        loop {
-            match self.injector.steal() {
-                Steal::Success(job) => self.execute_job(job, self.counters.len() - 1),
-                Steal::Retry => continue,
-                Steal::Empty => return,
-            }
-        }
-    }
-
-    /// Runs a job, with the bookkeeping its kind asks for. Never unwinds: every job catches
-    /// the panics of the user code it runs (see the module docs), and the guard turns a bug of
-    /// ours that would unwind here into an abort.
-    fn execute_job(&self, job: JobRef, slot: usize) {
-        let guard = AbortOnUnwind("a pool job");
-        match job.kind {
-            Kind::Part => {
-                // SAFETY: a job is in exactly one queue and was just taken from it (or never
-                // queued), so it runs once; its owner keeps it alive until it ran.
-                if let Outcome::Panicked(payloads) = unsafe { job.execute() } {
-                    self.report_panics(payloads);
-                }
-            }
-            Kind::ScopeTicket => {
-                // SAFETY: `job` is a ticket (its kind says so), taken from a queue once.
-                let queue = unsafe { ScopeQueue::from_ticket(job) };
-                self.run_scope_ticket(&queue, slot);
-            }
-            Kind::Task | Kind::ScopedTask => {
-                let kind = job.kind;
-                let counters = &self.counters[slot];
-                // A worker's own slot has one writer (that worker): no locked RMW needed.
-                let shared_slot = slot == self.counters.len() - 1;
-                counters.running.add(1, shared_slot);
-                // SAFETY: as above.
-                let outcome = unsafe { job.execute() };
-                counters.running.sub(1, shared_slot);
-                match outcome {
-                    Outcome::Completed => counters.completed.add(1, shared_slot),
-                    Outcome::Panicked(payloads) => {
-                        counters.panicked.add(1, shared_slot);
-                        self.report_panics(payloads);
-                    }
-                }
-                if kind == Kind::Task {
-                    self.task_done();
-                }
-            }
-        }
-        guard.disarm();
-    }
-
-    /// A ticket of a scope opened outside the pool: run that scope's queued tasks until its
-    /// queue is empty (its caller runs them too; each is taken once).
-    fn run_scope_ticket(&self, queue: &ScopeQueue, slot: usize) {
-        queue.ticket_taken();
-        while let Some(job) = queue.take() {
-            self.execute_job(job, slot);
-        }
-    }
-
-    fn report_panics(&self, payloads: Vec<Payload>) {
-        for payload in payloads {
-            self.report_panic(payload);
-        }
-    }
-
-    /// Hands a payload nobody else receives to the `panic_handler` (or drops it). Neither the
-    /// handler's panic nor a payload's panicking `Drop` unwinds out of here.
-    #[cold]
-    fn report_panic(&self, payload: Payload) {
-        match &self.panic_handler {
-            Some(handler) => {
-                if let Err(handler_panic) =
-                    panic::catch_unwind(AssertUnwindSafe(|| handler(payload)))
-                {
-                    drop_payload(handler_panic);
-                }
-            }
-            None => drop_payload(payload),
-        }
-    }
-
-    /// Drops a value the user gets no more (a result, a second panic payload) without letting
-    /// a panic of its `Drop` unwind: such a panic goes to the `panic_handler`.
-    pub(crate) fn discard<T>(&self, value: T) {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-            self.report_panic(payload);
-        }
-    }
-
-    fn task_done(&self) {
-        // Release: pairs with the Acquire load in `wait_idle`.
-        if self.pending.fetch_sub(1, Release) == IDLE_WAITERS | 1 {
-            self.wake_idle_waiters();
-        }
-    }
-
-    #[cold]
-    fn wake_idle_waiters(&self) {
-        // Relaxed: the waiters re-load with Acquire; a task submitted in between only makes
-        // them set the bit again and sleep.
-        self.pending.fetch_and(!IDLE_WAITERS, Relaxed);
-        futex::wake_all(&self.pending);
-    }
-
-    fn begin_shutdown(&self) {
-        self.shutdown.store(true, SeqCst);
-        self.sleep.notify_all();
-    }
-
-    /// Waits until `latch` is set: a worker of this pool helps with pool work meanwhile,
-    /// any other thread sleeps.
-    pub(crate) fn wait_for_latch(&self, latch: &Latch) {
-        match WorkerThread::current_in(self) {
-            Some(worker) => worker.wait_until(latch),
-            None => latch.wait(),
-        }
-    }
-}
-
-/// Drops a panic payload whose own `Drop` might panic, without unwinding into the caller: the
-/// panic of such a drop has a payload of its own, which is dropped in turn, and so on; after a
-/// few rounds of payloads that panic when dropped, the last one is leaked (sound; and no
-/// reasonable payload gets there).
-#[cfg(not(loom))]
-fn drop_payload(payload: Payload) {
-    let mut payload = payload;
-    for _ in 0..4 {
-        match panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            Ok(()) => return,
-            Err(next) => payload = next,
-        }
-    }
-    std::mem::forget(payload);
-}
-
-#[cfg(not(loom))]
-thread_local! {
-    /// The worker running on this thread (set for the whole of `WorkerThread::run`).
-    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
-}
-
-/// One worker's own state; lives on its thread's stack for the thread's whole life.
-#[cfg(not(loom))]
-struct WorkerThread {
-    shared: Arc<Shared>,
-    local: Worker<JobRef>,
-    index: usize,
-    random: Cell<u64>,
-}
-
-#[cfg(not(loom))]
-impl WorkerThread {
-    /// The worker of `shared`'s pool running on this thread, if this thread is one.
-    fn current_in(shared: &Shared) -> Option<&WorkerThread> {
-        let current = CURRENT.with(Cell::get);
-        // SAFETY: CURRENT is non-null only while `run` executes on this thread, with the
-        // worker alive on its stack; every caller is code running inside `run` (a task) and
-        // does not keep the reference beyond its own call.
-        let worker = unsafe { current.as_ref() }?;
-        ptr::eq(&*worker.shared, shared).then_some(worker)
-    }
-
-    /// Calls `f` with the worker (of any atomsync pool) running on this thread, if any.
-    fn with_current<R>(f: impl FnOnce(&WorkerThread) -> R) -> Option<R> {
-        let current = CURRENT.with(Cell::get);
-        // SAFETY: as in `current_in`.
-        let worker = unsafe { current.as_ref() }?;
-        Some(f(worker))
-    }
-
-    fn run(self) {
-        CURRENT.with(|current| current.set(&self));
-        self.main_loop();
-        CURRENT.with(|current| current.set(ptr::null()));
-        // Release: pairs with `shutdown_timeout`'s Acquire load.
-        if self.shared.live_workers.fetch_sub(1, Release) == 1 {
-            futex::wake_all(&self.shared.live_workers);
-        }
-    }
-
-    fn main_loop(&self) {
-        let shared = &*self.shared;
-        loop {
-            if let Some(job) = self.find_work().or_else(|| self.spin_for_work()) {
-                self.execute(job);
-                continue;
-            }
-            let ticket = shared.sleep.prepare_to_sleep();
-            let shutting_down = shared.shutdown.load(SeqCst);
-            // With the flag seen: orders the queue checks below after `begin_shutdown`'s
-            // store, pairing with the fence after an injector push (see `Shared::inject`),
-            // so a worker cannot exit past a job pushed by a submitter that missed the flag.
-            fence(SeqCst);
-            match self.find_work() {
-                Some(job) => {
-                    shared.sleep.cancel(ticket);
-                    self.execute(job);
-                }
-                None if shutting_down => {
-                    shared.sleep.cancel(ticket);
-                    return;
-                }
-                None => shared.sleep.sleep(ticket),
-            }
-        }
-    }
-
-    /// A short bounded spin before sleeping, on `spin.rs`'s idle-worker schedule: work often
-    /// comes within microseconds, and a sleep costs the next push a futex wake.
-    fn spin_for_work(&self) -> Option<JobRef> {
-        let mut spin = SpinWait::idle_worker();
-        while spin.spin() {
-            if let Some(job) = self.find_work() {
-                return Some(job);
-            }
-        }
-        None
-    }
-
-    fn execute(&self, job: JobRef) {
-        self.shared.execute_job(job, self.index);
-    }
-
-    fn push(&self, job: JobRef) {
-        self.local.push(job);
-        self.shared.sleep.notify_one();
-    }
-
-    /// Own deque, then the injector, then the other workers from a random victim on.
-    fn find_work(&self) -> Option<JobRef> {
-        if let Some(job) = self.local.pop() {
-            return Some(job);
-        }
-        let shared = &*self.shared;
-        loop {
-            let mut retry = false;
-            match shared.injector.steal_batch_and_pop(&self.local) {
-                Steal::Success(job) => return Some(job),
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
-            }
-            let victims = shared.stealers.len();
-            let start = self.next_random() as usize % victims;
-            for offset in 0..victims {
-                let victim = (start + offset) % victims;
-                if victim == self.index {
-                    continue;
-                }
-                match shared.stealers[victim].steal() {
-                    Steal::Success(job) => return Some(job),
-                    Steal::Retry => retry = true,
-                    Steal::Empty => {}
-                }
-            }
-            if !retry {
-                return None;
-            }
-        }
-    }
-
-    /// xorshift64: a cheap victim picker, private to the worker.
-    fn next_random(&self) -> u64 {
-        let mut x = self.random.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.random.set(x);
-        x
-    }
-
-    /// Runs pool work until `latch` is set. When there is none (after a spin), sleeps in the
-    /// pool's idle protocol with the latch announced (`latch.rs`), so that a job pushed
-    /// anywhere in the pool or the latch being set wakes it: a waiting worker stays a worker.
-    fn wait_until(&self, latch: &Latch) {
-        let sleep = &self.shared.sleep;
-        let mut spin = SpinWait::new();
-        while !latch.is_set() {
-            if let Some(job) = self.find_work() {
-                self.execute(job);
-                spin.reset();
-                continue;
-            }
-            if spin.spin() {
-                continue;
-            }
-            if !latch.has_pool() {
-                // Not a latch of ours (never the case today): block on it directly.
-                latch.wait();
-                return;
-            }
-            match latch.announce_pool_sleeper() {
-                Announce::Set => return,
-                Announce::Setting => {
-                    crate::shim::yield_now();
-                    continue;
-                }
-                Announce::Announced => {}
-            }
-            let ticket = sleep.prepare_to_sleep();
-            if !latch.still_announced() {
-                sleep.cancel(ticket);
-                continue;
-            }
-            match self.find_work() {
-                Some(job) => {
-                    sleep.cancel(ticket);
-                    self.execute(job);
-                }
-                // Our deque is empty: nothing the latch depends on is stranded with us.
-                None => sleep.sleep(ticket),
-            }
-            spin.reset();
-        }
-    }
-
-    /// `JoinHandle::join` called on this worker: wait for `cell` as for a latch, through a
-    /// `Waker` that sets one.
-    fn wait_for_cell<T>(&self, cell: &handle::OneShot<T>) -> T {
-        // SAFETY: the latch's `Sleep` is in our `Shared`, which we hold for as long as we
-        // wait; the waker that may set the latch is woken at most once, by the cell's
-        // `complete`, before we return (we return only once the latch is set or the value was
-        // there without registering).
-        let latch = std::sync::Arc::new(LatchWaker(unsafe { Latch::for_pool(&self.shared.sleep) }));
-        let waker = std::task::Waker::from(std::sync::Arc::clone(&latch));
-        loop {
-            match cell.poll(&waker) {
-                std::task::Poll::Ready(value) => return value,
-                std::task::Poll::Pending => self.wait_until(&latch.0),
-            }
-        }
-    }
-
-    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send,
-    {
-        // SAFETY: the `Sleep` is in our `Shared`, alive for as long as this worker.
-        let job_b = StackJob::with_latch(b, unsafe { Latch::for_pool(&self.shared.sleep) });
-        // From the push until `b` ran or was taken back, a `JobRef` into this frame is out:
-        // nothing in between may unwind (`a` is caught; `execute` and `wait_until` never
-        // unwind), and the guard aborts if our own code ever did.
-        let guard = AbortOnUnwind("a worker's join");
-        // SAFETY: we do not leave this function before `job_b` ran (its latch is set) or we
-        // took it back from our deque (below); the guard covers unwinding.
-        let job_b_ref = unsafe { job_b.as_job_ref(Kind::Part) };
-        let job_b_id = job_b_ref.id();
-        self.push(job_b_ref);
-        let result_a = panic::catch_unwind(AssertUnwindSafe(a));
-        // `a`'s own joins took back or waited for everything they pushed, so what is above
-        // `b` in our deque are tasks `a` spawned: run them until we reach `b`.
-        let mut taken_back = false;
-        while !job_b.latch.is_set() {
-            match self.local.pop() {
-                Some(job) if job.id() == job_b_id => {
-                    taken_back = true;
-                    break;
-                }
-                Some(job) => self.execute(job),
-                None => {
-                    // Stolen: help until the thief is done.
-                    self.wait_until(&job_b.latch);
-                    break;
-                }
-            }
-        }
-        guard.disarm();
-        // Both halves always run: `b` even when `a` panicked.
-        let result_b = if taken_back {
-            job_b.run_inline()
-        } else {
-            job_b.into_result()
-        };
-        match (result_a, result_b) {
-            (Ok(result_a), Ok(result_b)) => (result_a, result_b),
-            (Err(payload), result_b) => {
-                self.shared.discard(result_b);
-                panic::resume_unwind(payload)
-            }
-            (Ok(result_a), Err(payload)) => {
-                self.shared.discard(result_a);
-                panic::resume_unwind(payload)
-            }
-        }
-    }
-}
-
-/// A `Waker` that sets a latch (a worker joining a `JoinHandle`).
-#[cfg(not(loom))]
-struct LatchWaker(Latch);
-
-#[cfg(not(loom))]
-impl std::task::Wake for LatchWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.set();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.set();
     }
 }

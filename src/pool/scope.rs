@@ -14,16 +14,22 @@
 //! the same queue and runs them itself, so the scope completes even if every worker is blocked,
 //! and the caller runs only its own scope's tasks, never unrelated work. Taking a task from the
 //! queue (the owner's `pop`, a ticket's `steal`) is the claim: each task runs once, on whoever
-//! took it. Only the
-//! caller's thread pushes to the queue, and only while it is not waiting, so a caller that
-//! finds the queue empty may sleep on the latch: every task left is running somewhere.
-//! (Tasks spawned from a worker go to that worker's deque; from any other thread, to the
-//! injector.) The ticket count is only a hint (Relaxed): a missed ticket costs parallelism,
-//! never progress, since the caller runs whatever is left.//!
+//! took it. Only the caller's thread pushes to the queue, and only while it is not waiting,
+//! so a caller that finds the queue empty may sleep on the latch: every task left is running
+//! somewhere. (Tasks spawned from a worker go to that worker's deque; from any other thread,
+//! to the injector.) The ticket count is only a hint: a missed ticket costs parallelism, never
+//! progress, since the caller runs whatever is left.
+//!
+//! **Orderings.** `pending`'s decrements are AcqRel: the last one acquires every other task's
+//! release, and `Latch::set` (Release) hands all of it to the waiter. Its increments are
+//! Relaxed: the count only has to reach 0 after each task is done, which the decrements order.
+//! The first panic is published by an AcqRel CAS (its Release half counts) and taken by an
+//! Acquire swap. The ticket count is Relaxed (a hint).
+//!
 //! [`ThreadPool::scope`]: super::ThreadPool::scope
 
-use super::Shared;
 use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
+use super::shared::Shared;
 use crate::shim::{Arc, AtomicUsize};
 use crossbeam_deque::{Steal, Stealer, Worker};
 use std::any::Any;
@@ -87,8 +93,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     where
         F: FnOnce() + Send + 'scope,
     {
-        // Relaxed: the count only has to reach 0 after this task is done, which the AcqRel
-        // decrement in `task_done` orders.
         self.pending.fetch_add(1, Relaxed);
         let job = move || {
             let outcome = match panic::catch_unwind(AssertUnwindSafe(task)) {
@@ -107,7 +111,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 // SAFETY: we are on the owner thread (the marker check above).
                 unsafe { outside.push(job) };
                 let queue = &outside.shared;
-                if queue.wants_ticket(self.shared.stealers.len()) {
+                if queue.wants_ticket(self.shared.num_threads()) {
                     self.shared.inject(queue.ticket());
                 }
             }
@@ -119,11 +123,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// panic (user code) for the `panic_handler`.
     fn keep_panic(&self, payload: Payload) -> Option<Payload> {
         let boxed = Box::into_raw(Box::new(payload));
-        // AcqRel: Release publishes the payload to the Acquire swap in `take_panic`.
-        if let Err(_other) = self
-            .panic
-            .compare_exchange(ptr::null_mut(), boxed, AcqRel, Relaxed)
-        {
+        if let Err(_other) = self.panic.compare_exchange(ptr::null_mut(), boxed, AcqRel, Relaxed) {
             // SAFETY: `boxed` came from `Box::into_raw` above and was not published.
             let payload = unsafe { Box::from_raw(boxed) };
             return panic::catch_unwind(AssertUnwindSafe(move || drop(payload))).err();
@@ -133,8 +133,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     /// One task (or the scope's closure) finished. Must be the last access to `self`.
     pub(super) fn task_done(&self) {
-        // AcqRel: the last decrement acquires every other task's release, and `Latch::set`
-        // releases all of it to the waiter.
         if self.pending.fetch_sub(1, AcqRel) == 1 {
             self.latch.set();
         }
@@ -147,13 +145,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let Some(outside) = &self.outside else {
             return self.shared.wait_for_latch(&self.latch);
         };
-        debug_assert_eq!(
-            self.owner,
-            thread_marker(),
-            "a scope is waited for by its owner"
-        );
+        debug_assert_eq!(self.owner, thread_marker(), "a scope is waited for by its owner");
         // Tasks run here count in the slot of threads outside the pool.
-        let slot = self.shared.counters.len() - 1;
+        let slot = self.shared.outside_slot();
         while !self.latch.is_set() {
             // SAFETY: `wait` runs on the thread that opened the scope (`ThreadPool::scope`
             // calls it right after the scope's closure, on the same thread).
@@ -168,7 +162,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     /// The first panic of a task, if any.
     pub(super) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
-        // Acquire: pairs with the Release of `keep_panic`.
         let payload = self.panic.swap(ptr::null_mut(), Acquire);
         // SAFETY: non-null pointers here come from `Box::into_raw` in `keep_panic`, and the
         // swap gave this one to us alone.
@@ -178,9 +171,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
 impl std::fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scope")
-            .field("pending", &self.pending.load(Relaxed))
-            .finish()
+        f.debug_struct("Scope").field("pending", &self.pending.load(Relaxed)).finish()
     }
 }
 
@@ -201,10 +192,7 @@ unsafe impl Sync for OutsideQueue {}
 impl OutsideQueue {
     fn new() -> Self {
         let jobs = Worker::new_fifo();
-        let shared = Arc::new(ScopeQueue {
-            stealer: jobs.stealer(),
-            tickets: AtomicUsize::new(0),
-        });
+        let shared = Arc::new(ScopeQueue { stealer: jobs.stealer(), tickets: AtomicUsize::new(0) });
         Self { jobs, shared }
     }
 
@@ -246,7 +234,6 @@ impl ScopeQueue {
 
     /// Whether a new task should come with a ticket: fewer than `workers` are outstanding.
     fn wants_ticket(&self, workers: usize) -> bool {
-        // Relaxed: a hint (module docs).
         if self.tickets.load(Relaxed) >= workers {
             return false;
         }
@@ -256,7 +243,6 @@ impl ScopeQueue {
 
     /// A ticket started running.
     pub(super) fn ticket_taken(&self) {
-        // Relaxed: a hint (module docs).
         self.tickets.fetch_sub(1, Relaxed);
     }
 

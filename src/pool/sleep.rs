@@ -19,10 +19,21 @@
 //! kernel compares `event` with the ticket) or the wake-up of step 5 ends it.
 //!
 //! A push wakes at most one sleeper, and only if someone is on the way to sleep; when every
-//! worker is busy a push costs one fence and one load. `notify_all` (shutdown) bumps and wakes
-//! everyone. A worker that is counted in `sleepers` but not yet asleep makes a push pay a
-//! needless wake (it may wake another, really asleep worker): an extra wake-up, never a lost
-//! one.
+//! worker is busy a push costs one fence and one load. `notify_all` (shutdown, a latch set
+//! while its waiter sleeps here) bumps and wakes everyone. A worker that is counted in
+//! `sleepers` but not yet asleep can absorb a wake meant for another (it sees the new `event`
+//! and stays up, and the really asleep worker is woken too): an extra wake-up, never a lost
+//! one; the loom model with two workers and two jobs checks exactly that.
+//!
+//! **Orderings.** The two SeqCst fences (the worker's after its `sleepers` increment and ticket
+//! read, the pusher's after its push) make the store-buffering pair above; they order the
+//! queues against `sleepers`, so the pusher's load of `sleepers` is Relaxed. The `event` bump
+//! is Release and the ticket load Acquire: a worker whose ticket already includes a bump also
+//! sees the job pushed before it. The decrements of `sleepers` are Relaxed: the count only
+//! decides whether a pusher bothers to wake, and a stale non-zero value costs a needless wake,
+//! never a missed one. `notify_all`'s bump is SeqCst; its Release half publishes the `WAKING`
+//! store of `latch.rs` to a ticket that sees the bump. The shutdown flag is read between the
+//! ticket and the re-check, followed by a fence of its own (`shared.rs`, "Shutdown").
 //!
 //! With `--cfg atomsync_seeded_bug` the pusher bumps `event` but does not wake: a worker that
 //! is already asleep stays asleep, which the loom model `push_wakes_sleeping_worker` must report
@@ -57,10 +68,7 @@ impl Default for Sleep {
 impl Sleep {
     /// No sleepers, event counter 0.
     pub fn new() -> Self {
-        Self {
-            event: AtomicU32::new(0),
-            sleepers: AtomicU32::new(0),
-        }
+        Self { event: AtomicU32::new(0), sleepers: AtomicU32::new(0) }
     }
 
     /// Step 1–2 of a worker going idle. The caller must then re-check every queue (and the
@@ -68,8 +76,6 @@ impl Sleep {
     /// [`sleep`](Self::sleep).
     pub fn prepare_to_sleep(&self) -> Ticket {
         self.sleepers.fetch_add(1, SeqCst);
-        // Acquire: pairs with the Release bump in `notify_one`/`notify_all`, so if we read a
-        // bumped value, the job pushed before that bump is visible to our re-check.
         let event = self.event.load(Acquire);
         // The worker's half of the store-buffering pair: orders our `sleepers` increment
         // before the re-check of the queues (see the module docs).
@@ -80,8 +86,6 @@ impl Sleep {
     /// The re-check found work (or shutdown): leave the sleepers.
     pub fn cancel(&self, ticket: Ticket) {
         let _ = ticket;
-        // Relaxed: the count only decides whether pushers bother to wake; a stale non-zero
-        // value costs a needless wake, never a missed one.
         self.sleepers.fetch_sub(1, Relaxed);
     }
 
@@ -89,7 +93,6 @@ impl Sleep {
     /// return spuriously; the caller loops back to looking for work.
     pub fn sleep(&self, ticket: Ticket) {
         futex::wait(&self.event, ticket.event, None);
-        // Relaxed: as in `cancel`.
         self.sleepers.fetch_sub(1, Relaxed);
     }
 
@@ -100,7 +103,6 @@ impl Sleep {
         // The pusher's half of the store-buffering pair: orders the push before the
         // `sleepers` load below (see the module docs).
         fence(SeqCst);
-        // Relaxed: ordered by the fence above.
         if self.sleepers.load(Relaxed) != 0 {
             self.wake_one_cold();
         }
@@ -108,15 +110,13 @@ impl Sleep {
 
     #[cold]
     fn wake_one_cold(&self) {
-        // Release: pairs with the Acquire ticket load in `prepare_to_sleep`: a worker that
-        // reads this value also sees the push.
         self.event.fetch_add(1, Release);
         #[cfg(not(atomsync_seeded_bug))]
         futex::wake_one(&self.event);
     }
 
-    /// Wakes every worker (shutdown). The caller has already published the reason (the
-    /// shutdown flag) with a SeqCst store.
+    /// Wakes every idle worker (shutdown, or a latch whose waiting worker sleeps here). The
+    /// caller has already published the reason (the shutdown flag, the latch's `WAKING`).
     pub fn notify_all(&self) {
         self.event.fetch_add(1, SeqCst);
         futex::wake_all(&self.event);

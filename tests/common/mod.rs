@@ -130,3 +130,24 @@ pub fn spawn_sleeping_on_rwlock<T: Send + Sync + 'static, R: Send + 'static>(
     wait_until_asleep_on_rwlock(thread_id, lock);
     handle
 }
+
+/// Spawns one task per worker of `pool`, which must all be running at once (a barrier), and
+/// returns how many distinct threads ran them: `pool.num_threads()` as long as every worker is
+/// alive (a dead worker makes the barrier, and so the test, hang: run it under [`within`]).
+/// The tasks count as `pool.num_threads()` completed tasks in `pool.stats()`.
+pub fn distinct_workers_at_once(pool: &atomsync::ThreadPool) -> usize {
+    let workers = pool.num_threads();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(workers));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let barrier = std::sync::Arc::clone(&barrier);
+            pool.spawn(move || {
+                barrier.wait();
+                thread::current().id()
+            })
+        })
+        .collect();
+    let ids: std::collections::HashSet<_> =
+        handles.into_iter().map(|handle| handle.join().unwrap()).collect();
+    ids.len()
+}
