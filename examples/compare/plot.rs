@@ -149,10 +149,12 @@ fn draw_panel(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d((0..chart.threads.len()).into_segmented(), 0.0..y_max)?;
+        // Integer ranges are inclusive in plotters: one segment per thread count.
+        .build_cartesian_2d((0..chart.threads.len() - 1).into_segmented(), 0.0..y_max)?;
     let threads = &chart.threads;
     plot.configure_mesh()
         .disable_x_mesh()
+        .light_line_style(WHITE)
         .x_desc(chart.x_label)
         .y_desc(panel.y_label)
         .x_labels(threads.len() + 1)
