@@ -55,9 +55,12 @@ trait CondvarPair: Send + Sync + 'static {
     fn notify_all(&self);
 }
 
-/// atomsync's and parking_lot's pairs have the same API (parking_lot's guards, no poisoning).
-macro_rules! pair_without_poisoning {
-    ($pair:ident, $mutex:ty, $condvar:ty, $name:literal) => {
+/// A [`CondvarPair`] for `$mutex` and `$condvar`: `|$m| $lock` locks the mutex `$m`, and
+/// `|$c, $g, $cond| $wait` waits on the condvar `$c` with the guard `$g` while `$cond` holds,
+/// returning the guard.
+macro_rules! condvar_pair {
+    ($pair:ident, $mutex:ty, $condvar:ty, $name:literal, |$m:ident| $lock:expr,
+     |$c:ident, $g:ident, $cond:ident| $wait:expr) => {
         struct $pair($mutex, $condvar);
 
         impl CondvarPair for $pair {
@@ -66,7 +69,8 @@ macro_rules! pair_without_poisoning {
                 $pair(<$mutex>::new(State::default()), <$condvar>::new())
             }
             fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-                f(&mut self.0.lock())
+                let $m = &self.0;
+                f(&mut $lock)
             }
             fn wait_while<R>(
                 &self,
@@ -74,9 +78,11 @@ macro_rules! pair_without_poisoning {
                 condition: impl FnMut(&mut State) -> bool,
                 after: impl FnOnce(&mut State) -> R,
             ) -> R {
-                let mut guard = self.0.lock();
+                let $m = &self.0;
+                let mut guard = $lock;
                 before(&mut guard);
-                self.1.wait_while(&mut guard, condition);
+                let ($c, $g, $cond) = (&self.1, guard, condition);
+                let mut guard = $wait;
                 after(&mut guard)
             }
             fn notify_one(&self) {
@@ -89,6 +95,24 @@ macro_rules! pair_without_poisoning {
     };
 }
 
+/// atomsync's and parking_lot's pairs have the same API (parking_lot's guards, no poisoning).
+macro_rules! pair_without_poisoning {
+    ($pair:ident, $mutex:ty, $condvar:ty, $name:literal) => {
+        condvar_pair!(
+            $pair,
+            $mutex,
+            $condvar,
+            $name,
+            |mutex| mutex.lock(),
+            |condvar, guard, condition| {
+                let mut guard = guard;
+                condvar.wait_while(&mut guard, condition);
+                guard
+            }
+        );
+    };
+}
+
 pair_without_poisoning!(AtomsyncPair, atomsync::Mutex<State>, atomsync::Condvar, "atomsync");
 pair_without_poisoning!(
     ParkingLotPair,
@@ -96,38 +120,14 @@ pair_without_poisoning!(
     parking_lot::Condvar,
     "parking_lot"
 );
-
-struct StdPair(std::sync::Mutex<State>, std::sync::Condvar);
-
-impl CondvarPair for StdPair {
-    const NAME: &'static str = "std";
-    fn new() -> Self {
-        StdPair(
-            std::sync::Mutex::new(State::default()),
-            std::sync::Condvar::new(),
-        )
-    }
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        f(&mut self.0.lock().expect("poisoned"))
-    }
-    fn wait_while<R>(
-        &self,
-        before: impl FnOnce(&mut State),
-        condition: impl FnMut(&mut State) -> bool,
-        after: impl FnOnce(&mut State) -> R,
-    ) -> R {
-        let mut guard = self.0.lock().expect("poisoned");
-        before(&mut guard);
-        let mut guard = self.1.wait_while(guard, condition).expect("poisoned");
-        after(&mut guard)
-    }
-    fn notify_one(&self) {
-        self.1.notify_one();
-    }
-    fn notify_all(&self) {
-        self.1.notify_all();
-    }
-}
+condvar_pair!(
+    StdPair,
+    std::sync::Mutex<State>,
+    std::sync::Condvar,
+    "std",
+    |mutex| mutex.lock().expect("poisoned"),
+    |condvar, guard, condition| condvar.wait_while(guard, condition).expect("poisoned")
+);
 
 /// `round_trips` round trips between this thread and a partner; returns their total time.
 fn ping_pong<P: CondvarPair>(round_trips: u64) -> Duration {
@@ -224,9 +224,7 @@ fn notify_all_rounds<P: CondvarPair>(rounds: u64) -> Duration {
             start
         });
         park_until(&progress.all_reacquired, round);
-        let last = pair
-            .with(|state| state.last_reacquired)
-            .expect("set by the last waiter");
+        let last = pair.with(|state| state.last_reacquired).expect("set by the last waiter");
         total += last - start;
     }
     for waiter in waiters {
@@ -243,13 +241,9 @@ fn condvar_benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     // One element = one round trip, so criterion also reports round trips per second.
     group.throughput(Throughput::Elements(1));
-    group.bench_function(AtomsyncPair::NAME, |b| {
-        b.iter_custom(ping_pong::<AtomsyncPair>)
-    });
+    group.bench_function(AtomsyncPair::NAME, |b| b.iter_custom(ping_pong::<AtomsyncPair>));
     group.bench_function(StdPair::NAME, |b| b.iter_custom(ping_pong::<StdPair>));
-    group.bench_function(ParkingLotPair::NAME, |b| {
-        b.iter_custom(ping_pong::<ParkingLotPair>)
-    });
+    group.bench_function(ParkingLotPair::NAME, |b| b.iter_custom(ping_pong::<ParkingLotPair>));
     group.finish();
 
     let mut group = c.benchmark_group("condvar_notify_all_32");
@@ -257,12 +251,8 @@ fn condvar_benches(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    group.bench_function(AtomsyncPair::NAME, |b| {
-        b.iter_custom(notify_all_rounds::<AtomsyncPair>)
-    });
-    group.bench_function(StdPair::NAME, |b| {
-        b.iter_custom(notify_all_rounds::<StdPair>)
-    });
+    group.bench_function(AtomsyncPair::NAME, |b| b.iter_custom(notify_all_rounds::<AtomsyncPair>));
+    group.bench_function(StdPair::NAME, |b| b.iter_custom(notify_all_rounds::<StdPair>));
     group.bench_function(ParkingLotPair::NAME, |b| {
         b.iter_custom(notify_all_rounds::<ParkingLotPair>)
     });

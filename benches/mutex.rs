@@ -13,9 +13,8 @@
 //!   lock and ~200 ns outside it (the spin is calibrated at start-up).
 //! - `starvation` (printed after the criterion runs, not a criterion timing): 4 threads
 //!   contending (tiny critical section), the p50/p99/p99.9/max wait to acquire. The same
-//!   table comes from `cargo run --release --example compare -- --primitive starvation`,
-//!   which is where its code lives: this file includes `examples/compare.rs` as a module so
-//!   that both use one definition of the workloads.
+//!   table comes from `cargo run --release --example compare -- --primitive starvation`:
+//!   both use the harness and workloads of `benches/support/`.
 //!
 //! Contended measurements use `iter_custom`: criterion's `iters` is the total operation count
 //! of a measurement, which the threads claim in small batches from a shared counter (so every
@@ -24,17 +23,17 @@
 //! `spin::Mutex` with more threads than CPUs spins through the time slices of preempted
 //! owners; its oversubscribed cases get a shorter measurement time to keep the run short.
 
+// Each bench uses part of the shared harness.
 #[allow(dead_code)]
-#[path = "../examples/compare.rs"]
-mod compare;
+mod support;
 
-use compare::{CriticalSection, Lock, Padded, Work};
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::groups::{bench_threads, calibrated_work, contended_group, set_times};
+use support::harness::cpu_count;
+use support::mutex::{Lock, Work, contend_total};
 
 const THREAD_COUNTS: [usize; 5] = [1, 2, 4, 8, 16];
 
@@ -42,16 +41,12 @@ const THREAD_COUNTS: [usize; 5] = [1, 2, 4, 8, 16];
 const BATCH: u64 = 64;
 
 fn uncontended(c: &mut Criterion) {
-    fn one<L: Lock>(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    fn one<L: Lock>(group: &mut BenchmarkGroup<'_, WallTime>) {
         let lock = L::new(0);
-        group.bench_function(L::NAME, |b| {
-            b.iter(|| black_box(&lock).with(|value| *value += 1))
-        });
+        group.bench_function(L::NAME, |b| b.iter(|| black_box(&lock).with(|value| *value += 1)));
     }
     let mut group = c.benchmark_group("mutex_uncontended");
-    group
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1));
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(1));
     one::<atomsync::Mutex<u64>>(&mut group);
     one::<std::sync::Mutex<u64>>(&mut group);
@@ -60,91 +55,22 @@ fn uncontended(c: &mut Criterion) {
     group.finish();
 }
 
-/// `threads` threads doing `total` operations of `work` on one `L` between them; returns the
-/// time from the first thread's start to the last thread's finish.
-fn contend_total<L: Lock>(threads: usize, total: u64, work: Work) -> Duration {
-    let lock = Arc::new(Padded(L::new(0)));
-    let claimed = Arc::new(Padded(AtomicU64::new(0)));
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (lock, claimed, barrier) = (
-                Arc::clone(&lock),
-                Arc::clone(&claimed),
-                Arc::clone(&barrier),
-            );
-            thread::spawn(move || {
-                barrier.wait();
-                let start = Instant::now();
-                loop {
-                    // Relaxed: the counter only hands out disjoint batches.
-                    let first = claimed.0.fetch_add(BATCH, Relaxed);
-                    if first >= total {
-                        break;
-                    }
-                    for _ in first..(first + BATCH).min(total) {
-                        work.operation(&lock.0);
-                    }
-                }
-                (start, Instant::now())
-            })
-        })
-        .collect();
-    let spans: Vec<(Instant, Instant)> = handles
-        .into_iter()
-        .map(|handle| handle.join().expect("worker panicked"))
-        .collect();
-    assert_eq!(
-        lock.0.with(|value| *value),
-        total,
-        "{} lost increments",
-        L::NAME
-    );
-    let start = spans
-        .iter()
-        .map(|span| span.0)
-        .min()
-        .expect("at least one thread");
-    let end = spans
-        .iter()
-        .map(|span| span.1)
-        .max()
-        .expect("at least one thread");
-    end - start
-}
-
-fn contended_group(c: &mut Criterion, name: &str, work: Work) {
-    fn one<L: Lock>(
-        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-        threads: usize,
-        work: Work,
-    ) {
-        group.bench_with_input(
-            BenchmarkId::new(L::NAME, threads),
-            &threads,
-            |b, &threads| {
-                b.iter_custom(|iters| contend_total::<L>(threads, iters, work));
-            },
-        );
+fn mutex_groups(c: &mut Criterion, name: &str, work: Work) {
+    fn one<L: Lock>(group: &mut BenchmarkGroup<'_, WallTime>, threads: usize, work: Work) {
+        bench_threads(group, L::NAME, threads, |threads, total| {
+            contend_total::<L>(threads, total, BATCH, work)
+        });
     }
-    let cpus = thread::available_parallelism().map_or(1, |count| count.get());
-    let mut group = c.benchmark_group(name);
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .throughput(Throughput::Elements(1));
+    let cpus = cpu_count();
+    let mut group = contended_group(c, name, 300, 1200);
     for threads in THREAD_COUNTS {
-        group
-            .warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(1200));
+        set_times(&mut group, 300, 1200);
         one::<atomsync::Mutex<u64>>(&mut group, threads, work);
         one::<std::sync::Mutex<u64>>(&mut group, threads, work);
         one::<parking_lot::Mutex<u64>>(&mut group, threads, work);
         if threads > cpus {
             // Oversubscribed spinning is slow and erratic: measure less of it.
-            group
-                .warm_up_time(Duration::from_millis(200))
-                .measurement_time(Duration::from_millis(500));
+            set_times(&mut group, 200, 500);
         }
         one::<spin::Mutex<u64>>(&mut group, threads, work);
     }
@@ -152,20 +78,9 @@ fn contended_group(c: &mut Criterion, name: &str, work: Work) {
 }
 
 fn contended(c: &mut Criterion) {
-    let ns_per_iteration = compare::calibrate_spin_work();
-    let work = Work::new(
-        CriticalSection::Work {
-            inside_ns: 100,
-            outside_ns: 200,
-        },
-        ns_per_iteration,
-    );
-    eprintln!(
-        "work spin: {ns_per_iteration:.2} ns/iteration; ~100 ns = {} iterations inside, ~200 ns = {} outside",
-        work.inside, work.outside
-    );
-    contended_group(c, "mutex_contended_tiny", Work::default());
-    contended_group(c, "mutex_contended_100ns", work);
+    let work = calibrated_work(100, 200);
+    mutex_groups(c, "mutex_contended_tiny", Work::default());
+    mutex_groups(c, "mutex_contended_100ns", work);
 }
 
 /// Whether the command line asks for real benchmarking (not `cargo test --benches`, not
@@ -226,6 +141,6 @@ fn main() {
     criterion.final_summary();
     if starvation_requested() {
         println!();
-        compare::print_starvation(&[4], Duration::from_millis(500), 3);
+        support::latency::print_starvation(&[4], Duration::from_millis(500), 3);
     }
 }
