@@ -161,7 +161,10 @@ impl RawCondvar {
                     waiters >> TAG_SHIFT == tag,
                     "atomsync::Condvar: waited on with two different mutexes at once"
                 );
-                assert!(waiters & WAITERS_MASK != WAITERS_MASK, "atomsync::Condvar: too many waiters");
+                assert!(
+                    waiters & WAITERS_MASK != WAITERS_MASK,
+                    "atomsync::Condvar: too many waiters"
+                );
                 waiters + WAITER
             };
             // Relaxed: the count is read by notifiers that hold (or held) the mutex after we
@@ -177,9 +180,9 @@ impl RawCondvar {
     /// other sleepers onto the mutex word.
     fn unregister(&self, mutex: &RawMutex) {
         // Relaxed: a counter; the REQUEUE request is taken by exactly one thread via this RMW.
-        let before = self.waiters.fetch_update(Relaxed, Relaxed, |waiters| {
-            Some((waiters - WAITER) & !REQUEUE)
-        });
+        let before = self
+            .waiters
+            .fetch_update(Relaxed, Relaxed, |waiters| Some((waiters - WAITER) & !REQUEUE));
         let before = before.unwrap_or_else(|never| never);
         if before & REQUEUE != 0 && before & WAITERS_MASK > 1 {
             self.requeue_onto(mutex);
@@ -288,7 +291,12 @@ unsafe impl lock_api::RawCondvarTimed for RawCondvar {
         futex::deadline_after(*timeout)
     }
 
-    unsafe fn wait_until(&self, mutex: &RawMutex, _guard: &mut lock_api::GuardSend, deadline: &Instant) -> bool {
+    unsafe fn wait_until(
+        &self,
+        mutex: &RawMutex,
+        _guard: &mut lock_api::GuardSend,
+        deadline: &Instant,
+    ) -> bool {
         // SAFETY: the caller holds `mutex`.
         let notified = unsafe { self.wait_raw(mutex, Some(*deadline)) };
         // Report a timeout only if nobody notified us and the deadline has really passed.

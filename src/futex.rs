@@ -59,9 +59,8 @@ mod imp {
 
     pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Wait {
         let timespec = deadline.and_then(to_timespec);
-        let timeout_ptr = timespec
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let timeout_ptr =
+            timespec.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: `word` is a live, aligned 32-bit atomic for the whole call; the timeout
         // pointer is null or points to `timespec`, which outlives the call. FUTEX_WAIT_BITSET
         // with MATCH_ANY behaves as FUTEX_WAIT but takes an absolute CLOCK_MONOTONIC deadline.
@@ -115,8 +114,8 @@ mod imp {
                 libc::SYS_futex,
                 from.as_ptr(),
                 libc::FUTEX_CMP_REQUEUE | libc::FUTEX_PRIVATE_FLAG,
-                0,                   // wake none
-                i32::MAX as usize,   // requeue all
+                0,                 // wake none
+                i32::MAX as usize, // requeue all
                 to.as_ptr(),
                 expected,
             )

@@ -73,26 +73,27 @@ mod spin;
 pub use condvar::RawCondvar;
 #[cfg(not(loom))]
 pub use condvar::{Condvar, WaitTimeoutResult};
-pub use mutex::RawMutex;
-#[cfg(not(loom))]
-pub use pool::ThreadPool;
-pub use semaphore::{
-    AcquireError, OwnedSemaphorePermit, Permit, Semaphore, SemaphorePermit, TryAcquireError,
-};
 /// Loom-only test hook for `loom-tests/` (see `futex::futex_model_stats`); not part of the API.
 #[cfg(loom)]
 #[doc(hidden)]
 pub use futex::{
-    FutexModelStats, futex_model_expire_deadlines, futex_model_stats, futex_model_wake_one_cannot_count,
+    FutexModelStats, futex_model_expire_deadlines, futex_model_stats,
+    futex_model_wake_one_cannot_count,
 };
+pub use mutex::RawMutex;
 #[cfg(not(loom))]
 pub use mutex::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, const_mutex};
+#[cfg(not(loom))]
+pub use pool::ThreadPool;
 pub use rwlock::RawRwLock;
 #[cfg(not(loom))]
 pub use rwlock::{
     ArcRwLockReadGuard, ArcRwLockUpgradableReadGuard, ArcRwLockWriteGuard, MappedRwLockReadGuard,
     MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
     const_rwlock,
+};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Permit, Semaphore, SemaphorePermit, TryAcquireError,
 };
 
 /// Re-export of the `lock_api` version our wrappers are built on, for generic code.

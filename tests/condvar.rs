@@ -66,10 +66,7 @@ fn run_bounded_queue(
     not_empty: Arc<Condvar>,
     notify_all: bool,
 ) -> Vec<Vec<usize>> {
-    let queue = Arc::new(Mutex::new(Queue {
-        items: VecDeque::new(),
-        producers_done: 0,
-    }));
+    let queue = Arc::new(Mutex::new(Queue { items: VecDeque::new(), producers_done: 0 }));
     let notify = move |condvar: &Condvar| {
         if notify_all {
             condvar.notify_all();
@@ -79,11 +76,8 @@ fn run_bounded_queue(
     };
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|producer| {
-            let (queue, not_full, not_empty) = (
-                Arc::clone(&queue),
-                Arc::clone(&not_full),
-                Arc::clone(&not_empty),
-            );
+            let (queue, not_full, not_empty) =
+                (Arc::clone(&queue), Arc::clone(&not_full), Arc::clone(&not_empty));
             thread::spawn(move || {
                 let share = ITEMS / PRODUCERS;
                 for id in producer * share..(producer + 1) * share {
@@ -102,11 +96,8 @@ fn run_bounded_queue(
         .collect();
     let consumers: Vec<_> = (0..CONSUMERS)
         .map(|_| {
-            let (queue, not_full, not_empty) = (
-                Arc::clone(&queue),
-                Arc::clone(&not_full),
-                Arc::clone(&not_empty),
-            );
+            let (queue, not_full, not_empty) =
+                (Arc::clone(&queue), Arc::clone(&not_full), Arc::clone(&not_empty));
             thread::spawn(move || {
                 let mut taken = Vec::new();
                 loop {
@@ -128,10 +119,7 @@ fn run_bounded_queue(
     for producer in producers {
         producer.join().unwrap();
     }
-    let taken = consumers
-        .into_iter()
-        .map(|consumer| consumer.join().unwrap())
-        .collect();
+    let taken = consumers.into_iter().map(|consumer| consumer.join().unwrap()).collect();
     assert!(queue.lock().items.is_empty());
     taken
 }
@@ -145,12 +133,7 @@ fn assert_each_item_exactly_once(taken: Vec<Vec<usize>>) {
         assert_eq!(seen[id], 1, "item {id} was consumed twice");
     }
     let lost: Vec<_> = (0..ITEMS).filter(|&id| seen[id] == 0).collect();
-    assert!(
-        lost.is_empty(),
-        "{} items lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(10)]
-    );
+    assert!(lost.is_empty(), "{} items lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(10)]);
 }
 
 #[test]
@@ -193,11 +176,7 @@ struct Gathering {
 /// `hammer_threads` > 0, other threads lock and unlock the mutex all along, so the requeued
 /// waiters must get the mutex back from a contended lock.
 fn notify_all_rounds(waiters: usize, rounds: usize, hammer_threads: usize) {
-    let state = Arc::new((
-        Mutex::new(Gathering::default()),
-        Condvar::new(),
-        Condvar::new(),
-    ));
+    let state = Arc::new((Mutex::new(Gathering::default()), Condvar::new(), Condvar::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let hammers: Vec<_> = (0..hammer_threads)
         .map(|_| {
@@ -241,11 +220,7 @@ fn notify_all_rounds(waiters: usize, rounds: usize, hammer_threads: usize) {
             let mut guard = mutex.lock();
             all_waiting.wait_while(&mut guard, |gathering| gathering.waiting < waiters);
             assert_eq!(guard.waiting, waiters);
-            assert_eq!(
-                guard.woken,
-                round * waiters,
-                "a waiter woke before it was notified"
-            );
+            assert_eq!(guard.woken, round * waiters, "a waiter woke before it was notified");
             guard.waiting = 0;
             guard.generation += 1;
             wake_up.notify_all();
@@ -289,11 +264,7 @@ fn notify_one_per_ticket_wakes_every_waiter_eventually() {
             available: usize,
             taken: usize,
         }
-        let state = Arc::new((
-            Mutex::new(Tickets::default()),
-            Condvar::new(),
-            Condvar::new(),
-        ));
+        let state = Arc::new((Mutex::new(Tickets::default()), Condvar::new(), Condvar::new()));
         let handles: Vec<_> = (0..WAITERS)
             .map(|_| {
                 let state = Arc::clone(&state);
@@ -301,18 +272,14 @@ fn notify_one_per_ticket_wakes_every_waiter_eventually() {
                     let mut guard = state.0.lock();
                     guard.waiting += 1;
                     state.2.notify_one();
-                    state
-                        .1
-                        .wait_while(&mut guard, |tickets| tickets.available == 0);
+                    state.1.wait_while(&mut guard, |tickets| tickets.available == 0);
                     guard.available -= 1;
                     guard.taken += 1;
                 })
             })
             .collect();
         let mut guard = state.0.lock();
-        state
-            .2
-            .wait_while(&mut guard, |tickets| tickets.waiting < WAITERS);
+        state.2.wait_while(&mut guard, |tickets| tickets.waiting < WAITERS);
         drop(guard);
         for _ in 0..WAITERS {
             state.0.lock().available += 1;
@@ -371,10 +338,7 @@ fn notify_with_no_waiters_is_harmless_and_not_remembered() {
     let timeout = Duration::from_millis(20);
     let start = Instant::now();
     let result = condvar.wait_for(&mut mutex.lock(), timeout);
-    assert!(
-        result.timed_out(),
-        "an earlier notify with no waiter woke a later wait"
-    );
+    assert!(result.timed_out(), "an earlier notify with no waiter woke a later wait");
     assert!(start.elapsed() >= timeout);
     assert!(!mutex.is_locked());
 }
@@ -417,26 +381,14 @@ fn wait_for_times_out_no_earlier_than_its_timeout() {
     let mutex = Mutex::new(0);
     let condvar = Condvar::new();
     let mut guard = mutex.lock();
-    for timeout in [
-        Duration::from_millis(1),
-        Duration::from_millis(20),
-        Duration::from_millis(100),
-    ] {
+    for timeout in [Duration::from_millis(1), Duration::from_millis(20), Duration::from_millis(100)]
+    {
         let start = Instant::now();
         let result: WaitTimeoutResult = condvar.wait_for(&mut guard, timeout);
         let elapsed = start.elapsed();
-        assert!(
-            result.timed_out(),
-            "nobody notified, yet the wait did not time out"
-        );
-        assert!(
-            elapsed >= timeout,
-            "timed out after {elapsed:?}, before the {timeout:?} timeout"
-        );
-        assert!(
-            elapsed < timeout + PROMPT,
-            "took {elapsed:?} for a {timeout:?} timeout"
-        );
+        assert!(result.timed_out(), "nobody notified, yet the wait did not time out");
+        assert!(elapsed >= timeout, "timed out after {elapsed:?}, before the {timeout:?} timeout");
+        assert!(elapsed < timeout + PROMPT, "took {elapsed:?} for a {timeout:?} timeout");
         // The mutex is held again, and the guard works.
         assert!(mutex.is_locked());
         *guard += 1;
@@ -455,11 +407,7 @@ fn wait_until_times_out_no_earlier_than_its_deadline() {
         let result = condvar.wait_until(&mut guard, deadline);
         let now = Instant::now();
         assert!(result.timed_out());
-        assert!(
-            now >= deadline,
-            "returned {:?} before the deadline",
-            deadline - now
-        );
+        assert!(now >= deadline, "returned {:?} before the deadline", deadline - now);
         assert!(now < deadline + PROMPT);
     }
 }
@@ -469,27 +417,13 @@ fn past_deadlines_and_zero_timeouts_time_out_at_once() {
     let mutex = Mutex::new(1);
     let condvar = Condvar::new();
     let mut guard = mutex.lock();
-    let past = Instant::now()
-        .checked_sub(Duration::from_millis(10))
-        .unwrap_or_else(Instant::now);
+    let past = Instant::now().checked_sub(Duration::from_millis(10)).unwrap_or_else(Instant::now);
     let start = Instant::now();
     assert!(condvar.wait_until(&mut guard, past).timed_out());
     assert!(condvar.wait_for(&mut guard, Duration::ZERO).timed_out());
-    assert!(
-        condvar
-            .wait_while_until(&mut guard, |_| true, past)
-            .timed_out()
-    );
-    assert!(
-        condvar
-            .wait_while_for(&mut guard, |_| true, Duration::ZERO)
-            .timed_out()
-    );
-    assert!(
-        start.elapsed() < PROMPT,
-        "a past deadline waited {:?}",
-        start.elapsed()
-    );
+    assert!(condvar.wait_while_until(&mut guard, |_| true, past).timed_out());
+    assert!(condvar.wait_while_for(&mut guard, |_| true, Duration::ZERO).timed_out());
+    assert!(start.elapsed() < PROMPT, "a past deadline waited {:?}", start.elapsed());
     assert!(mutex.is_locked());
     *guard += 1;
     drop(guard);
@@ -515,17 +449,10 @@ fn wait_while_for_an_unchanging_condition_times_out_no_earlier_than_its_timeout(
     );
     assert!(result.timed_out());
     assert!(start.elapsed() >= timeout);
-    assert!(
-        checks >= 2,
-        "the condition is checked before waiting and after the timeout"
-    );
+    assert!(checks >= 2, "the condition is checked before waiting and after the timeout");
 
     let deadline = Instant::now() + timeout;
-    assert!(
-        condvar
-            .wait_while_until(&mut guard, |_| true, deadline)
-            .timed_out()
-    );
+    assert!(condvar.wait_while_until(&mut guard, |_| true, deadline).timed_out());
     assert!(Instant::now() >= deadline);
 }
 
@@ -540,19 +467,9 @@ fn wait_while_with_a_condition_already_met_does_not_wait() {
             .wait_while_for(&mut guard, |value| *value != 5, Duration::from_secs(30))
             .timed_out()
     );
-    assert!(
-        !condvar
-            .wait_while_for(&mut guard, |_| false, Duration::ZERO)
-            .timed_out()
-    );
-    let past = Instant::now()
-        .checked_sub(Duration::from_millis(10))
-        .unwrap_or_else(Instant::now);
-    assert!(
-        !condvar
-            .wait_while_until(&mut guard, |_| false, past)
-            .timed_out()
-    );
+    assert!(!condvar.wait_while_for(&mut guard, |_| false, Duration::ZERO).timed_out());
+    let past = Instant::now().checked_sub(Duration::from_millis(10)).unwrap_or_else(Instant::now);
+    assert!(!condvar.wait_while_until(&mut guard, |_| false, past).timed_out());
     condvar.wait_while(&mut guard, |_| false);
     assert!(start.elapsed() < PROMPT);
 }
@@ -570,9 +487,7 @@ fn a_notified_timed_wait_returns_early_and_not_timed_out() {
                 guard.0 = true;
                 waiting_tx.send(()).unwrap();
                 let start = Instant::now();
-                let result = state
-                    .1
-                    .wait_while_for(&mut guard, |(_, done)| !*done, timeout);
+                let result = state.1.wait_while_for(&mut guard, |(_, done)| !*done, timeout);
                 assert!(!result.timed_out());
                 assert!(guard.1);
                 assert!(start.elapsed() < timeout);
@@ -629,9 +544,7 @@ fn waits_with_duration_max_and_the_farthest_deadline_are_woken_by_notify() {
                         2 => {
                             while !guard.1 {
                                 assert!(
-                                    !condvar
-                                        .wait_until(&mut guard, farthest_instant())
-                                        .timed_out()
+                                    !condvar.wait_until(&mut guard, farthest_instant()).timed_out()
                                 );
                             }
                         }
@@ -880,10 +793,7 @@ fn release_parked(
 }
 
 fn two_mutexes() -> Arc<TwoMutexes> {
-    Arc::new(TwoMutexes {
-        mutexes: Default::default(),
-        condvar: Condvar::new(),
-    })
+    Arc::new(TwoMutexes { mutexes: Default::default(), condvar: Condvar::new() })
 }
 
 #[test]
@@ -899,10 +809,7 @@ fn waiting_with_a_second_mutex_while_a_thread_waits_with_the_first_panics() {
         }));
         let payload = result.expect_err("a wait with a second mutex must panic");
         let message = panic_message(&*payload);
-        assert!(
-            message.contains(TWO_MUTEXES),
-            "unexpected panic message: {message:?}"
-        );
+        assert!(message.contains(TWO_MUTEXES), "unexpected panic message: {message:?}");
         // The panic came before the unlock: B is still locked and the guard still valid.
         assert!(mutex_b.is_locked());
         assert!(mutex_b.try_lock().is_none());
@@ -946,20 +853,13 @@ fn every_wait_form_panics_with_a_second_mutex_and_unwinding_unlocks_it() {
                 message.contains(TWO_MUTEXES),
                 "form {form}: unexpected panic message: {message:?}"
             );
-            assert!(
-                mutex_b.try_lock().is_some(),
-                "form {form}: the unwind did not unlock B"
-            );
+            assert!(mutex_b.try_lock().is_some(), "form {form}: the unwind did not unlock B");
         }
         release_parked(&shared, guard_a, parked);
 
         // The failed attempts left nothing behind: with A's waiter gone, B may use the condvar.
         let mut guard_b = mutex_b.lock();
-        assert!(
-            condvar
-                .wait_for(&mut guard_b, Duration::from_millis(1))
-                .timed_out()
-        );
+        assert!(condvar.wait_for(&mut guard_b, Duration::from_millis(1)).timed_out());
     });
 }
 
@@ -971,11 +871,7 @@ fn a_condvar_may_be_used_with_two_mutexes_one_after_the_other() {
         // Timed-out waits, alternating.
         for round in 0..4 {
             let mut guard = shared.mutexes[round % 2].lock();
-            assert!(
-                condvar
-                    .wait_for(&mut guard, Duration::from_millis(1))
-                    .timed_out()
-            );
+            assert!(condvar.wait_for(&mut guard, Duration::from_millis(1)).timed_out());
         }
         // Real waits ended by a notify, first with A, then with B, then A again.
         for round in 0..3 {
@@ -1016,12 +912,7 @@ fn a_panicking_condition_leaves_no_waiter_behind() {
         assert!(result.join().is_err(), "the condition should have panicked");
         assert!(!shared.mutexes[0].is_locked());
         let mut guard_b = shared.mutexes[1].lock();
-        assert!(
-            shared
-                .condvar
-                .wait_for(&mut guard_b, Duration::from_millis(1))
-                .timed_out()
-        );
+        assert!(shared.condvar.wait_for(&mut guard_b, Duration::from_millis(1)).timed_out());
     });
 }
 
@@ -1043,13 +934,7 @@ fn mixed_notify_one_notify_all_and_timed_waits_under_eight_threads() {
             turn: usize,
             moves: [usize; THREADS],
         }
-        let state = Arc::new((
-            Mutex::new(Turns {
-                turn: 0,
-                moves: [0; THREADS],
-            }),
-            Condvar::new(),
-        ));
+        let state = Arc::new((Mutex::new(Turns { turn: 0, moves: [0; THREADS] }), Condvar::new()));
         let start = Arc::new(Barrier::new(THREADS));
         let handles: Vec<_> = (0..THREADS)
             .map(|me| {
@@ -1116,11 +1001,7 @@ static RAW: RawCondvar = RawCondvar::new();
 
 #[test]
 fn a_condvar_is_at_most_eight_bytes_and_can_be_a_static() {
-    assert!(
-        size_of::<Condvar>() <= 8,
-        "Condvar is {} bytes",
-        size_of::<Condvar>()
-    );
+    assert!(size_of::<Condvar>() <= 8, "Condvar is {} bytes", size_of::<Condvar>());
     assert_eq!(size_of::<RawCondvar>(), size_of::<Condvar>());
     let _: Condvar = Condvar::default();
     assert!(!RAW.notify_one());

@@ -12,8 +12,8 @@
 mod common;
 
 use atomsync::lock_api_04::lock_api::{
-    self as api, RawMutex, RawMutexFair, RawMutexTimed, RawRwLock, RawRwLockDowngrade, RawRwLockTimed,
-    RawRwLockUpgradeDowngrade, RawRwLockUpgradeFair, RawRwLockUpgradeTimed,
+    self as api, RawMutex, RawMutexFair, RawMutexTimed, RawRwLock, RawRwLockDowngrade,
+    RawRwLockTimed, RawRwLockUpgradeDowngrade, RawRwLockUpgradeFair, RawRwLockUpgradeTimed,
 };
 use atomsync::lock_api_04::{Condvar, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 use common::{spawn_watched, wait_until_asleep_on, within};
@@ -151,7 +151,8 @@ fn generic_mutex_code_counts_every_increment_under_contention() {
         let start = Arc::new(Barrier::new(THREADS));
         let threads: Vec<_> = (0..THREADS)
             .map(|_| {
-                let (counter, pair, start) = (Arc::clone(&counter), Arc::clone(&pair), Arc::clone(&start));
+                let (counter, pair, start) =
+                    (Arc::clone(&counter), Arc::clone(&pair), Arc::clone(&start));
                 thread::spawn(move || {
                     start.wait();
                     for _ in 0..ROUNDS {
@@ -210,7 +211,9 @@ where
 
 #[test]
 fn generic_fair_mutex_code_hands_the_lock_to_a_sleeper() {
-    within(|| fair_unlock_hands_over(&Arc::new(api::Mutex::<atomsync::RawMutex, _>::new(Vec::new()))));
+    within(|| {
+        fair_unlock_hands_over(&Arc::new(api::Mutex::<atomsync::RawMutex, _>::new(Vec::new())))
+    });
 }
 
 #[test]
@@ -245,7 +248,10 @@ fn fair_unlocks_and_bumps_keep_mutual_exclusion_under_contention() {
             thread.join().unwrap();
         }
         let pair = pair.lock();
-        assert_eq!((pair.left, pair.right), (THREADS as u64 * ROUNDS / 2, THREADS as u64 * ROUNDS / 2));
+        assert_eq!(
+            (pair.left, pair.right),
+            (THREADS as u64 * ROUNDS / 2, THREADS as u64 * ROUNDS / 2)
+        );
     });
 }
 
@@ -310,12 +316,14 @@ fn statics_work_through_init_and_const_constructors() {
 fn generic_get_or_insert_inserts_each_key_exactly_once_under_contention() {
     within(|| {
         const KEYS: u64 = 2_000;
-        let map = Arc::new(api::RwLock::<atomsync::RawRwLock, HashMap<u64, u64>>::new(HashMap::new()));
+        let map =
+            Arc::new(api::RwLock::<atomsync::RawRwLock, HashMap<u64, u64>>::new(HashMap::new()));
         let inserts = Arc::new(AtomicUsize::new(0));
         let start = Arc::new(Barrier::new(THREADS));
         let threads: Vec<_> = (0..THREADS as u64)
             .map(|thread| {
-                let (map, inserts, start) = (Arc::clone(&map), Arc::clone(&inserts), Arc::clone(&start));
+                let (map, inserts, start) =
+                    (Arc::clone(&map), Arc::clone(&inserts), Arc::clone(&start));
                 thread::spawn(move || {
                     start.wait();
                     for step in 0..KEYS {
@@ -516,7 +524,8 @@ fn is_locked_reports_each_mode() {
 fn condvar_carries_every_item_from_producers_to_consumers() {
     within(|| {
         const ITEMS: u64 = 5_000;
-        let queue = Arc::new((Mutex::new((Vec::<u64>::new(), 0usize)), Condvar::new(), Condvar::new()));
+        let queue =
+            Arc::new((Mutex::new((Vec::<u64>::new(), 0usize)), Condvar::new(), Condvar::new()));
         let producers: Vec<_> = (0..2)
             .map(|producer| {
                 let queue = Arc::clone(&queue);

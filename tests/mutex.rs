@@ -103,11 +103,8 @@ fn critical_sections_never_overlap_under_sixteen_threads() {
         let start = Arc::new(Barrier::new(THREADS));
         let handles: Vec<_> = (0..THREADS)
             .map(|thread_index| {
-                let (pair, in_critical, start) = (
-                    Arc::clone(&pair),
-                    Arc::clone(&in_critical),
-                    Arc::clone(&start),
-                );
+                let (pair, in_critical, start) =
+                    (Arc::clone(&pair), Arc::clone(&in_critical), Arc::clone(&start));
                 thread::spawn(move || {
                     start.wait();
                     for iteration in 0..ITERATIONS {
@@ -116,10 +113,7 @@ fn critical_sections_never_overlap_under_sixteen_threads() {
                             !in_critical.swap(true, SeqCst),
                             "two threads inside the lock at once"
                         );
-                        assert_eq!(
-                            guard.first, guard.second,
-                            "saw a half-done critical section"
-                        );
+                        assert_eq!(guard.first, guard.second, "saw a half-done critical section");
                         guard.first += 1;
                         if (iteration + thread_index as u64).is_multiple_of(1024) {
                             // Hold the broken invariant across a reschedule now and then.
@@ -154,11 +148,8 @@ fn every_way_of_locking_and_unlocking_excludes_the_others() {
         let leave = |flag: &AtomicBool| flag.store(false, SeqCst);
         let handles: Vec<_> = (0..THREADS)
             .map(|thread_index| {
-                let (counter, in_critical, start) = (
-                    Arc::clone(&counter),
-                    Arc::clone(&in_critical),
-                    Arc::clone(&start),
-                );
+                let (counter, in_critical, start) =
+                    (Arc::clone(&counter), Arc::clone(&in_critical), Arc::clone(&start));
                 thread::spawn(move || {
                     start.wait();
                     for iteration in 0..ITERATIONS {
@@ -228,10 +219,7 @@ fn raw_mutex_excludes_on_its_own() {
     const THREADS: usize = 4;
     const ITERATIONS: u64 = 50_000;
     within(|| {
-        let counter = Arc::new(RawCounter {
-            lock: RawMutex::new(),
-            value: UnsafeCell::new(0),
-        });
+        let counter = Arc::new(RawCounter { lock: RawMutex::new(), value: UnsafeCell::new(0) });
         let handles: Vec<_> = (0..THREADS)
             .map(|thread_index| {
                 let counter = Arc::clone(&counter);
@@ -318,10 +306,7 @@ fn try_lock_fails_while_another_thread_holds_and_succeeds_after_its_release() {
             })
         };
         locked_rx.recv().unwrap();
-        assert!(
-            mutex.try_lock().is_none(),
-            "try_lock took a mutex held by another thread"
-        );
+        assert!(mutex.try_lock().is_none(), "try_lock took a mutex held by another thread");
         assert!(mutex.is_locked());
         release_tx.send(()).unwrap();
         holder.join().unwrap();
@@ -373,11 +358,9 @@ fn try_lock_for_on_a_held_mutex_returns_none_no_earlier_than_its_timeout() {
     within(|| {
         let mutex = Arc::new(Mutex::new(()));
         let _held = mutex.lock();
-        for timeout in [
-            Duration::from_millis(1),
-            Duration::from_millis(20),
-            Duration::from_millis(100),
-        ] {
+        for timeout in
+            [Duration::from_millis(1), Duration::from_millis(20), Duration::from_millis(100)]
+        {
             // From the holding thread (no re-entrancy: it simply times out) ...
             let start = Instant::now();
             assert!(mutex.try_lock_for(timeout).is_none());
@@ -386,10 +369,7 @@ fn try_lock_for_on_a_held_mutex_returns_none_no_earlier_than_its_timeout() {
                 elapsed >= timeout,
                 "timed out after {elapsed:?}, before the {timeout:?} timeout"
             );
-            assert!(
-                elapsed < timeout + PROMPT,
-                "took {elapsed:?} for a {timeout:?} timeout"
-            );
+            assert!(elapsed < timeout + PROMPT, "took {elapsed:?} for a {timeout:?} timeout");
 
             // ... and from another thread.
             thread::scope(|scope| {
@@ -397,14 +377,8 @@ fn try_lock_for_on_a_held_mutex_returns_none_no_earlier_than_its_timeout() {
                     let start = Instant::now();
                     assert!(mutex.try_lock_for(timeout).is_none());
                     let elapsed = start.elapsed();
-                    assert!(
-                        elapsed >= timeout,
-                        "timed out after {elapsed:?}, before {timeout:?}"
-                    );
-                    assert!(
-                        elapsed < timeout + PROMPT,
-                        "took {elapsed:?} for {timeout:?}"
-                    );
+                    assert!(elapsed >= timeout, "timed out after {elapsed:?}, before {timeout:?}");
+                    assert!(elapsed < timeout + PROMPT, "took {elapsed:?} for {timeout:?}");
                 });
             });
         }
@@ -423,11 +397,7 @@ fn try_lock_until_on_a_held_mutex_returns_none_no_earlier_than_its_deadline() {
                     let deadline = Instant::now() + timeout;
                     assert!(mutex.try_lock_until(deadline).is_none());
                     let now = Instant::now();
-                    assert!(
-                        now >= deadline,
-                        "gave up {:?} before the deadline",
-                        deadline - now
-                    );
+                    assert!(now >= deadline, "gave up {:?} before the deadline", deadline - now);
                     assert!(now < deadline + PROMPT);
                 });
             });
@@ -491,14 +461,10 @@ fn try_lock_for_succeeds_as_soon_as_the_holder_releases() {
         waiter_tx.send(current_thread_id()).unwrap();
         let timeout = Duration::from_secs(30);
         let start = Instant::now();
-        let guard = mutex
-            .try_lock_for(timeout)
-            .expect("the holder released long before the timeout");
+        let guard =
+            mutex.try_lock_for(timeout).expect("the holder released long before the timeout");
         assert!(start.elapsed() < timeout);
-        assert_eq!(
-            *guard, 42,
-            "the holder's write is visible to the next owner"
-        );
+        assert_eq!(*guard, 42, "the holder's write is visible to the next owner");
         drop(guard);
         holder.join().unwrap();
     });
@@ -531,9 +497,8 @@ fn try_lock_for_duration_max_does_not_overflow() {
         let (waiter, waiter_id) = {
             let mutex = Arc::clone(&mutex);
             spawn_watched(move || {
-                let mut guard = mutex
-                    .try_lock_for(Duration::MAX)
-                    .expect("Duration::MAX never times out");
+                let mut guard =
+                    mutex.try_lock_for(Duration::MAX).expect("Duration::MAX never times out");
                 *guard += 1;
             })
         };
@@ -543,15 +508,11 @@ fn try_lock_for_duration_max_does_not_overflow() {
         assert_eq!(*mutex.lock(), 1);
 
         // The same for the farthest deadline an Instant can express.
-        let guard = mutex
-            .try_lock_until(farthest_instant())
-            .expect("a free mutex");
+        let guard = mutex.try_lock_until(farthest_instant()).expect("a free mutex");
         let (waiter, waiter_id) = {
             let mutex = Arc::clone(&mutex);
             spawn_watched(move || {
-                let mut guard = mutex
-                    .try_lock_until(farthest_instant())
-                    .expect("never times out");
+                let mut guard = mutex.try_lock_until(farthest_instant()).expect("never times out");
                 *guard += 1;
             })
         };
@@ -566,18 +527,13 @@ fn try_lock_for_duration_max_does_not_overflow() {
 fn zero_timeouts_and_past_deadlines_never_wait() {
     within(|| {
         let mutex = Arc::new(Mutex::new(()));
-        let past = Instant::now()
-            .checked_sub(Duration::from_millis(10))
-            .unwrap_or_else(Instant::now);
+        let past =
+            Instant::now().checked_sub(Duration::from_millis(10)).unwrap_or_else(Instant::now);
 
         // Free: they take the lock.
-        let guard = mutex
-            .try_lock_for(Duration::ZERO)
-            .expect("Duration::ZERO on a free mutex");
+        let guard = mutex.try_lock_for(Duration::ZERO).expect("Duration::ZERO on a free mutex");
         drop(guard);
-        let guard = mutex
-            .try_lock_until(past)
-            .expect("a past deadline on a free mutex");
+        let guard = mutex.try_lock_until(past).expect("a past deadline on a free mutex");
         drop(guard);
 
         // Held (here and by another thread): they give up promptly.
@@ -592,11 +548,7 @@ fn zero_timeouts_and_past_deadlines_never_wait() {
                 assert!(mutex.try_lock_until(past).is_none());
             });
         });
-        assert!(
-            start.elapsed() < PROMPT,
-            "a zero timeout waited {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < PROMPT, "a zero timeout waited {:?}", start.elapsed());
         assert!(mutex.is_locked());
     });
 }
@@ -801,16 +753,9 @@ fn unlock_fair_hands_off_to_each_of_several_sleepers_in_turn() {
         let order = mutex.lock().clone();
         assert_eq!(order.len(), 5);
         assert_eq!(order[0], "owner");
-        assert!(
-            order[1] != "owner again",
-            "the fair release let the releaser barge: {order:?}"
-        );
+        assert!(order[1] != "owner again", "the fair release let the releaser barge: {order:?}");
         for label in ["first", "second", "third", "owner again"] {
-            assert_eq!(
-                order.iter().filter(|&&entry| entry == label).count(),
-                1,
-                "{order:?}"
-            );
+            assert_eq!(order.iter().filter(|&&entry| entry == label).count(), 1, "{order:?}");
         }
     });
 }
@@ -1168,11 +1113,7 @@ fn lock_arc_guards_move_across_threads_and_unlock_there() {
         assert!(!mutex.is_locked());
         assert_eq!(*mutex.lock(), ["main", "other"]);
         assert!(mutex.try_lock_arc().is_some());
-        assert_eq!(
-            Arc::strong_count(&mutex),
-            1,
-            "dropped ArcMutexGuards release their Arc"
-        );
+        assert_eq!(Arc::strong_count(&mutex), 1, "dropped ArcMutexGuards release their Arc");
     });
 }
 

@@ -27,13 +27,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    DEADLOCK, current_thread_id, spawn_sleeping_on_rwlock, wait_until_asleep_on_rwlock,
-    within,
+    DEADLOCK, current_thread_id, spawn_sleeping_on_rwlock, wait_until_asleep_on_rwlock, within,
 };
 
 /// The starvation bound: a starved thread never gets in; a served one within milliseconds.
 const STARVATION_BOUND: Duration = Duration::from_secs(3);
-
 
 /// Busy-waits about `iterations` loop turns (a short critical section).
 fn spin_work(iterations: u32) {
@@ -61,14 +59,24 @@ fn eight_threads_mixing_read_write_upgradable_keep_the_invariant() {
         let barrier = Arc::new(Barrier::new(THREADS));
         let handles: Vec<_> = (0..THREADS)
             .map(|thread_index| {
-                let (lock, inside, writes, barrier) =
-                    (Arc::clone(&lock), Arc::clone(&inside), Arc::clone(&writes), Arc::clone(&barrier));
+                let (lock, inside, writes, barrier) = (
+                    Arc::clone(&lock),
+                    Arc::clone(&inside),
+                    Arc::clone(&writes),
+                    Arc::clone(&barrier),
+                );
                 thread::spawn(move || {
                     barrier.wait();
-                    let enter_reader = || assert!(inside.fetch_add(1, SeqCst) >= 0, "reader entered beside a writer");
+                    let enter_reader = || {
+                        assert!(inside.fetch_add(1, SeqCst) >= 0, "reader entered beside a writer")
+                    };
                     let leave_reader = || inside.fetch_sub(1, SeqCst);
                     let write = |pair: &mut (u64, u64)| {
-                        assert_eq!(inside.fetch_sub(WRITER, SeqCst), 0, "writer entered beside others");
+                        assert_eq!(
+                            inside.fetch_sub(WRITER, SeqCst),
+                            0,
+                            "writer entered beside others"
+                        );
                         pair.0 += 1;
                         std::hint::black_box(&pair);
                         pair.1 += 1;
@@ -95,14 +103,19 @@ fn eight_threads_mixing_read_write_upgradable_keep_the_invariant() {
                                 }
                             }
                             2 => {
-                                if let Some(mut guard) = lock.try_write_for(Duration::from_micros(50)) {
+                                if let Some(mut guard) =
+                                    lock.try_write_for(Duration::from_micros(50))
+                                {
                                     write(&mut guard);
                                 }
                             }
                             _ => {
                                 let guard = lock.read();
                                 enter_reader();
-                                assert_eq!(guard.0, guard.1, "a reader saw a writer's half-done update");
+                                assert_eq!(
+                                    guard.0, guard.1,
+                                    "a reader saw a writer's half-done update"
+                                );
                                 spin_work(20);
                                 leave_reader();
                             }
@@ -143,7 +156,8 @@ fn try_operations_in_every_state() {
     // Upgradable + reader: no second upgradable, no writer, try_upgrade fails.
     assert!(lock.try_upgradable_read().is_none());
     assert!(lock.try_write().is_none());
-    let upgradable = RwLockUpgradableReadGuard::try_upgrade(upgradable).expect_err("a reader holds");
+    let upgradable =
+        RwLockUpgradableReadGuard::try_upgrade(upgradable).expect_err("a reader holds");
     drop(read);
     // Upgradable alone: readers get in, try_upgrade succeeds.
     assert!(lock.try_read().is_some());
@@ -206,10 +220,12 @@ fn timed_acquisitions_return_no_earlier_than_their_deadline() {
         let upgradable = lock.upgradable_read();
         let read = lock.read();
         let start = Instant::now();
-        let upgradable = RwLockUpgradableReadGuard::try_upgrade_for(upgradable, timeout).expect_err("reader");
+        let upgradable =
+            RwLockUpgradableReadGuard::try_upgrade_for(upgradable, timeout).expect_err("reader");
         assert!(start.elapsed() >= timeout);
         let deadline = Instant::now() + timeout;
-        let upgradable = RwLockUpgradableReadGuard::try_upgrade_until(upgradable, deadline).expect_err("reader");
+        let upgradable =
+            RwLockUpgradableReadGuard::try_upgrade_until(upgradable, deadline).expect_err("reader");
         assert!(Instant::now() >= deadline);
         // The failed upgrade left no UPGRADING behind: new readers still get in.
         assert!(lock.try_read().is_some());
@@ -241,7 +257,9 @@ fn duration_max_waits_until_released() {
     within(|| {
         let lock = Arc::new(RwLock::new(0));
         let write = lock.write();
-        let reader = spawn_sleeping_on_rwlock(&lock, |lock| *lock.try_read_for(Duration::MAX).expect("forever"));
+        let reader = spawn_sleeping_on_rwlock(&lock, |lock| {
+            *lock.try_read_for(Duration::MAX).expect("forever")
+        });
         let writer = spawn_sleeping_on_rwlock(&lock, |lock| {
             *lock.try_write_for(Duration::MAX).expect("forever") += 1;
         });
@@ -301,8 +319,12 @@ fn a_writer_is_not_starved_by_overlapping_readers() {
         let barrier = Arc::new(Barrier::new(READERS + 1));
         let readers: Vec<_> = (0..READERS)
             .map(|_| {
-                let (lock, stop, reads, barrier) =
-                    (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&reads), Arc::clone(&barrier));
+                let (lock, stop, reads, barrier) = (
+                    Arc::clone(&lock),
+                    Arc::clone(&stop),
+                    Arc::clone(&reads),
+                    Arc::clone(&barrier),
+                );
                 thread::spawn(move || {
                     barrier.wait();
                     while !stop.load(SeqCst) {
@@ -347,8 +369,12 @@ fn a_reader_is_not_starved_by_alternating_writers() {
         let barrier = Arc::new(Barrier::new(WRITERS + 1));
         let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
-                let (lock, stop, writes, barrier) =
-                    (Arc::clone(&lock), Arc::clone(&stop), Arc::clone(&writes), Arc::clone(&barrier));
+                let (lock, stop, writes, barrier) = (
+                    Arc::clone(&lock),
+                    Arc::clone(&stop),
+                    Arc::clone(&writes),
+                    Arc::clone(&barrier),
+                );
                 thread::spawn(move || {
                     barrier.wait();
                     while !stop.load(SeqCst) {
@@ -392,7 +418,11 @@ fn a_write_unlock_lets_the_waiting_reader_in_before_the_next_writer() {
         let write = lock.write();
         let reader = spawn_sleeping_on_rwlock(&lock, |lock| {
             let guard = lock.read();
-            assert!(guard.is_empty(), "the waiting writer overtook the waiting reader: {:?}", *guard);
+            assert!(
+                guard.is_empty(),
+                "the waiting writer overtook the waiting reader: {:?}",
+                *guard
+            );
         });
         let writer = spawn_sleeping_on_rwlock(&lock, |lock| lock.write().push("writer"));
         drop(write);
@@ -501,11 +531,13 @@ fn unwinding_releases_every_guard_kind() {
             panic!("downgraded");
         },
         &|lock| {
-            let _guard: MappedRwLockReadGuard<'_, i32> = RwLockReadGuard::map(lock.read(), |v| &v[0]);
+            let _guard: MappedRwLockReadGuard<'_, i32> =
+                RwLockReadGuard::map(lock.read(), |v| &v[0]);
             panic!("mapped read");
         },
         &|lock| {
-            let _guard: MappedRwLockWriteGuard<'_, i32> = RwLockWriteGuard::map(lock.write(), |v| &mut v[0]);
+            let _guard: MappedRwLockWriteGuard<'_, i32> =
+                RwLockWriteGuard::map(lock.write(), |v| &mut v[0]);
             panic!("mapped write");
         },
     ];

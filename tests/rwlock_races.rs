@@ -25,7 +25,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Timed and racing paths (issue 10): a wake spent on a thread that then times out, readers
 // barging between a wake and the woken writer's CAS, passed deadlines, the upgradable fair unlock
@@ -63,7 +62,9 @@ fn a_timed_out_writer_never_strands_the_next_writer() {
                 let started = Instant::now();
                 let (w1, w1_id) = {
                     let lock = Arc::clone(&lock);
-                    spawn_watched(move || lock.try_write_for(TIMEOUT).map(|mut guard| *guard += 1).is_some())
+                    spawn_watched(move || {
+                        lock.try_write_for(TIMEOUT).map(|mut guard| *guard += 1).is_some()
+                    })
                 };
                 wait_until_asleep_on_rwlock(w1_id, &lock);
                 let (done_tx, done_rx) = mpsc::channel();
@@ -127,7 +128,10 @@ fn writer_waits_one_read_phase(hog: bool) {
                             std::hint::spin_loop();
                         }
                         // Leave only while another reader is inside, or after ALONE.
-                        while inside.load(SeqCst) < 2 && entered.elapsed() < ALONE && !stop.load(SeqCst) {
+                        while inside.load(SeqCst) < 2
+                            && entered.elapsed() < ALONE
+                            && !stop.load(SeqCst)
+                        {
                             thread::yield_now();
                         }
                         inside.fetch_sub(1, SeqCst);
@@ -203,7 +207,8 @@ fn zero_timeouts_return_at_once_on_a_loaded_machine() {
         for _ in 0..41 {
             let start = Instant::now();
             let guard = upgradable.take().unwrap();
-            let back = RwLockUpgradableReadGuard::try_upgrade_for(guard, Duration::ZERO).expect_err("a reader holds");
+            let back = RwLockUpgradableReadGuard::try_upgrade_for(guard, Duration::ZERO)
+                .expect_err("a reader holds");
             took.push(start.elapsed());
             upgradable = Some(back);
         }

@@ -26,9 +26,7 @@ use common::{current_thread_id, spawn_watched, wait_until_asleep_on, within};
 /// The addresses of the semaphore's 32-bit words (its sleepers wait on one of them).
 fn words_of(semaphore: &Semaphore) -> Vec<u64> {
     let start = semaphore as *const Semaphore as u64;
-    (0..std::mem::size_of::<Semaphore>() as u64 / 4)
-        .map(|word| start + 4 * word)
-        .collect()
+    (0..std::mem::size_of::<Semaphore>() as u64 / 4).map(|word| start + 4 * word).collect()
 }
 
 /// Upper slack for "returns promptly" checks.
@@ -84,10 +82,7 @@ fn at_most_k_holders_with_16_threads_on_3_permits() {
             thread.join().unwrap();
         }
         let high = high_water.load(SeqCst);
-        assert!(
-            (1..=K).contains(&high),
-            "high-water mark {high} with {K} permits"
-        );
+        assert!((1..=K).contains(&high), "high-water mark {high} with {K} permits");
         assert_eq!(semaphore.available_permits(), K);
     });
 }
@@ -163,11 +158,8 @@ fn acquire_many_is_not_starved_once() -> Duration {
     let rounds = Arc::new(AtomicUsize::new(0));
     let loopers: Vec<_> = (0..4)
         .map(|_| {
-            let (semaphore, stop, rounds) = (
-                Arc::clone(&semaphore),
-                Arc::clone(&stop),
-                Arc::clone(&rounds),
-            );
+            let (semaphore, stop, rounds) =
+                (Arc::clone(&semaphore), Arc::clone(&stop), Arc::clone(&rounds));
             thread::spawn(move || {
                 while !stop.load(SeqCst) {
                     let permit = semaphore.acquire().unwrap();
@@ -202,9 +194,7 @@ fn acquire_many_is_not_starved_once() -> Duration {
 #[test]
 fn acquire_many_is_not_starved_by_a_stream_of_single_acquires_20_times() {
     within(|| {
-        let waits: Vec<Duration> = (0..20)
-            .map(|_| acquire_many_is_not_starved_once())
-            .collect();
+        let waits: Vec<Duration> = (0..20).map(|_| acquire_many_is_not_starved_once()).collect();
         // Visible with --nocapture.
         eprintln!(
             "acquire_many(8) waited at most {:?} over 20 rounds",
@@ -246,45 +236,27 @@ fn timed_acquires_return_no_earlier_than_the_deadline() {
 
         let start = Instant::now();
         let _held = semaphore.acquire().unwrap();
-        assert_eq!(
-            semaphore.acquire_for(timeout).unwrap_err(),
-            AcquireError::TimedOut
-        );
+        assert_eq!(semaphore.acquire_for(timeout).unwrap_err(), AcquireError::TimedOut);
         assert!(start.elapsed() >= timeout);
 
         let deadline = Instant::now() + timeout;
-        assert_eq!(
-            semaphore.acquire_until(deadline).unwrap_err(),
-            AcquireError::TimedOut
-        );
+        assert_eq!(semaphore.acquire_until(deadline).unwrap_err(), AcquireError::TimedOut);
         assert!(Instant::now() >= deadline);
 
         // A request for 2 of 1 permit times out as a head and gives the reservation back.
         drop(_held);
         let deadline = Instant::now() + timeout;
-        assert_eq!(
-            semaphore.acquire_many_until(2, deadline).unwrap_err(),
-            AcquireError::TimedOut
-        );
+        assert_eq!(semaphore.acquire_many_until(2, deadline).unwrap_err(), AcquireError::TimedOut);
         assert!(Instant::now() >= deadline);
         let start = Instant::now();
-        assert!(
-            semaphore.acquire_many_for(1, timeout).is_ok(),
-            "the head's reservation stuck"
-        );
+        assert!(semaphore.acquire_many_for(1, timeout).is_ok(), "the head's reservation stuck");
         assert!(start.elapsed() < timeout);
 
         // Zero and past deadlines.
         let _all = semaphore.acquire().unwrap();
-        assert_eq!(
-            semaphore.acquire_for(Duration::ZERO).unwrap_err(),
-            AcquireError::TimedOut
-        );
+        assert_eq!(semaphore.acquire_for(Duration::ZERO).unwrap_err(), AcquireError::TimedOut);
         let past = Instant::now() - Duration::from_millis(1);
-        assert_eq!(
-            semaphore.acquire_until(past).unwrap_err(),
-            AcquireError::TimedOut
-        );
+        assert_eq!(semaphore.acquire_until(past).unwrap_err(), AcquireError::TimedOut);
     });
 }
 
@@ -295,9 +267,7 @@ fn duration_max_waits_until_a_release() {
         let (waiter, waiter_id) = {
             let semaphore = Arc::clone(&semaphore);
             spawn_watched(move || {
-                semaphore
-                    .acquire_many_for(2, Duration::MAX)
-                    .map(|permit| permit.num_permits())
+                semaphore.acquire_many_for(2, Duration::MAX).map(|permit| permit.num_permits())
             })
         };
         // Release only once it really sleeps (with no deadline to overflow).
@@ -318,9 +288,7 @@ fn timed_waiter_that_is_released_in_time_succeeds() {
             let semaphore = Arc::clone(&semaphore);
             thread::spawn(move || {
                 about_tx.send(()).unwrap();
-                semaphore
-                    .acquire_for(Duration::from_secs(30))
-                    .map(|permit| permit.num_permits())
+                semaphore.acquire_for(Duration::from_secs(30)).map(|permit| permit.num_permits())
             })
         };
         about_rx.recv().unwrap();
@@ -361,16 +329,10 @@ fn close_wakes_every_sleeper_with_closed() {
             let (result, _) = waiter.join().unwrap();
             assert_eq!(result, Err(AcquireError::Closed));
         }
-        assert!(
-            closed_at.elapsed() < PROMPT,
-            "close did not wake the sleepers promptly"
-        );
+        assert!(closed_at.elapsed() < PROMPT, "close did not wake the sleepers promptly");
         assert!(semaphore.is_closed());
         assert_eq!(semaphore.acquire().unwrap_err(), AcquireError::Closed);
-        assert_eq!(
-            semaphore.try_acquire().unwrap_err(),
-            TryAcquireError::Closed
-        );
+        assert_eq!(semaphore.try_acquire().unwrap_err(), TryAcquireError::Closed);
         // Permits released after close are accepted.
         drop(held);
         semaphore.add_permits(2);
@@ -413,11 +375,7 @@ fn owned_permits_move_across_threads() {
         releaser.join().unwrap();
         assert_eq!(one.num_permits(), 1);
         assert!(Arc::clone(&semaphore).try_acquire_many_owned(4).is_err());
-        assert!(
-            Arc::clone(&semaphore)
-                .acquire_many_owned_for(3, Duration::from_secs(5))
-                .is_ok()
-        );
+        assert!(Arc::clone(&semaphore).acquire_many_owned_for(3, Duration::from_secs(5)).is_ok());
     });
 }
 
@@ -428,31 +386,14 @@ fn bad_input_fails_fast() {
         // n == 0 acquires at once, even with no permits.
         assert_eq!(semaphore.acquire_many(0).unwrap().num_permits(), 0);
         assert_eq!(semaphore.try_acquire_many(0).unwrap().num_permits(), 0);
-        assert_eq!(
-            semaphore
-                .acquire_many_for(0, Duration::ZERO)
-                .unwrap()
-                .num_permits(),
-            0
-        );
+        assert_eq!(semaphore.acquire_many_for(0, Duration::ZERO).unwrap().num_permits(), 0);
         // More than a semaphore can hold: an error, not a hang.
         let too_many = Semaphore::MAX_PERMITS as u32 + 1;
+        assert_eq!(semaphore.acquire_many(too_many).unwrap_err(), AcquireError::TooMany);
+        assert_eq!(semaphore.acquire_many(u32::MAX).unwrap_err(), AcquireError::TooMany);
+        assert_eq!(semaphore.try_acquire_many(too_many).unwrap_err(), TryAcquireError::TooMany);
         assert_eq!(
-            semaphore.acquire_many(too_many).unwrap_err(),
-            AcquireError::TooMany
-        );
-        assert_eq!(
-            semaphore.acquire_many(u32::MAX).unwrap_err(),
-            AcquireError::TooMany
-        );
-        assert_eq!(
-            semaphore.try_acquire_many(too_many).unwrap_err(),
-            TryAcquireError::TooMany
-        );
-        assert_eq!(
-            semaphore
-                .acquire_many_for(too_many, Duration::MAX)
-                .unwrap_err(),
+            semaphore.acquire_many_for(too_many, Duration::MAX).unwrap_err(),
             AcquireError::TooMany
         );
         // The maximum itself works.
@@ -467,19 +408,11 @@ fn bad_input_fails_fast() {
         assert!(message.contains("exceed MAX_PERMITS"), "{message}");
         assert_eq!(full.available_permits(), Semaphore::MAX_PERMITS);
         let panic = panic::catch_unwind(|| Semaphore::new(Semaphore::MAX_PERMITS + 1)).unwrap_err();
-        assert!(
-            panic
-                .downcast_ref::<&str>()
-                .unwrap()
-                .contains("MAX_PERMITS")
-        );
+        assert!(panic.downcast_ref::<&str>().unwrap().contains("MAX_PERMITS"));
         // A closed semaphore: Closed, also for n == 0.
         semaphore.close();
         assert_eq!(semaphore.acquire_many(0).unwrap_err(), AcquireError::Closed);
-        assert_eq!(
-            semaphore.try_acquire().unwrap_err(),
-            TryAcquireError::Closed
-        );
+        assert_eq!(semaphore.try_acquire().unwrap_err(), TryAcquireError::Closed);
         // Merging permits of two semaphores panics.
         let (a, b) = (Semaphore::new(1), Semaphore::new(1));
         let mut from_a = a.acquire().unwrap();
@@ -511,9 +444,7 @@ fn panic_message(f: impl FnOnce()) -> String {
     let panic = panic::catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
     match panic.downcast::<String>() {
         Ok(message) => *message,
-        Err(panic) => panic
-            .downcast_ref::<&str>()
-            .map_or_else(String::new, |s| s.to_string()),
+        Err(panic) => panic.downcast_ref::<&str>().map_or_else(String::new, |s| s.to_string()),
     }
 }
 
@@ -585,9 +516,7 @@ fn add_permits_counts_held_permits_so_their_drop_never_panics() {
     semaphore.add_permits(MAX - 10);
     let mut borrowed = semaphore.acquire_many(1_000).unwrap();
     let part = borrowed.split(400).unwrap();
-    let mut owned = Arc::clone(&semaphore)
-        .acquire_many_owned(MAX as u32 - 2_000)
-        .unwrap();
+    let mut owned = Arc::clone(&semaphore).acquire_many_owned(MAX as u32 - 2_000).unwrap();
     owned.merge(Arc::clone(&semaphore).try_acquire_many_owned(990).unwrap());
     assert_eq!(semaphore.available_permits(), 0);
     // Held: 600 + 400 + (MAX - 1_010); the total is MAX - 10.
@@ -613,10 +542,7 @@ fn forgotten_permits_make_room_for_added_ones() {
     semaphore.add_permits(4);
     assert_eq!(semaphore.forget_permits(3), 3);
     let owned_semaphore = Arc::new(Semaphore::new(MAX));
-    Arc::clone(&owned_semaphore)
-        .acquire_many_owned(7)
-        .unwrap()
-        .forget();
+    Arc::clone(&owned_semaphore).acquire_many_owned(7).unwrap().forget();
     owned_semaphore.add_permits(7);
     assert!(panic_message(|| owned_semaphore.add_permits(1)).contains("MAX_PERMITS"));
     // Total: MAX - 3 (6 held).
@@ -640,9 +566,7 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
         let mut held = semaphore.acquire_for(Duration::ZERO).unwrap();
         held.merge(semaphore.acquire_many_for(2, Duration::ZERO).unwrap());
         held.merge(semaphore.acquire_until(past).unwrap());
-        let owned = Arc::clone(&semaphore)
-            .acquire_owned_for(Duration::ZERO)
-            .unwrap();
+        let owned = Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO).unwrap();
         assert_eq!(held.num_permits() + owned.num_permits(), 5);
         assert_eq!(semaphore.available_permits(), 0);
 
@@ -650,10 +574,7 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
         let timed_out = Err(AcquireError::TimedOut);
         assert_eq!(semaphore.acquire_for(Duration::ZERO).map(drop), timed_out);
         assert_eq!(semaphore.acquire_until(past).map(drop), timed_out);
-        assert_eq!(
-            semaphore.acquire_many_for(1, Duration::ZERO).map(drop),
-            timed_out
-        );
+        assert_eq!(semaphore.acquire_many_for(1, Duration::ZERO).map(drop), timed_out);
         assert_eq!(semaphore.acquire_many_until(1, past).map(drop), timed_out);
         let owned_forms: [&dyn Fn() -> Result<OwnedSemaphorePermit, AcquireError>; 4] = [
             &|| Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO),
@@ -679,13 +600,7 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
         let costs = [
             fastest(&|| assert!(semaphore.acquire_for(Duration::ZERO).is_err())),
             fastest(&|| assert!(semaphore.acquire_until(past).is_err())),
-            fastest(&|| {
-                assert!(
-                    Arc::clone(&semaphore)
-                        .acquire_owned_for(Duration::ZERO)
-                        .is_err()
-                )
-            }),
+            fastest(&|| assert!(Arc::clone(&semaphore).acquire_owned_for(Duration::ZERO).is_err())),
         ];
         eprintln!("fastest try_acquire {try_cost:?}, zero/past timeouts {costs:?}");
         for cost in costs {
@@ -702,28 +617,17 @@ fn zero_timeout_and_passed_deadline_return_at_once() {
 #[test]
 fn errors_are_proper_error_types() {
     fn is_error<E: std::error::Error + Clone + PartialEq + Send + Sync + 'static>(_: &E) {}
-    for error in [
-        AcquireError::Closed,
-        AcquireError::TooMany,
-        AcquireError::TimedOut,
-    ] {
+    for error in [AcquireError::Closed, AcquireError::TooMany, AcquireError::TimedOut] {
         is_error(&error);
         assert_eq!(error.clone(), error);
         assert!(!error.to_string().is_empty());
     }
-    for error in [
-        TryAcquireError::Closed,
-        TryAcquireError::NoPermits,
-        TryAcquireError::TooMany,
-    ] {
+    for error in [TryAcquireError::Closed, TryAcquireError::NoPermits, TryAcquireError::TooMany] {
         is_error(&error);
         assert!(!format!("{error} {error:?}").is_empty());
     }
     let semaphore = Semaphore::new(2);
-    assert_eq!(
-        format!("{semaphore:?}"),
-        "Semaphore { available_permits: 2, closed: false }"
-    );
+    assert_eq!(format!("{semaphore:?}"), "Semaphore { available_permits: 2, closed: false }");
     let permit = semaphore.acquire().unwrap();
     assert_eq!(format!("{permit:?}"), "SemaphorePermit { permits: 1 }");
 }

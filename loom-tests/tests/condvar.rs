@@ -83,10 +83,7 @@ impl Shared {
 
     /// With every other thread joined: the mutex is free and the value is `expected`.
     fn assert_final(&self, expected: usize) {
-        assert!(
-            self.mutex.try_lock(),
-            "the mutex is still held after every thread finished"
-        );
+        assert!(self.mutex.try_lock(), "the mutex is still held after every thread finished");
         assert_eq!(self.read(), expected);
         // SAFETY: `try_lock` just succeeded.
         unsafe { self.mutex.unlock() };
@@ -155,11 +152,7 @@ fn notify_all_requeues_second_waiter() {
             waiter.join().unwrap();
         }
         shared.assert_final(1);
-        assert_eq!(
-            futex_model_stats().requeued,
-            1,
-            "notify_all did not requeue the second waiter"
-        );
+        assert_eq!(futex_model_stats().requeued, 1, "notify_all did not requeue the second waiter");
     });
 }
 
@@ -193,10 +186,7 @@ fn notify_all_races_two_waiters() {
             REQUEUED.store(true, Ordering::Relaxed);
         }
     });
-    assert!(
-        REQUEUED.load(Ordering::Relaxed),
-        "no execution went through the requeue"
-    );
+    assert!(REQUEUED.load(Ordering::Relaxed), "no execution went through the requeue");
 }
 
 /// A `wait_while` predicate that needs two notifications: the waiter may be woken by the first

@@ -28,10 +28,7 @@ unsafe impl Sync for Locked {}
 
 impl Locked {
     fn new() -> Arc<Self> {
-        Arc::new(Self {
-            mutex: RawMutex::new(),
-            value: UnsafeCell::new(0),
-        })
+        Arc::new(Self { mutex: RawMutex::new(), value: UnsafeCell::new(0) })
     }
 
     /// The critical section: add one. The caller must hold `mutex`.
@@ -66,10 +63,7 @@ impl Locked {
 
     /// The final value, read under the lock (all other threads have been joined).
     fn total(&self) -> usize {
-        assert!(
-            self.mutex.try_lock(),
-            "the mutex is still held after every thread finished"
-        );
+        assert!(self.mutex.try_lock(), "the mutex is still held after every thread finished");
         let total = self.read();
         // SAFETY: `try_lock` just succeeded.
         unsafe { self.mutex.unlock() };
@@ -108,10 +102,7 @@ fn mutual_exclusion_two_threads() {
             SLEPT.store(true, Ordering::Relaxed);
         }
     });
-    assert!(
-        SLEPT.load(Ordering::Relaxed),
-        "no execution reached a futex sleep"
-    );
+    assert!(SLEPT.load(Ordering::Relaxed), "no execution reached a futex sleep");
 }
 
 /// Two threads lock twice each: a thread woken from its sleep may meet the other thread's
@@ -159,10 +150,7 @@ fn mutual_exclusion_three_threads() {
             SLEPT.store(true, Ordering::Relaxed);
         }
     });
-    assert!(
-        SLEPT.load(Ordering::Relaxed),
-        "no execution reached a futex sleep"
-    );
+    assert!(SLEPT.load(Ordering::Relaxed), "no execution reached a futex sleep");
 }
 
 /// Forces the contended path in every execution: the main thread holds the lock until the
@@ -198,10 +186,7 @@ fn timed_lock_races_holder() {
         let timed = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                assert!(
-                    locked.mutex.try_lock_until(far_deadline()),
-                    "timed lock timed out"
-                );
+                assert!(locked.mutex.try_lock_until(far_deadline()), "timed lock timed out");
                 locked.critical();
                 // SAFETY: `try_lock_until` returned true.
                 unsafe { locked.mutex.unlock() };
@@ -214,10 +199,7 @@ fn timed_lock_races_holder() {
             SLEPT.store(true, Ordering::Relaxed);
         }
     });
-    assert!(
-        SLEPT.load(Ordering::Relaxed),
-        "no execution reached a futex sleep"
-    );
+    assert!(SLEPT.load(Ordering::Relaxed), "no execution reached a futex sleep");
 }
 
 /// The timed lock forced to sleep: the main thread holds the lock until the timed locker is
@@ -230,10 +212,7 @@ fn timed_lock_sleeps_until_release() {
         let timed = {
             let locked = Arc::clone(&locked);
             thread::spawn(move || {
-                assert!(
-                    locked.mutex.try_lock_until(far_deadline()),
-                    "timed lock timed out"
-                );
+                assert!(locked.mutex.try_lock_until(far_deadline()), "timed lock timed out");
                 locked.critical();
                 // SAFETY: `try_lock_until` returned true.
                 unsafe { locked.mutex.unlock() };
@@ -311,10 +290,7 @@ fn fair_and_normal_release_mixed() {
             SLEPT.store(true, Ordering::Relaxed);
         }
     });
-    assert!(
-        SLEPT.load(Ordering::Relaxed),
-        "no execution reached a futex sleep"
-    );
+    assert!(SLEPT.load(Ordering::Relaxed), "no execution reached a futex sleep");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +366,10 @@ fn timed_lock_races_fair_release_and_the_clock() {
 /// drops that claim, and loom reports the deadlock (issue 10, case 8).
 #[test]
 fn timed_out_waiter_claims_a_hand_off_where_wake_one_cannot_count() {
-    timed_lock_races_fair_release("timed_out_waiter_claims_a_hand_off_where_wake_one_cannot_count", true);
+    timed_lock_races_fair_release(
+        "timed_out_waiter_claims_a_hand_off_where_wake_one_cannot_count",
+        true,
+    );
 }
 
 /// A timed locker and an untimed one both sleep while the main thread holds the lock; main

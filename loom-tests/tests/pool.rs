@@ -49,10 +49,7 @@ impl Pool {
         // Acquire: a steal reads the job the push published.
         let mut queued = self.queued.load(Acquire);
         while queued > 0 {
-            match self
-                .queued
-                .compare_exchange(queued, queued - 1, Acquire, Acquire)
-            {
+            match self.queued.compare_exchange(queued, queued - 1, Acquire, Acquire) {
                 Ok(_) => {
                     self.ran.fetch_add(1, Relaxed);
                     return true;
@@ -340,10 +337,7 @@ fn oneshot_complete_vs_poll() {
         match value {
             Some(v) => assert_eq!(v, 7),
             None => {
-                assert!(
-                    flag.0.load(Acquire),
-                    "Pending, but the waker was never woken"
-                );
+                assert!(flag.0.load(Acquire), "Pending, but the waker was never woken");
                 assert_eq!(cell.poll(&waker), Poll::Ready(7));
             }
         }

@@ -376,11 +376,6 @@ fn timed_writer_and_writer_behind(holder_writes: bool) {
 }
 
 #[test]
-fn timed_writer_and_writer_behind_a_reader() {
-    model("timed_writer_and_writer_behind_a_reader", || timed_writer_and_writer_behind(false));
-}
-
-#[test]
 fn timed_writer_and_writer_behind_a_writer() {
     model("timed_writer_and_writer_behind_a_writer", || timed_writer_and_writer_behind(true));
 }

@@ -24,11 +24,7 @@ struct Usage {
 
 impl Usage {
     fn new(size: usize) -> Arc<Self> {
-        Arc::new(Self {
-            semaphore: Semaphore::new(size),
-            in_use: AtomicUsize::new(0),
-            size,
-        })
+        Arc::new(Self { semaphore: Semaphore::new(size), in_use: AtomicUsize::new(0), size })
     }
 
     /// acquire_many(n); check that at most `size` permits are in use; release.
@@ -90,10 +86,7 @@ fn two_acquirers_race_a_release() {
             SLEPT.store(true, Ordering::Relaxed);
         }
     });
-    assert!(
-        SLEPT.load(Ordering::Relaxed),
-        "no execution reached a futex sleep"
-    );
+    assert!(SLEPT.load(Ordering::Relaxed), "no execution reached a futex sleep");
 }
 
 /// `acquire_many(2)` and `acquire(1)` on a semaphore of 2 whose permits the main thread holds
@@ -303,29 +296,26 @@ fn timed_head_races_a_release_and_the_clock() {
 #[test]
 fn timed_and_untimed_acquirers_race_a_release_and_the_clock() {
     static TIMED_OUT: Seen = Seen::new();
-    model(
-        "timed_and_untimed_acquirers_race_a_release_and_the_clock",
-        || {
-            let usage = Usage::new(1);
-            let held = usage.semaphore.try_acquire().unwrap();
-            let timed = {
-                let usage = Arc::clone(&usage);
-                thread::spawn(move || usage.use_permits_for(1))
-            };
-            let untimed = {
-                let usage = Arc::clone(&usage);
-                thread::spawn(move || usage.use_permits(1))
-            };
-            let timer = thread::spawn(futex_model_expire_deadlines);
-            drop(held);
-            if timed.join().unwrap().is_err() {
-                TIMED_OUT.mark();
-            }
-            untimed.join().unwrap();
-            timer.join().unwrap();
-            assert_eq!(usage.semaphore.available_permits(), 1);
-        },
-    );
+    model("timed_and_untimed_acquirers_race_a_release_and_the_clock", || {
+        let usage = Usage::new(1);
+        let held = usage.semaphore.try_acquire().unwrap();
+        let timed = {
+            let usage = Arc::clone(&usage);
+            thread::spawn(move || usage.use_permits_for(1))
+        };
+        let untimed = {
+            let usage = Arc::clone(&usage);
+            thread::spawn(move || usage.use_permits(1))
+        };
+        let timer = thread::spawn(futex_model_expire_deadlines);
+        drop(held);
+        if timed.join().unwrap().is_err() {
+            TIMED_OUT.mark();
+        }
+        untimed.join().unwrap();
+        timer.join().unwrap();
+        assert_eq!(usage.semaphore.available_permits(), 1);
+    });
     TIMED_OUT.assert("timed the acquirer out");
 }
 

@@ -190,7 +190,11 @@ impl Condvar {
     /// assert!(condvar.wait_for(&mut mutex.lock(), Duration::from_millis(1)).timed_out());
     /// ```
     #[inline]
-    pub fn wait_for<T: ?Sized>(&self, guard: &mut MutexGuard<'_, T>, timeout: Duration) -> WaitTimeoutResult {
+    pub fn wait_for<T: ?Sized>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        timeout: Duration,
+    ) -> WaitTimeoutResult {
         self.wait_deadline(guard, futex::deadline_after(timeout))
     }
 

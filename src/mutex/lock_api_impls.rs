@@ -57,8 +57,7 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
     #[inline]
     fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_lock_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
+        self.try_lock_until(futex::deadline_after(timeout)).then(lock_api::GuardSend::new)
     }
 
     #[inline]

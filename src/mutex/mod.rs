@@ -418,7 +418,12 @@ impl RawMutex {
     /// Step 5 of `lock_contended`: count ourselves in, sleep until the word changes, and leave
     /// the count. `Ok` carries the state after the sleep; `Err` the state to retry with when
     /// the registering CAS lost a race.
-    fn sleep_counted(&self, state: u32, me: &mut Contender, deadline: Option<Instant>) -> Result<u32, u32> {
+    fn sleep_counted(
+        &self,
+        state: u32,
+        me: &mut Contender,
+        deadline: Option<Instant>,
+    ) -> Result<u32, u32> {
         assert!(waiters(state) < u32::MAX >> WAITER_SHIFT, "atomsync::Mutex: too many waiters");
         #[allow(unused_mut)]
         let mut new = me.clear_woken(state + WAITER);
@@ -451,7 +456,10 @@ impl RawMutex {
     fn unlock_slow(&self, fair: bool) {
         let mut state = self.state.load(Relaxed);
         loop {
-            debug_assert!(state & LOCKED != 0 && state & HANDOFF == 0, "unlock of an unowned mutex");
+            debug_assert!(
+                state & LOCKED != 0 && state & HANDOFF == 0,
+                "unlock of an unowned mutex"
+            );
             let sleepers_possible = waiters(state) > 0 || state & REQUEUED != 0;
             if (fair || state & STARVING != 0) && sleepers_possible {
                 // Set HANDOFF (LOCKED stays set) in this loop, so that a retry re-checks that
@@ -470,11 +478,8 @@ impl RawMutex {
                 // that no other owner can requeue more between our wake and our clearing.
                 // (The seeded bug for the loom CI check drops this wake too.)
                 let woke = !cfg!(atomsync_seeded_bug) && futex::wake_one(&self.state);
-                let new = if woke {
-                    state & !LOCKED
-                } else {
-                    state & !(LOCKED | REQUEUED | STARVING)
-                };
+                let new =
+                    if woke { state & !LOCKED } else { state & !(LOCKED | REQUEUED | STARVING) };
                 // Release: publishes our critical section to the next owner's Acquire.
                 match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                     Ok(_) if woke => return,
@@ -484,7 +489,12 @@ impl RawMutex {
                 continue;
             }
             // Release: as above.
-            match self.state.compare_exchange_weak(state, state & !(LOCKED | STARVING), Release, Relaxed) {
+            match self.state.compare_exchange_weak(
+                state,
+                state & !(LOCKED | STARVING),
+                Release,
+                Relaxed,
+            ) {
                 Ok(_) => return self.wake_waiter(state & !(LOCKED | STARVING)),
                 Err(actual) => state = actual,
             }

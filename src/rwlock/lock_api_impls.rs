@@ -5,7 +5,6 @@ use super::RawRwLock;
 use crate::futex;
 use std::time::{Duration, Instant};
 
-
 // SAFETY: a shared guard is returned only after a CAS (Acquire) that counted a reader while the
 // count was below MAX_READERS (so not write-locked), or claimed the phantom reader of a
 // HANDOFF; an exclusive guard only after a CAS (Acquire) from count 0 to WRITE_LOCKED, or an
@@ -100,8 +99,7 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
     #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<Self::SharedGuard> {
         // A timeout too long to represent (`Duration::MAX`) waits forever.
-        self.try_lock_shared_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
+        self.try_lock_shared_until(futex::deadline_after(timeout)).then(lock_api::GuardSend::new)
     }
 
     #[inline]
@@ -111,8 +109,7 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
 
     #[inline]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<Self::ExclusiveGuard> {
-        self.try_lock_exclusive_until(futex::deadline_after(timeout))
-            .then(lock_api::GuardSend::new)
+        self.try_lock_exclusive_until(futex::deadline_after(timeout)).then(lock_api::GuardSend::new)
     }
 
     #[inline]
@@ -183,7 +180,10 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
     }
 
     #[inline]
-    unsafe fn downgrade_to_upgradable(&self, _guard: Self::ExclusiveGuard) -> Self::UpgradableGuard {
+    unsafe fn downgrade_to_upgradable(
+        &self,
+        _guard: Self::ExclusiveGuard,
+    ) -> Self::UpgradableGuard {
         // SAFETY: the caller holds the write lock.
         unsafe { self.downgrade_to_upgradable() };
         lock_api::GuardSend::new()

@@ -11,9 +11,12 @@
 mod lock_api_impls;
 mod raw;
 
-pub use raw::RawRwLock;
-use raw::{MAX_READERS, READER, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count, is_read_lockable};
 use crate::shim::AtomicU32;
+pub use raw::RawRwLock;
+use raw::{
+    MAX_READERS, READER, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count,
+    is_read_lockable,
+};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
@@ -415,9 +418,7 @@ impl RawRwLock {
     pub fn is_locked_exclusive(&self) -> bool {
         count(self.state.load(Relaxed)) == WRITE_LOCKED
     }
-
 }
-
 
 /// A reader-writer lock protecting a `T`: 8 bytes plus the `T` (std's is 12 plus the `T`).
 ///

@@ -90,7 +90,6 @@ use crate::spin::SpinWait;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
-
 pub(super) const READER: u32 = 1;
 pub(super) const MASK: u32 = (1 << 27) - 1;
 pub(super) const WRITE_LOCKED: u32 = MASK;
@@ -170,7 +169,10 @@ impl RawRwLock {
     pub(super) fn unlock_upgradable_slow(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
-            debug_assert!(state & UPGRADABLE != 0 && count(state) >= 1, "release of an unheld upgradable lock");
+            debug_assert!(
+                state & UPGRADABLE != 0 && count(state) >= 1,
+                "release of an unheld upgradable lock"
+            );
             let mut new = (state - READER) & !UPGRADABLE;
             let wake_readers = new & READERS_WAITING != 0;
             new &= !READERS_WAITING;
@@ -219,7 +221,11 @@ impl RawRwLock {
 
     /// The writers' (and the upgrader's) sleep on `writer_notify`, if `blocked(state)` still
     /// holds once the sequence is read. Returns the state to go on with and whether it slept.
-    fn sleep_on_writer_notify(&self, deadline: Option<Instant>, blocked: impl Fn(u32) -> bool) -> (u32, bool) {
+    fn sleep_on_writer_notify(
+        &self,
+        deadline: Option<Instant>,
+        blocked: impl Fn(u32) -> bool,
+    ) -> (u32, bool) {
         // Read the sequence *before* re-checking the state: a wake that comes after our check
         // bumped it first, so the futex wait returns at once. Acquire: pairs with the Release
         // bump in `wake_writer`, so if we see the new value we also see the state change made
@@ -260,7 +266,6 @@ impl RawRwLock {
             }
         }
     }
-
 
     /// The non-blocking read (or upgradable read) acquisition shared by the fast paths.
     #[inline]
@@ -304,7 +309,9 @@ impl RawRwLock {
             }
 
             // 2. We may enter: take a read lock.
-            if is_read_lockable(state, upgradable) || (woken && is_read_lockable_after_wakeup(state, upgradable)) {
+            if is_read_lockable(state, upgradable)
+                || (woken && is_read_lockable_after_wakeup(state, upgradable))
+            {
                 // Acquire: as in `lock_shared`.
                 match self.state.compare_exchange_weak(state, state + add, Acquire, Relaxed) {
                     Ok(_) => return true,
@@ -335,7 +342,8 @@ impl RawRwLock {
                 state = actual;
                 continue;
             }
-            woken |= futex::wait(&self.state, state | READERS_WAITING, deadline) == futex::Wait::Woken;
+            woken |=
+                futex::wait(&self.state, state | READERS_WAITING, deadline) == futex::Wait::Woken;
             spin.reset();
             state = self.state.load(Relaxed);
         }
@@ -592,7 +600,9 @@ impl RawRwLock {
     /// A timed upgrade gives up: clear UPGRADING and let in the readers it held back.
     #[cold]
     pub(super) fn upgrade_timed_out(&self) {
-        self.clear_flags_waking_readers(UPGRADING | READERS_WAITING, |state| state & UPGRADING != 0);
+        self.clear_flags_waking_readers(UPGRADING | READERS_WAITING, |state| {
+            state & UPGRADING != 0
+        });
     }
 
     /// Wakes one writer; false only if the platform says no writer was asleep (on Linux and
@@ -675,4 +685,3 @@ mod tests {
         assert!(raw.try_lock_exclusive());
     }
 }
-
