@@ -224,6 +224,7 @@ impl RawMutex {
     /// # unsafe { raw.unlock() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         loop {
@@ -249,6 +250,7 @@ impl RawMutex {
     /// # unsafe { raw.unlock() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_until(&self, deadline: Option<Instant>) -> bool {
         // Acquire: pairs with the Release in `unlock` (see `lock`).
         self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_ok()

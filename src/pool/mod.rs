@@ -540,6 +540,7 @@ impl ThreadPool {
     /// assert!(start.elapsed() < Duration::from_secs(1));
     /// drop(release); // the task ends, and its worker exits
     /// ```
+    #[must_use = "false means tasks are still running and the workers will be detached"]
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
         let finished = self.shutdown_and_wait(timeout);
         // Relaxed would do (only `Drop`, on a thread that owns the pool, reads it).

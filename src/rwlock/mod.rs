@@ -83,6 +83,7 @@ impl RawRwLock {
     /// # unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_shared(&self) -> bool {
         self.try_read(false)
     }
@@ -98,6 +99,7 @@ impl RawRwLock {
     /// # unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_shared_until(&self, deadline: Option<Instant>) -> bool {
         self.try_read(false) || self.read_contended(deadline, false)
     }
@@ -159,6 +161,7 @@ impl RawRwLock {
     /// # unsafe { raw.unlock_upgradable() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_upgradable(&self) -> bool {
         self.try_read(true)
     }
@@ -171,6 +174,7 @@ impl RawRwLock {
     /// # unsafe { raw.unlock_upgradable() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_upgradable_until(&self, deadline: Option<Instant>) -> bool {
         self.try_read(true) || self.read_contended(deadline, true)
     }
@@ -234,6 +238,7 @@ impl RawRwLock {
     /// }
     /// ```
     #[inline]
+    #[must_use = "true: the write lock is held now (the upgradable one is gone); false: still upgradable"]
     pub unsafe fn try_upgrade(&self) -> bool {
         self.try_upgrade_now()
     }
@@ -257,6 +262,7 @@ impl RawRwLock {
     /// }
     /// ```
     #[inline]
+    #[must_use = "true: the write lock is held now (the upgradable one is gone); false: still upgradable"]
     pub unsafe fn try_upgrade_until(&self, deadline: Option<Instant>) -> bool {
         // SAFETY: forwarded from the caller.
         (unsafe { self.try_upgrade() }) || self.upgrade_contended(deadline)
@@ -310,6 +316,7 @@ impl RawRwLock {
     /// # unsafe { raw.unlock_exclusive() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_exclusive(&self) -> bool {
         let mut state = self.state.load(Relaxed);
         while count(state) == 0 {
@@ -333,6 +340,7 @@ impl RawRwLock {
     /// # unsafe { raw.unlock_shared() };
     /// ```
     #[inline]
+    #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_exclusive_until(&self, deadline: Option<Instant>) -> bool {
         self.try_lock_exclusive() || self.write_contended(deadline)
     }
