@@ -43,16 +43,8 @@
 //! `completed`); "handler": the payload goes to the [`panic_handler`](Builder::panic_handler)
 //! (or is dropped).
 //!
-//! | site | where | policy | why |
-//! |---|---|---|---|
-//! | task body (`spawn`, `execute`, scoped task, `install`, `join` halves) | `handle.rs`, `mod.rs`, `scope.rs`, `job.rs` | caught; to the handle / scope / `join` caller, or (`execute`) counted + handler | the owner of the result receives it |
-//! | drop of a spawned task's result (or panic payload, or a stored `Waker`) when the handle is already gone | `handle.rs`, the worker drops the last `Arc` | caught, counted, handler | nobody else can receive it; the task's value was produced, so the task is counted as panicked |
-//! | `Waker::wake` (and the waker's drop inside it) in `complete` | `handle.rs` | caught, counted, handler; the value is still delivered (`COMPLETE` was set before) | the consumer's code, run on the worker |
-//! | `Waker::clone` / drop of a replaced waker in `poll` | `handle.rs`, consumer's thread | not caught (unwinds into the poller); kept out of the `REGISTERING` window so that an unwind there cannot leave the cell's state half-written | it is the caller's own thread and call |
-//! | drop of a second scoped-task payload (the scope keeps the first) | `scope.rs` `keep_panic` | caught; the drop's payload to the handler; the task is counted panicked anyway; then `task_done` runs | an unwind would skip `task_done`, and the scope would never return |
-//! | drop of a payload or value discarded by `scope`/`join` on re-raise (`b`'s payload when `a` also panicked, the other half's result) | `shared.rs` `Shared::discard` | caught, handler | an unwind would replace the payload being re-raised |
-//! | the `panic_handler` itself, and drops of payloads nobody receives | `shared.rs` `report_panic`, `drop_payload` | caught; a payload whose drop panics is dropped in turn, up to 4 rounds, then leaked | a leak is sound, an unwind into the worker is not |
-//! | anything else unwinding out of a job's execution, or between the push of `b` and its latch in `join`, or inside `scope` before every task finished | `job.rs` `AbortOnUnwind` | **abort** with a message | a `JobRef` (or a scope task) points into the unwinding frame: continuing is a use-after-free. Unreachable unless the pool itself has a bug (every user call above is caught); rayon's `AbortIfPanic` |
+//! The policy per site (caught and accounted, or abort, and why) is the table in
+//! `docs/design.md` ("Panics, per user-code site").
 //!
 //! The user's own calls that drop values on the user's thread (a `JoinHandle` dropped after the
 //! task finished, the value returned by `join()`) unwind normally into the user's code: that is
