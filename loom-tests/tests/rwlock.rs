@@ -317,6 +317,22 @@ fn deadline() -> Option<Instant> {
     Some(Instant::now() + Duration::from_secs(3600))
 }
 
+/// A writer that tries to take the lock until the model's clock fires and, if it got it, adds
+/// one; returns whether it did.
+fn spawn_timed_increment(locked: &Arc<Locked>) -> thread::JoinHandle<bool> {
+    let locked = Arc::clone(locked);
+    thread::spawn(move || {
+        if !locked.lock.try_lock_exclusive_until(deadline()) {
+            return false;
+        }
+        let value = locked.read();
+        locked.write(value + 1);
+        // SAFETY: acquired just above.
+        unsafe { locked.lock.unlock_exclusive() };
+        true
+    })
+}
+
 /// The thread that fires the model's clock once.
 fn timer() -> thread::JoinHandle<()> {
     thread::spawn(futex_model_expire_deadlines)
@@ -347,20 +363,7 @@ fn timed_writer_and_writer_behind(holder_writes: bool) {
         }
     };
     hold(&locked);
-    let timed = {
-        let locked = Arc::clone(&locked);
-        thread::spawn(move || {
-            if locked.lock.try_lock_exclusive_until(deadline()) {
-                let value = locked.read();
-                locked.write(value + 1);
-                // SAFETY: acquired just above.
-                unsafe { locked.lock.unlock_exclusive() };
-                true
-            } else {
-                false
-            }
-        })
-    };
+    let timed = spawn_timed_increment(&locked);
     let untimed = {
         let locked = Arc::clone(&locked);
         thread::spawn(move || locked.increment())
@@ -497,20 +500,7 @@ fn woken_writer_times_out_behind_a_reader() {
     model("woken_writer_times_out_behind_a_reader", || {
         let locked = Locked::new();
         locked.lock.lock_shared();
-        let timed = {
-            let locked = Arc::clone(&locked);
-            thread::spawn(move || {
-                if locked.lock.try_lock_exclusive_until(deadline()) {
-                    let value = locked.read();
-                    locked.write(value + 1);
-                    // SAFETY: acquired just above.
-                    unsafe { locked.lock.unlock_exclusive() };
-                    true
-                } else {
-                    false
-                }
-            })
-        };
+        let timed = spawn_timed_increment(&locked);
         wait_until_asleep(1);
         let untimed = {
             let locked = Arc::clone(&locked);
