@@ -1,0 +1,83 @@
+//! RwLock tests written to kill mutants that `tests/rwlock.rs` and `tests/rwlock_races.rs` let
+//! survive (issue 11; see `docs/testing.md`). Each test pins one rule of the protocol in
+//! `src/rwlock/raw.rs` that the other tests execute without checking.
+//!
+//! "This thread is asleep in the lock" is read from `/proc/self/task/<id>/syscall` (see
+//! `tests/common`): after a wake, a thread reads as running until it blocks again, so waiting
+//! for it to be asleep once more (or gone) tells what it did with the wake, without sleeping
+//! and hoping. Every blocking test runs under [`within`].
+
+mod common;
+
+use atomsync::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, mpsc};
+
+use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock, within};
+
+/// A reader woken from its sleep may join a running read phase although a writer waits: the
+/// readers that slept through a write lock get in when it is downgraded, before the writer
+/// that queued behind them (and while the downgraded read lock is still held).
+#[test]
+fn readers_woken_by_a_downgrade_join_it_although_a_writer_waits() {
+    within(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let mut write = lock.write();
+        let (seen_tx, seen_rx) = mpsc::channel();
+        let (reader, reader_id) = {
+            let lock = Arc::clone(&lock);
+            spawn_watched(move || seen_tx.send(*lock.read()).unwrap())
+        };
+        wait_until_asleep_on_rwlock(reader_id, &lock);
+        // Then a writer queues: WRITERS_WAITING stops fresh readers from here on.
+        let writer = spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        *write = 7;
+        let read = RwLockWriteGuard::downgrade(write);
+        // The reader was woken: it must get in now, not go back to sleep behind the writer.
+        wait_until_asleep_on_rwlock(reader_id, &lock);
+        assert_eq!(
+            seen_rx.try_recv(),
+            Ok(7),
+            "the woken reader did not join the downgraded read phase (a writer waits)"
+        );
+        // A fresh reader still waits behind the writer.
+        assert!(lock.try_read().is_none(), "a fresh reader overtook the waiting writer");
+        drop(read);
+        reader.join().unwrap();
+        writer.join().unwrap();
+        assert_eq!(*lock.read(), 8);
+    });
+}
+
+/// A thread woken while waiting for the upgradable lock must not take it while another thread
+/// holds it: `write -> upgradable` wakes the sleepers, and the upgradable one goes back to sleep
+/// until the upgradable lock is released.
+#[test]
+fn a_woken_upgradable_reader_does_not_join_a_held_upgradable_lock() {
+    within(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let write = lock.write();
+        let entered = Arc::new(AtomicBool::new(false));
+        let (second, second_id) = {
+            let (lock, entered) = (Arc::clone(&lock), Arc::clone(&entered));
+            spawn_watched(move || {
+                let guard = lock.upgradable_read();
+                entered.store(true, SeqCst);
+                *guard
+            })
+        };
+        wait_until_asleep_on_rwlock(second_id, &lock);
+        let upgradable = RwLockWriteGuard::downgrade_to_upgradable(write);
+        // Woken by the downgrade: it must be asleep again, not inside.
+        wait_until_asleep_on_rwlock(second_id, &lock);
+        assert!(!entered.load(SeqCst), "two upgradable read locks held at once");
+        // Ours still works as the only upgradable lock: it upgrades (no other reader holds).
+        let mut write = RwLockUpgradableReadGuard::try_upgrade(upgradable).expect("we are the only reader");
+        *write = 1;
+        drop(write);
+        assert_eq!(second.join().unwrap(), 1);
+        assert!(entered.load(SeqCst));
+        assert!(!lock.is_locked());
+    });
+}
