@@ -13,6 +13,7 @@ use atomsync::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock, within};
 
@@ -78,6 +79,40 @@ fn a_woken_upgradable_reader_does_not_join_a_held_upgradable_lock() {
         drop(write);
         assert_eq!(second.join().unwrap(), 1);
         assert!(entered.load(SeqCst));
+        assert!(!lock.is_locked());
+    });
+}
+
+/// An upgrade that gives up (here a zero timeout, which gives up before it ever set UPGRADING)
+/// must not wake the readers that wait behind a *writer*: woken readers may join the running
+/// read phase, so a spurious wake would let them overtake the writer.
+#[test]
+fn a_zero_timeout_upgrade_does_not_let_readers_overtake_a_waiting_writer() {
+    within(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let upgradable = lock.upgradable_read();
+        let read = lock.read();
+        let writer = spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        let entered = Arc::new(AtomicBool::new(false));
+        let (reader, reader_id) = {
+            let (lock, entered) = (Arc::clone(&lock), Arc::clone(&entered));
+            spawn_watched(move || {
+                let guard = lock.read();
+                entered.store(true, SeqCst);
+                *guard
+            })
+        };
+        wait_until_asleep_on_rwlock(reader_id, &lock);
+        let upgradable = RwLockUpgradableReadGuard::try_upgrade_for(upgradable, Duration::ZERO)
+            .expect_err("another reader holds the lock");
+        // Had the failed upgrade woken the reader, it would be inside (or running) now.
+        wait_until_asleep_on_rwlock(reader_id, &lock);
+        assert!(!entered.load(SeqCst), "a reader overtook the waiting writer after a failed upgrade");
+        drop(read);
+        drop(upgradable);
+        writer.join().unwrap();
+        // Phase-fair: the reader that waited behind the writer comes right after it.
+        assert_eq!(reader.join().unwrap(), 1);
         assert!(!lock.is_locked());
     });
 }
