@@ -18,11 +18,11 @@ use std::time::Duration;
 use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock, within};
 
 /// A reader woken from its sleep may join a running read phase although a writer waits: the
-/// readers that slept through a write lock get in when it is downgraded, before the writer
-/// that queued behind them (and while the downgraded read lock is still held).
-#[test]
-fn readers_woken_by_a_downgrade_join_it_although_a_writer_waits() {
-    within(|| {
+/// readers that slept through a write lock get in when it is downgraded (to a read lock, or to
+/// the upgradable lock), before the writer that queued behind them, while the downgraded lock
+/// is still held.
+fn woken_reader_joins_the_downgrade(to_upgradable: bool) {
+    within(move || {
         let lock = Arc::new(RwLock::new(0));
         let mut write = lock.write();
         let (seen_tx, seen_rx) = mpsc::channel();
@@ -34,21 +34,35 @@ fn readers_woken_by_a_downgrade_join_it_although_a_writer_waits() {
         // Then a writer queues: WRITERS_WAITING stops fresh readers from here on.
         let writer = spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
         *write = 7;
-        let read = RwLockWriteGuard::downgrade(write);
+        let held = if to_upgradable {
+            Err(RwLockWriteGuard::downgrade_to_upgradable(write))
+        } else {
+            Ok(RwLockWriteGuard::downgrade(write))
+        };
         // The reader was woken: it must get in now, not go back to sleep behind the writer.
         wait_until_asleep_on_rwlock(reader_id, &lock);
         assert_eq!(
             seen_rx.try_recv(),
             Ok(7),
-            "the woken reader did not join the downgraded read phase (a writer waits)"
+            "the woken reader did not join the downgraded lock (upgradable: {to_upgradable}) while a writer waits"
         );
         // A fresh reader still waits behind the writer.
         assert!(lock.try_read().is_none(), "a fresh reader overtook the waiting writer");
-        drop(read);
+        drop(held);
         reader.join().unwrap();
         writer.join().unwrap();
         assert_eq!(*lock.read(), 8);
     });
+}
+
+#[test]
+fn readers_woken_by_a_downgrade_join_it_although_a_writer_waits() {
+    woken_reader_joins_the_downgrade(false);
+}
+
+#[test]
+fn readers_woken_by_a_downgrade_to_upgradable_join_it_although_a_writer_waits() {
+    woken_reader_joins_the_downgrade(true);
 }
 
 /// A thread woken while waiting for the upgradable lock must not take it while another thread
