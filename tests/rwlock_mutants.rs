@@ -20,15 +20,19 @@ use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwloc
 /// A reader woken from its sleep may join a running read phase although a writer waits: the
 /// readers that slept through a write lock get in when it is downgraded (to a read lock, or to
 /// the upgradable lock), before the writer that queued behind them, while the downgraded lock
-/// is still held.
-fn woken_reader_joins_the_downgrade(to_upgradable: bool) {
+/// is still held. The woken reader may also be one waiting for the upgradable lock, if the
+/// downgrade leaves that free.
+fn woken_reader_joins_the_downgrade(to_upgradable: bool, upgradable_reader: bool) {
     within(move || {
         let lock = Arc::new(RwLock::new(0));
         let mut write = lock.write();
         let (seen_tx, seen_rx) = mpsc::channel();
         let (reader, reader_id) = {
             let lock = Arc::clone(&lock);
-            spawn_watched(move || seen_tx.send(*lock.read()).unwrap())
+            spawn_watched(move || {
+                let value = if upgradable_reader { *lock.upgradable_read() } else { *lock.read() };
+                seen_tx.send(value).unwrap();
+            })
         };
         wait_until_asleep_on_rwlock(reader_id, &lock);
         // Then a writer queues: WRITERS_WAITING stops fresh readers from here on.
@@ -44,7 +48,8 @@ fn woken_reader_joins_the_downgrade(to_upgradable: bool) {
         assert_eq!(
             seen_rx.try_recv(),
             Ok(7),
-            "the woken reader did not join the downgraded lock (upgradable: {to_upgradable}) while a writer waits"
+            "the woken reader (upgradable: {upgradable_reader}) did not join the downgraded lock \
+             (upgradable: {to_upgradable}) while a writer waits"
         );
         // A fresh reader still waits behind the writer.
         assert!(lock.try_read().is_none(), "a fresh reader overtook the waiting writer");
@@ -57,12 +62,17 @@ fn woken_reader_joins_the_downgrade(to_upgradable: bool) {
 
 #[test]
 fn readers_woken_by_a_downgrade_join_it_although_a_writer_waits() {
-    woken_reader_joins_the_downgrade(false);
+    woken_reader_joins_the_downgrade(false, false);
+}
+
+#[test]
+fn an_upgradable_reader_woken_by_a_downgrade_joins_it_although_a_writer_waits() {
+    woken_reader_joins_the_downgrade(false, true);
 }
 
 #[test]
 fn readers_woken_by_a_downgrade_to_upgradable_join_it_although_a_writer_waits() {
-    woken_reader_joins_the_downgrade(true);
+    woken_reader_joins_the_downgrade(true, false);
 }
 
 /// A thread woken while waiting for the upgradable lock must not take it while another thread
