@@ -140,3 +140,22 @@ fn a_zero_timeout_upgrade_does_not_let_readers_overtake_a_waiting_writer() {
         assert!(!lock.is_locked());
     });
 }
+
+/// Releasing the upgradable lock wakes a thread asleep waiting for it (readers' wakes are
+/// wake-alls on the state word; the release clears READERS_WAITING, so it must wake).
+#[test]
+fn releasing_the_upgradable_lock_wakes_the_next_upgradable_reader() {
+    within(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let upgradable = lock.upgradable_read();
+        let next = spawn_sleeping_on_rwlock(&lock, |lock| {
+            let guard = lock.upgradable_read();
+            let mut write = RwLockUpgradableReadGuard::upgrade(guard);
+            *write += 1;
+            *write
+        });
+        drop(upgradable);
+        assert_eq!(next.join().unwrap(), 1);
+        assert!(!lock.is_locked());
+    });
+}
