@@ -159,3 +159,22 @@ fn releasing_the_upgradable_lock_wakes_the_next_upgradable_reader() {
         assert!(!lock.is_locked());
     });
 }
+
+/// An upgrade that had to wait for a reader clears UPGRADABLE with the count: once the write
+/// lock it got is released, the lock is free in every mode, the upgradable one included.
+#[test]
+fn a_contended_upgrade_leaves_no_upgradable_flag_behind() {
+    within(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let read = lock.read();
+        let upgrader = spawn_sleeping_on_rwlock(&lock, |lock| {
+            let guard = lock.upgradable_read();
+            *RwLockUpgradableReadGuard::upgrade(guard) += 1;
+        });
+        drop(read);
+        upgrader.join().unwrap();
+        assert!(!lock.is_locked());
+        assert!(lock.try_upgradable_read().is_some(), "the upgradable lock is still marked held");
+        assert_eq!(*lock.try_write().expect("the lock is free"), 1);
+    });
+}
