@@ -3,9 +3,12 @@
 //! `src/rwlock/raw.rs` that the other tests execute without checking.
 //!
 //! "This thread is asleep in the lock" is read from `/proc/self/task/<id>/syscall` (see
-//! `tests/common`): after a wake, a thread reads as running until it blocks again, so waiting
-//! for it to be asleep once more (or gone) tells what it did with the wake, without sleeping
-//! and hoping. Every blocking test runs under [`within`].
+//! `tests/common`). A thread that must get in is waited for directly (a join, or a bounded
+//! `recv_timeout` for an event that comes at once). A thread that must *not* get in after a wake
+//! is checked once it reads as asleep (or gone) again; just after a wake the kernel may still
+//! show it in its futex wait, so such a check can come early. It then passes on the real code
+//! all the same (the thread is not inside), and at worst misses the mutant on that run. Every
+//! blocking test runs under [`within`].
 
 mod common;
 
@@ -16,6 +19,9 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock, within};
+
+/// How long an event that must come at once may take on a loaded machine (far below a hang).
+const PROMPT: Duration = Duration::from_secs(10);
 
 /// A reader woken from its sleep may join a running read phase although a writer waits: the
 /// readers that slept through a write lock get in when it is downgraded (to a read lock, or to
@@ -43,10 +49,11 @@ fn woken_reader_joins_the_downgrade(to_upgradable: bool, upgradable_reader: bool
         } else {
             Ok(RwLockWriteGuard::downgrade(write))
         };
-        // The reader was woken: it must get in now, not go back to sleep behind the writer.
-        wait_until_asleep_on_rwlock(reader_id, &lock);
+        // The reader was woken: it must get in now, while we hold the downgraded lock, not go
+        // back to sleep behind the writer (then it would get in only after the writer, and
+        // only once we let go). A wait for the expected event, bounded: it comes at once.
         assert_eq!(
-            seen_rx.try_recv(),
+            seen_rx.recv_timeout(PROMPT),
             Ok(7),
             "the woken reader (upgradable: {upgradable_reader}) did not join the downgraded lock \
              (upgradable: {to_upgradable}) while a writer waits"
