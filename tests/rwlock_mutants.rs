@@ -105,7 +105,8 @@ fn a_woken_upgradable_reader_does_not_join_a_held_upgradable_lock() {
         wait_until_asleep_on_rwlock(second_id, &lock);
         assert!(!entered.load(SeqCst), "two upgradable read locks held at once");
         // Ours still works as the only upgradable lock: it upgrades (no other reader holds).
-        let mut write = RwLockUpgradableReadGuard::try_upgrade(upgradable).expect("we are the only reader");
+        let mut write =
+            RwLockUpgradableReadGuard::try_upgrade(upgradable).expect("we are the only reader");
         *write = 1;
         drop(write);
         assert_eq!(second.join().unwrap(), 1);
@@ -138,7 +139,10 @@ fn a_zero_timeout_upgrade_does_not_let_readers_overtake_a_waiting_writer() {
             .expect_err("another reader holds the lock");
         // Had the failed upgrade woken the reader, it would be inside (or running) now.
         wait_until_asleep_on_rwlock(reader_id, &lock);
-        assert!(!entered.load(SeqCst), "a reader overtook the waiting writer after a failed upgrade");
+        assert!(
+            !entered.load(SeqCst),
+            "a reader overtook the waiting writer after a failed upgrade"
+        );
         drop(read);
         drop(upgradable);
         writer.join().unwrap();
