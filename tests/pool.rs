@@ -364,11 +364,13 @@ fn await_a_handle_from_a_minimal_executor() {
             wait.recv().unwrap();
             "late"
         });
+        // Release the task only once the executor (this thread) sleeps in `block_on`: the first
+        // poll was then Pending, and only the waker can wake it.
+        let executor = common::current_thread_id();
         let releaser = thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
+            wait_until_asleep(executor);
             release.send(()).unwrap();
         });
-        // The first poll is (almost surely) Pending; the waker must be woken.
         assert_eq!(pollster::block_on(slow).unwrap(), "late");
         releaser.join().unwrap();
         let failing = pool.spawn(|| -> u8 { panic!("awaited panic") });
@@ -454,11 +456,13 @@ fn last_pool_reference_dropped_on_a_worker_does_not_deadlock() {
     within(|| {
         let pool = Arc::new(ThreadPool::new(2));
         let inner = Arc::clone(&pool);
+        let (dropped_tx, dropped_rx) = mpsc::channel::<()>();
         let handle = pool.spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            drop(inner); // by then the last reference
+            dropped_rx.recv().unwrap();
+            drop(inner); // now the last reference
         });
         drop(pool);
+        dropped_tx.send(()).unwrap();
         handle.join().unwrap();
     });
 }

@@ -274,6 +274,7 @@ fn timed_wait_races_notify_one_with_a_second_waiter() {
                 let got = loop {
                     if shared.read() > 0 {
                         // Take the token.
+                        // SAFETY: we hold `mutex`, which guards `value`.
                         shared.value.with_mut(|value| unsafe { *value -= 1 });
                         break true;
                     }
