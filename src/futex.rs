@@ -371,6 +371,11 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -
     imp::wait(word, expected, deadline)
 }
 
+/// Whether `wake_one`/`wake_all` really know if they woke anyone (Linux, and the loom model).
+/// Where false, they always report a wake: code that must act when *nobody* woke (take back a
+/// hand-off, clear a stale flag) cannot rely on their answer and must assume nobody did.
+pub(crate) const WAKES_ARE_COUNTED: bool = cfg!(any(target_os = "linux", loom));
+
 /// Wakes one thread sleeping on `word`. True if a thread was woken (always true where the
 /// platform cannot tell).
 #[inline]

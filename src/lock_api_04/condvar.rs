@@ -277,7 +277,7 @@ impl Condvar {
         let in_time = unsafe { self.raw.wait_raw(mutex, deadline) };
         // `wait_raw` reports the futex's timeout; report one only once the deadline has
         // really passed (as `crate::Condvar` does).
-        WaitTimeoutResult(!in_time && deadline.is_some_and(|deadline| Instant::now() >= deadline))
+        WaitTimeoutResult(!in_time && futex::deadline_passed(deadline))
     }
 
     fn wait_while_deadline<T: ?Sized, F>(

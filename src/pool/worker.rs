@@ -188,11 +188,6 @@ impl WorkerThread {
             if spin.spin() {
                 continue;
             }
-            if !latch.has_pool() {
-                // Not a latch of ours (never the case today): block on it directly.
-                latch.wait();
-                return;
-            }
             match latch.announce_pool_sleeper() {
                 Announce::Set => return,
                 Announce::Setting => {

@@ -371,7 +371,7 @@ impl RawRwLock {
     /// finds `writer_notify` bumped, does not sleep, and sets the flag again.
     pub(super) fn wake_waiting_writer(&self) {
         // Where `wake_one` cannot tell whether it woke anyone, never trust it: clear the flag.
-        if self.wake_writer() && cfg!(any(target_os = "linux", loom)) {
+        if self.wake_writer() && futex::WAKES_ARE_COUNTED {
             return;
         }
         // If it was taken meanwhile (by a writer, which keeps the flag), its unlock takes over.
@@ -539,7 +539,7 @@ impl RawRwLock {
             return true;
         }
         // Where the platform cannot tell, release the phantom ourselves (readers then race).
-        futex::wake_all(&self.state) && cfg!(any(target_os = "linux", loom))
+        futex::wake_all(&self.state) && futex::WAKES_ARE_COUNTED
     }
 
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.
