@@ -684,4 +684,23 @@ mod tests {
         assert_eq!(raw.state.load(Relaxed), 0);
         assert!(raw.try_lock_exclusive());
     }
+
+    #[test]
+    fn a_woken_reader_joins_only_a_running_read_phase_it_can_count_in() {
+        // Joins a read phase even while a writer waits...
+        assert!(is_read_lockable_after_wakeup(READER, false));
+        assert!(is_read_lockable_after_wakeup(READER | WRITERS_WAITING, false));
+        assert!(is_read_lockable_after_wakeup(MAX_READERS - 1, false));
+        // ...but not a free lock (the fresh rule decides that), the write-locked value (one
+        // more reader would make the count read as a writer), a hand-off or an upgrade's drain.
+        assert!(!is_read_lockable_after_wakeup(0, false));
+        assert!(!is_read_lockable_after_wakeup(MAX_READERS, false));
+        assert!(!is_read_lockable_after_wakeup(WRITE_LOCKED, false));
+        assert!(!is_read_lockable_after_wakeup(READER | HANDOFF, false));
+        assert!(!is_read_lockable_after_wakeup(READER | UPGRADING, false));
+        // An upgradable reader never joins while another holds the upgradable lock.
+        assert!(is_read_lockable_after_wakeup(READER | UPGRADABLE, false));
+        assert!(!is_read_lockable_after_wakeup(READER | UPGRADABLE, true));
+        assert!(is_read_lockable_after_wakeup(READER, true));
+    }
 }
