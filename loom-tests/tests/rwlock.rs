@@ -206,6 +206,30 @@ fn write_unlock_wakes_sleeping_reader() {
     });
 }
 
+/// Main holds the write lock and a reader arrives (spinning, registering or asleep: loom tries
+/// each); main releases and writes again at once. If the reader was not asleep yet, the write
+/// unlock's hand-over wakes nobody and takes the phantom read lock back, racing the reader's
+/// own claim of it: whoever wins, the reader's lock stays counted (loom reports a data race if
+/// main's second write section overlaps the reader's read).
+#[test]
+fn write_unlock_races_an_arriving_reader() {
+    model("write_unlock_races_an_arriving_reader", || {
+        let locked = Locked::new();
+        locked.lock.lock_exclusive();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        locked.write(1);
+        // SAFETY: the write lock is held.
+        unsafe { locked.lock.unlock_exclusive() };
+        locked.increment();
+        let seen = reader.join().unwrap();
+        assert!(seen == 1 || seen == 2, "the reader saw {seen}");
+        assert_eq!(locked.total(), 2);
+    });
+}
+
 /// The writer-notify path: main holds the write lock, two writers sleep on writer_notify;
 /// main's unlock wakes one (leaving WRITERS_WAITING set), whose unlock must wake the other.
 #[test]
