@@ -27,23 +27,13 @@ pub(crate) use loom::sync::{
     atomic::{AtomicBool, AtomicUsize, fence},
 };
 
-/// Hints the CPU that we are spinning (under loom: a yield, so the model can make progress).
-#[inline]
-pub(crate) fn spin_loop() {
-    #[cfg(not(loom))]
-    std::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
+// `spin_loop` hints the CPU that we are spinning; under loom it is a yield, so that the model
+// can make progress. `yield_now` gives up the rest of this thread's time slice.
+#[cfg(not(loom))]
+pub(crate) use std::{hint::spin_loop, thread::yield_now};
 
-/// Gives up the rest of this thread's time slice.
-#[inline]
-pub(crate) fn yield_now() {
-    #[cfg(not(loom))]
-    std::thread::yield_now();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
+#[cfg(loom)]
+pub(crate) use loom::thread::{yield_now, yield_now as spin_loop};
 
 /// `std`'s `UnsafeCell` with loom's `with`/`with_mut` API, so one code path serves both.
 #[cfg(not(loom))]
