@@ -46,7 +46,7 @@
 
 use crate::futex;
 use crate::mutex::RawMutex;
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -73,28 +73,17 @@ pub struct RawCondvar {
     waiters: AtomicU32,
 }
 
-impl Default for RawCondvar {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RawCondvar {
-    /// A new condition variable with no waiters.
-    ///
-    /// ```
-    /// static READY: atomsync::RawCondvar = atomsync::RawCondvar::new();
-    /// assert!(!READY.notify_one());
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { seq: AtomicU32::new(0), waiters: AtomicU32::new(0) }
-    }
-
-    /// A new condition variable (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { seq: AtomicU32::new(0), waiters: AtomicU32::new(0) }
+    shim::const_fn! {
+        /// A new condition variable with no waiters.
+        ///
+        /// ```
+        /// static READY: atomsync::RawCondvar = atomsync::RawCondvar::new();
+        /// assert!(!READY.notify_one());
+        /// ```
+        pub const fn new() -> Self {
+            Self { seq: AtomicU32::new(0), waiters: AtomicU32::new(0) }
+        }
     }
 
     /// Unlocks `mutex`, sleeps until notified (or spuriously, or until `deadline`), re-locks
@@ -257,6 +246,12 @@ impl RawCondvar {
             futex::wake_all(&self.seq);
         }
         0
+    }
+}
+
+impl Default for RawCondvar {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

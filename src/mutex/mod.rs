@@ -74,7 +74,7 @@
 mod lock_api_impls;
 
 use crate::futex;
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 use crate::spin::SpinWait;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 #[cfg(not(loom))]
@@ -174,28 +174,17 @@ pub struct RawMutex {
     pub(crate) state: AtomicU32,
 }
 
-impl Default for RawMutex {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RawMutex {
-    /// A new, unlocked mutex.
-    ///
-    /// ```
-    /// static LOCK: atomsync::RawMutex = atomsync::RawMutex::new();
-    /// assert!(LOCK.try_lock());
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { state: AtomicU32::new(UNLOCKED) }
-    }
-
-    /// A new, unlocked mutex (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { state: AtomicU32::new(UNLOCKED) }
+    shim::const_fn! {
+        /// A new, unlocked mutex.
+        ///
+        /// ```
+        /// static LOCK: atomsync::RawMutex = atomsync::RawMutex::new();
+        /// assert!(LOCK.try_lock());
+        /// ```
+        pub const fn new() -> Self {
+            Self { state: AtomicU32::new(UNLOCKED) }
+        }
     }
 
     /// Blocks until the lock is acquired. The guard-free form of `lock_api::RawMutex::lock`.
@@ -545,6 +534,12 @@ impl RawMutex {
                 Err(actual) => state = actual,
             }
         }
+    }
+}
+
+impl Default for RawMutex {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

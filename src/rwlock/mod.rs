@@ -11,7 +11,7 @@
 mod lock_api_impls;
 mod raw;
 
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 pub use raw::RawRwLock;
 use raw::{
     MAX_READERS, READER, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count,
@@ -20,29 +20,18 @@ use raw::{
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
-impl Default for RawRwLock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RawRwLock {
-    /// A new, unlocked lock.
-    ///
-    /// ```
-    /// static LOCK: atomsync::RawRwLock = atomsync::RawRwLock::new();
-    /// assert!(LOCK.try_lock_shared());
-    /// # unsafe { LOCK.unlock_shared() };
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
-    }
-
-    /// A new, unlocked lock (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
+    shim::const_fn! {
+        /// A new, unlocked lock.
+        ///
+        /// ```
+        /// static LOCK: atomsync::RawRwLock = atomsync::RawRwLock::new();
+        /// assert!(LOCK.try_lock_shared());
+        /// # unsafe { LOCK.unlock_shared() };
+        /// ```
+        pub const fn new() -> Self {
+            Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
+        }
     }
 
     // ---------------------------------------------------------------- shared (read) locks
@@ -425,6 +414,12 @@ impl RawRwLock {
     #[inline]
     pub fn is_locked_exclusive(&self) -> bool {
         count(self.state.load(Relaxed)) == WRITE_LOCKED
+    }
+}
+
+impl Default for RawRwLock {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
