@@ -123,9 +123,11 @@ error_messages!(TryAcquireError {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One load for both fields, so that they describe the same moment. Relaxed: a snapshot.
+        let state = self.state.load(Relaxed);
         f.debug_struct("Semaphore")
-            .field("available_permits", &self.available_permits())
-            .field("closed", &self.is_closed())
+            .field("available_permits", &(permits(state) as usize))
+            .field("closed", &(state & CLOSED != 0))
             .finish()
     }
 }
