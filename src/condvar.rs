@@ -261,7 +261,6 @@ impl Default for RawCondvar {
 // panics happen in `register`, before the unlock).
 #[cfg(not(loom))]
 unsafe impl lock_api::RawCondvar for RawCondvar {
-    #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self::new();
     type RawMutex = RawMutex;
 

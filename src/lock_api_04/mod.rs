@@ -84,7 +84,6 @@ pub use condvar::{Condvar, WaitTimeoutResult};
 // is `unlock`, a Release RMW. None of them unwinds after acquiring. These are the same
 // methods, with the same argument, as the lock_api 0.5 implementation in `mutex.rs`.
 unsafe impl api::RawMutex for RawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self::new();
 
     // No owner identity: any thread may release the lock, so guards may be sent.
@@ -149,7 +148,6 @@ unsafe impl api::RawMutexTimed for RawMutex {
 // panic of a lock operation (too many readers) happens before anything is acquired. The same
 // methods back the lock_api 0.5 implementation in `rwlock.rs`.
 unsafe impl api::RawRwLock for RawRwLock {
-    #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self::new();
 
     // No owner identity: any thread may release, so guards may be sent.

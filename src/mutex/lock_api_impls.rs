@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 // thread can do so while LOCKED is set; `unlock` clears LOCKED with Release ordering (or hands
 // the still-set LOCKED to exactly one claimer). No lock operation can unwind after acquiring.
 unsafe impl lock_api::RawMutex for RawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self::new();
 
     // The lock has no owner identity: it may be released from any thread, so guards are Send.

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 // nor writers with each other; every release is a Release read-modify-write. The only panic of
 // a lock operation (too many readers) happens before anything is acquired.
 unsafe impl lock_api::RawRwLock for RawRwLock {
-    #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self::new();
 
     // No owner identity: any thread may release, so guards are Send.
