@@ -46,7 +46,7 @@
 
 use crate::futex;
 use crate::mutex::RawMutex;
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -73,28 +73,17 @@ pub struct RawCondvar {
     waiters: AtomicU32,
 }
 
-impl Default for RawCondvar {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RawCondvar {
-    /// A new condition variable with no waiters.
-    ///
-    /// ```
-    /// static READY: atomsync::RawCondvar = atomsync::RawCondvar::new();
-    /// assert!(!READY.notify_one());
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { seq: AtomicU32::new(0), waiters: AtomicU32::new(0) }
-    }
-
-    /// A new condition variable (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { seq: AtomicU32::new(0), waiters: AtomicU32::new(0) }
+    shim::const_fn! {
+        /// A new condition variable with no waiters.
+        ///
+        /// ```
+        /// static READY: atomsync::RawCondvar = atomsync::RawCondvar::new();
+        /// assert!(!READY.notify_one());
+        /// ```
+        pub const fn new() -> Self {
+            Self { seq: AtomicU32::new(0), waiters: AtomicU32::new(0) }
+        }
     }
 
     /// Unlocks `mutex`, sleeps until notified (or spuriously, or until `deadline`), re-locks
@@ -260,13 +249,18 @@ impl RawCondvar {
     }
 }
 
+impl Default for RawCondvar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 // SAFETY: `wait` registers and reads `seq` while holding the mutex, then releases it, so a
 // notify ordered after that release changes `seq` after our read and the futex wait cannot
 // miss it; `wait` always re-locks before returning and never unwinds after unlocking (its
 // panics happen in `register`, before the unlock).
 #[cfg(not(loom))]
 unsafe impl lock_api::RawCondvar for RawCondvar {
-    #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self::new();
     type RawMutex = RawMutex;
 

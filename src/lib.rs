@@ -63,6 +63,8 @@ mod futex;
 pub mod guide {}
 #[cfg(all(feature = "lock_api_04", not(loom)))]
 pub mod lock_api_04;
+#[cfg(not(loom))]
+mod lock_api_glue;
 mod mutex;
 pub mod pool;
 mod rwlock;

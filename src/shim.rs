@@ -2,8 +2,8 @@
 //!
 //! Every primitive takes its atomics, `UnsafeCell` and thread helpers from here, never from
 //! `std` directly, so that building with `--cfg loom` swaps the whole crate onto loom's
-//! model-checked versions. loom atomics are not `const`-constructible, so `const fn new`
-//! constructors exist only under `cfg(not(loom))`.
+//! model-checked versions. loom atomics are not `const`-constructible, so a constructor is a
+//! `const fn` only under `cfg(not(loom))`: `const_fn!` writes both forms from one body.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::AtomicU32;
@@ -27,23 +27,13 @@ pub(crate) use loom::sync::{
     atomic::{AtomicBool, AtomicUsize, fence},
 };
 
-/// Hints the CPU that we are spinning (under loom: a yield, so the model can make progress).
-#[inline]
-pub(crate) fn spin_loop() {
-    #[cfg(not(loom))]
-    std::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
+// `spin_loop` hints the CPU that we are spinning; under loom it is a yield, so that the model
+// can make progress. `yield_now` gives up the rest of this thread's time slice.
+#[cfg(not(loom))]
+pub(crate) use std::{hint::spin_loop, thread::yield_now};
 
-/// Gives up the rest of this thread's time slice.
-#[inline]
-pub(crate) fn yield_now() {
-    #[cfg(not(loom))]
-    std::thread::yield_now();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
+#[cfg(loom)]
+pub(crate) use loom::thread::{yield_now, yield_now as spin_loop};
 
 /// `std`'s `UnsafeCell` with loom's `with`/`with_mut` API, so one code path serves both.
 #[cfg(not(loom))]
@@ -68,3 +58,18 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
+
+/// Defines a `const fn`, which under loom is a plain `fn` (loom's atomics cannot be built in a
+/// `const fn`): one doc comment and one body for both forms.
+macro_rules! const_fn {
+    ($(#[$attr:meta])* $vis:vis const fn $($rest:tt)*) => {
+        $(#[$attr])*
+        #[cfg(not(loom))]
+        $vis const fn $($rest)*
+
+        $(#[$attr])*
+        #[cfg(loom)]
+        $vis fn $($rest)*
+    };
+}
+pub(crate) use const_fn;

@@ -145,10 +145,11 @@ impl Condvar {
     /// assert_eq!(*value, 3);
     /// ```
     #[inline]
-    pub fn wait_while<T: ?Sized, F>(&self, guard: &mut MutexGuard<'_, T>, mut condition: F)
-    where
-        F: FnMut(&mut T) -> bool,
-    {
+    pub fn wait_while<T: ?Sized, F: FnMut(&mut T) -> bool>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        mut condition: F,
+    ) {
         while condition(guard.deref_mut()) {
             self.wait(guard);
         }
@@ -213,15 +214,12 @@ impl Condvar {
     /// assert!(result.timed_out());
     /// ```
     #[inline]
-    pub fn wait_while_until<T: ?Sized, F>(
+    pub fn wait_while_until<T: ?Sized, F: FnMut(&mut T) -> bool>(
         &self,
         guard: &mut MutexGuard<'_, T>,
         condition: F,
         deadline: Instant,
-    ) -> WaitTimeoutResult
-    where
-        F: FnMut(&mut T) -> bool,
-    {
+    ) -> WaitTimeoutResult {
         self.wait_while_deadline(guard, condition, Some(deadline))
     }
 
@@ -249,15 +247,12 @@ impl Condvar {
     /// producer.join().unwrap();
     /// ```
     #[inline]
-    pub fn wait_while_for<T: ?Sized, F>(
+    pub fn wait_while_for<T: ?Sized, F: FnMut(&mut T) -> bool>(
         &self,
         guard: &mut MutexGuard<'_, T>,
         condition: F,
         timeout: Duration,
-    ) -> WaitTimeoutResult
-    where
-        F: FnMut(&mut T) -> bool,
-    {
+    ) -> WaitTimeoutResult {
         self.wait_while_deadline(guard, condition, futex::deadline_after(timeout))
     }
 
@@ -280,15 +275,12 @@ impl Condvar {
         WaitTimeoutResult(!in_time && futex::deadline_passed(deadline))
     }
 
-    fn wait_while_deadline<T: ?Sized, F>(
+    fn wait_while_deadline<T: ?Sized, F: FnMut(&mut T) -> bool>(
         &self,
         guard: &mut MutexGuard<'_, T>,
         mut condition: F,
         deadline: Option<Instant>,
-    ) -> WaitTimeoutResult
-    where
-        F: FnMut(&mut T) -> bool,
-    {
+    ) -> WaitTimeoutResult {
         while condition(guard.deref_mut()) {
             if self.wait_deadline(guard, deadline).timed_out() {
                 // The deadline passed: one last look, so that a condition made false just

@@ -57,7 +57,7 @@
 //! assert_eq!(bump(&counter), 1);
 //! ```
 
-use crate::futex;
+use crate::lock_api_glue::forward_to_inherent;
 use crate::mutex::RawMutex;
 use crate::rwlock::RawRwLock;
 use ::lock_api_04 as api;
@@ -78,261 +78,121 @@ pub use ::lock_api_04 as lock_api;
 mod condvar;
 pub use condvar::{Condvar, WaitTimeoutResult};
 
-// SAFETY: `lock`, `try_lock` and the timed forms report success only after `lock`,
-// `try_lock` or `try_lock_until` took the lock (an Acquire CAS that set LOCKED, or the
-// claim of a hand-off that keeps LOCKED set), which only one thread can do at a time; `unlock`
-// is `unlock`, a Release RMW. None of them unwinds after acquiring. These are the same
-// methods, with the same argument, as the lock_api 0.5 implementation in `mutex.rs`.
-unsafe impl api::RawMutex for RawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = Self::new();
+forward_to_inherent! {
+    // SAFETY: `lock`, `try_lock` and the timed forms report success only after `lock`,
+    // `try_lock` or `try_lock_until` took the lock (an Acquire CAS that set LOCKED, or the
+    // claim of a hand-off that keeps LOCKED set), which only one thread can do at a time;
+    // `unlock` is `unlock`, a Release RMW. None of them unwinds after acquiring. These are the
+    // same methods, with the same argument, as the lock_api 0.5 implementation in `mutex.rs`.
+    unsafe impl api::RawMutex for RawMutex {
+        const INIT: Self = Self::new();
 
-    // No owner identity: any thread may release the lock, so guards may be sent.
-    type GuardMarker = api::GuardSend;
+        // No owner identity: any thread may release the lock, so guards may be sent.
+        type GuardMarker = api::GuardSend;
 
-    #[inline]
-    fn lock(&self) {
-        self.lock();
+        fn lock(&self);
+        fn try_lock(&self) -> bool;
+        unsafe fn unlock(&self);
+        fn is_locked(&self) -> bool;
     }
 
-    #[inline]
-    fn try_lock(&self) -> bool {
-        self.try_lock()
+    // SAFETY: `unlock_fair` releases exactly like `unlock` or hands the still-held lock to one
+    // sleeper, so the lock is never held by two threads. `bump` is lock_api's default
+    // (`unlock_fair` then `lock`).
+    unsafe impl api::RawMutexFair for RawMutex {
+        unsafe fn unlock_fair(&self);
     }
 
-    #[inline]
-    unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock, as lock_api 0.4's `unlock` requires; that is
-        // `unlock`'s contract.
-        unsafe { self.unlock() }
+    // SAFETY: a timed lock succeeds only through the same acquisition as `lock`.
+    unsafe impl api::RawMutexTimed for RawMutex {
+        type Duration = Duration;
+        type Instant = Instant;
+
+        fn try_lock_for(&self, timeout: Duration) -> bool => try_lock_until;
+        fn try_lock_until(&self, deadline: Instant) -> bool;
     }
 
-    #[inline]
-    fn is_locked(&self) -> bool {
-        self.is_locked()
-    }
-}
+    // SAFETY: a shared lock is reported only after `lock_shared`/`try_lock_shared*` counted a
+    // reader while the lock was not write-locked (or claimed the phantom reader of a
+    // hand-over), an exclusive one only after the count went from 0 to write-locked; both with
+    // Acquire, so readers never coexist with a writer nor writers with each other. Releases are
+    // Release RMWs. The one panic of a lock operation (too many readers) happens before
+    // anything is acquired. The same methods back the lock_api 0.5 implementation in
+    // `rwlock.rs`.
+    unsafe impl api::RawRwLock for RawRwLock {
+        const INIT: Self = Self::new();
 
-// SAFETY: `unlock_fair` releases exactly like `unlock` or hands the still-held lock to one
-// sleeper, so the lock is never held by two threads. `bump` is lock_api's default
-// (`unlock_fair` then `lock`).
-unsafe impl api::RawMutexFair for RawMutex {
-    #[inline]
-    unsafe fn unlock_fair(&self) {
-        // SAFETY: the caller holds the lock, which is `unlock_fair`'s contract.
-        unsafe { self.unlock_fair() }
-    }
-}
+        // No owner identity: any thread may release, so guards may be sent.
+        type GuardMarker = api::GuardSend;
 
-// SAFETY: a timed lock succeeds only through the same acquisition as `lock`.
-unsafe impl api::RawMutexTimed for RawMutex {
-    type Duration = Duration;
-    type Instant = Instant;
-
-    #[inline]
-    fn try_lock_for(&self, timeout: Duration) -> bool {
-        // `deadline_after` turns a timeout too long to represent (`Duration::MAX`) into "no
-        // deadline", as the 0.5 implementation does.
-        self.try_lock_until(futex::deadline_after(timeout))
+        fn lock_shared(&self);
+        fn lock_exclusive(&self);
+        fn try_lock_shared(&self) -> bool;
+        fn try_lock_exclusive(&self) -> bool;
+        unsafe fn unlock_shared(&self);
+        unsafe fn unlock_exclusive(&self);
+        fn is_locked(&self) -> bool;
+        fn is_locked_exclusive(&self) -> bool;
     }
 
-    #[inline]
-    fn try_lock_until(&self, deadline: Instant) -> bool {
-        self.try_lock_until(Some(deadline))
-    }
-}
-
-// SAFETY: a shared lock is reported only after `lock_shared`/`try_lock_shared*` counted a
-// reader while the lock was not write-locked (or claimed the phantom reader of a hand-over), an
-// exclusive one only after the count went from 0 to write-locked; both with Acquire, so readers
-// never coexist with a writer nor writers with each other. Releases are Release RMWs. The one
-// panic of a lock operation (too many readers) happens before anything is acquired. The same
-// methods back the lock_api 0.5 implementation in `rwlock.rs`.
-unsafe impl api::RawRwLock for RawRwLock {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = Self::new();
-
-    // No owner identity: any thread may release, so guards may be sent.
-    type GuardMarker = api::GuardSend;
-
-    #[inline]
-    fn lock_shared(&self) {
-        self.lock_shared();
+    // SAFETY: the fair unlocks are the normal releases: a write unlock already hands the lock
+    // to sleeping readers, and a read unlock that lets a writer in keeps that writer's flag
+    // set, so the releasing thread cannot take the lock back ahead of it. They release exactly
+    // like `unlock_*`. `bump_shared`/`bump_exclusive` are lock_api's defaults.
+    unsafe impl api::RawRwLockFair for RawRwLock {
+        unsafe fn unlock_shared_fair(&self) => unlock_shared;
+        unsafe fn unlock_exclusive_fair(&self) => unlock_exclusive;
     }
 
-    #[inline]
-    fn try_lock_shared(&self) -> bool {
-        self.try_lock_shared()
+    // SAFETY: the timed forms succeed only through the same acquisitions as the untimed ones.
+    unsafe impl api::RawRwLockTimed for RawRwLock {
+        type Duration = Duration;
+        type Instant = Instant;
+
+        fn try_lock_shared_for(&self, timeout: Duration) -> bool => try_lock_shared_until;
+        fn try_lock_shared_until(&self, deadline: Instant) -> bool;
+        fn try_lock_exclusive_for(&self, timeout: Duration) -> bool => try_lock_exclusive_until;
+        fn try_lock_exclusive_until(&self, deadline: Instant) -> bool;
     }
 
-    #[inline]
-    unsafe fn unlock_shared(&self) {
-        // SAFETY: the caller holds a read lock, `unlock_shared`'s contract.
-        unsafe { self.unlock_shared() }
+    // SAFETY: `downgrade` turns the write lock into one read lock in a single Release
+    // CAS: no writer can enter in between.
+    unsafe impl api::RawRwLockDowngrade for RawRwLock {
+        unsafe fn downgrade(&self);
     }
 
-    #[inline]
-    fn lock_exclusive(&self) {
-        self.lock_exclusive();
+    // SAFETY: the upgradable lock has one holder at a time (UPGRADABLE is set by a CAS that
+    // found it clear) and shares only with readers; an upgrade takes the write lock only once
+    // the upgrader is the last reader, with Acquire. A failed `try_upgrade` keeps the
+    // upgradable lock.
+    unsafe impl api::RawRwLockUpgrade for RawRwLock {
+        fn lock_upgradable(&self);
+        fn try_lock_upgradable(&self) -> bool;
+        unsafe fn unlock_upgradable(&self);
+        unsafe fn upgrade(&self);
+        unsafe fn try_upgrade(&self) -> bool;
     }
 
-    #[inline]
-    fn try_lock_exclusive(&self) -> bool {
-        self.try_lock_exclusive()
+    // SAFETY: the fair unlock of the upgradable lock is its normal release, which wakes a
+    // waiting writer and keeps its flag set (so the releasing thread cannot barge back ahead of
+    // it).
+    unsafe impl api::RawRwLockUpgradeFair for RawRwLock {
+        unsafe fn unlock_upgradable_fair(&self) => unlock_upgradable;
     }
 
-    #[inline]
-    unsafe fn unlock_exclusive(&self) {
-        // SAFETY: the caller holds the write lock, `unlock_exclusive`'s contract.
-        unsafe { self.unlock_exclusive() }
+    // SAFETY: as for the untimed upgradable forms; a timed upgrade that fails keeps the
+    // upgradable lock, as lock_api 0.4 requires.
+    unsafe impl api::RawRwLockUpgradeTimed for RawRwLock {
+        fn try_lock_upgradable_for(&self, timeout: Duration) -> bool => try_lock_upgradable_until;
+        fn try_lock_upgradable_until(&self, deadline: Instant) -> bool;
+        unsafe fn try_upgrade_for(&self, timeout: Duration) -> bool => try_upgrade_until;
+        unsafe fn try_upgrade_until(&self, deadline: Instant) -> bool;
     }
 
-    #[inline]
-    fn is_locked(&self) -> bool {
-        self.is_locked()
-    }
-
-    #[inline]
-    fn is_locked_exclusive(&self) -> bool {
-        self.is_locked_exclusive()
-    }
-}
-
-// SAFETY: the fair unlocks are the normal releases: a write unlock already hands the lock to
-// sleeping readers, and a read unlock that lets a writer in keeps that writer's flag set, so
-// the releasing thread cannot take the lock back ahead of it. They release exactly like
-// `unlock_*`. `bump_shared`/`bump_exclusive` are lock_api's defaults.
-unsafe impl api::RawRwLockFair for RawRwLock {
-    #[inline]
-    unsafe fn unlock_shared_fair(&self) {
-        // SAFETY: the caller holds a read lock.
-        unsafe { self.unlock_shared() }
-    }
-
-    #[inline]
-    unsafe fn unlock_exclusive_fair(&self) {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.unlock_exclusive() }
-    }
-}
-
-// SAFETY: `downgrade` turns the write lock into one read lock in a single Release
-// CAS: no writer can enter in between.
-unsafe impl api::RawRwLockDowngrade for RawRwLock {
-    #[inline]
-    unsafe fn downgrade(&self) {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade() }
-    }
-}
-
-// SAFETY: the timed forms succeed only through the same acquisitions as the untimed ones.
-unsafe impl api::RawRwLockTimed for RawRwLock {
-    type Duration = Duration;
-    type Instant = Instant;
-
-    #[inline]
-    fn try_lock_shared_for(&self, timeout: Duration) -> bool {
-        self.try_lock_shared_until(futex::deadline_after(timeout))
-    }
-
-    #[inline]
-    fn try_lock_shared_until(&self, deadline: Instant) -> bool {
-        self.try_lock_shared_until(Some(deadline))
-    }
-
-    #[inline]
-    fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
-        self.try_lock_exclusive_until(futex::deadline_after(timeout))
-    }
-
-    #[inline]
-    fn try_lock_exclusive_until(&self, deadline: Instant) -> bool {
-        self.try_lock_exclusive_until(Some(deadline))
-    }
-}
-
-// SAFETY: the upgradable lock has one holder at a time (UPGRADABLE is set by a CAS that found
-// it clear) and shares only with readers; an upgrade takes the write lock only once the
-// upgrader is the last reader, with Acquire. A failed `try_upgrade` keeps the upgradable lock.
-unsafe impl api::RawRwLockUpgrade for RawRwLock {
-    #[inline]
-    fn lock_upgradable(&self) {
-        self.lock_upgradable();
-    }
-
-    #[inline]
-    fn try_lock_upgradable(&self) -> bool {
-        self.try_lock_upgradable()
-    }
-
-    #[inline]
-    unsafe fn unlock_upgradable(&self) {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.unlock_upgradable() }
-    }
-
-    #[inline]
-    unsafe fn upgrade(&self) {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.upgrade() }
-    }
-
-    #[inline]
-    unsafe fn try_upgrade(&self) -> bool {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.try_upgrade() }
-    }
-}
-
-// SAFETY: the fair unlock of the upgradable lock is its normal release, which wakes a waiting
-// writer and keeps its flag set (so the releasing thread cannot barge back ahead of it).
-unsafe impl api::RawRwLockUpgradeFair for RawRwLock {
-    #[inline]
-    unsafe fn unlock_upgradable_fair(&self) {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.unlock_upgradable() }
-    }
-}
-
-// SAFETY: both downgrades are single atomic steps that keep writers out throughout.
-unsafe impl api::RawRwLockUpgradeDowngrade for RawRwLock {
-    #[inline]
-    unsafe fn downgrade_upgradable(&self) {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.downgrade_upgradable() }
-    }
-
-    #[inline]
-    unsafe fn downgrade_to_upgradable(&self) {
-        // SAFETY: the caller holds the write lock.
-        unsafe { self.downgrade_to_upgradable() }
-    }
-}
-
-// SAFETY: as for the untimed upgradable forms; a timed upgrade that fails keeps the
-// upgradable lock, as lock_api 0.4 requires.
-unsafe impl api::RawRwLockUpgradeTimed for RawRwLock {
-    #[inline]
-    fn try_lock_upgradable_for(&self, timeout: Duration) -> bool {
-        self.try_lock_upgradable_until(futex::deadline_after(timeout))
-    }
-
-    #[inline]
-    fn try_lock_upgradable_until(&self, deadline: Instant) -> bool {
-        self.try_lock_upgradable_until(Some(deadline))
-    }
-
-    #[inline]
-    unsafe fn try_upgrade_for(&self, timeout: Duration) -> bool {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.try_upgrade_until(futex::deadline_after(timeout)) }
-    }
-
-    #[inline]
-    unsafe fn try_upgrade_until(&self, deadline: Instant) -> bool {
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.try_upgrade_until(Some(deadline)) }
+    // SAFETY: both downgrades are single atomic steps that keep writers out throughout.
+    unsafe impl api::RawRwLockUpgradeDowngrade for RawRwLock {
+        unsafe fn downgrade_upgradable(&self);
+        unsafe fn downgrade_to_upgradable(&self);
     }
 }
 

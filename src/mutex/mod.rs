@@ -72,9 +72,11 @@
 
 #[cfg(not(loom))]
 mod lock_api_impls;
+#[cfg(not(loom))]
+pub use lock_api_impls::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, const_mutex};
 
 use crate::futex;
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 use crate::spin::SpinWait;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 #[cfg(not(loom))]
@@ -174,28 +176,17 @@ pub struct RawMutex {
     pub(crate) state: AtomicU32,
 }
 
-impl Default for RawMutex {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RawMutex {
-    /// A new, unlocked mutex.
-    ///
-    /// ```
-    /// static LOCK: atomsync::RawMutex = atomsync::RawMutex::new();
-    /// assert!(LOCK.try_lock());
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { state: AtomicU32::new(UNLOCKED) }
-    }
-
-    /// A new, unlocked mutex (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { state: AtomicU32::new(UNLOCKED) }
+    shim::const_fn! {
+        /// A new, unlocked mutex.
+        ///
+        /// ```
+        /// static LOCK: atomsync::RawMutex = atomsync::RawMutex::new();
+        /// assert!(LOCK.try_lock());
+        /// ```
+        pub const fn new() -> Self {
+            Self { state: AtomicU32::new(UNLOCKED) }
+        }
     }
 
     /// Blocks until the lock is acquired. The guard-free form of `lock_api::RawMutex::lock`.
@@ -548,78 +539,10 @@ impl RawMutex {
     }
 }
 
-/// A mutual-exclusion lock protecting a `T`; 4 bytes plus the `T` (std's is 8 plus the `T`).
-///
-/// This is [`lock_api::Mutex`] over [`RawMutex`], so it has parking_lot's API: `lock()`
-/// returns the guard directly (no poisoning: a panic while locked just unlocks on unwind),
-/// plus `try_lock`, `try_lock_for`, `try_lock_until`, `MutexGuard::unlock_fair`,
-/// `MutexGuard::map`, `lock_arc` and friends.
-///
-/// ```
-/// use atomsync::Mutex;
-/// use std::sync::Arc;
-///
-/// let counter = Arc::new(Mutex::new(0));
-/// let handles: Vec<_> = (0..4)
-///     .map(|_| {
-///         let counter = Arc::clone(&counter);
-///         std::thread::spawn(move || *counter.lock() += 1)
-///     })
-///     .collect();
-/// for handle in handles {
-///     handle.join().unwrap();
-/// }
-/// assert_eq!(*counter.lock(), 4);
-/// ```
-#[cfg(not(loom))]
-pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
-
-/// The guard of a locked [`Mutex`]; unlocks on drop.
-///
-/// ```
-/// let mutex = atomsync::Mutex::new(vec![1]);
-/// let mut guard: atomsync::MutexGuard<'_, Vec<i32>> = mutex.lock();
-/// guard.push(2);
-/// drop(guard);
-/// assert_eq!(*mutex.lock(), [1, 2]);
-/// ```
-#[cfg(not(loom))]
-pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
-
-/// A guard for a part of a [`Mutex`]'s data, made by [`MutexGuard::map`](lock_api::MutexGuard::map).
-///
-/// ```
-/// use atomsync::{Mutex, MutexGuard, MappedMutexGuard};
-/// let mutex = Mutex::new((1, 2));
-/// let mut second: MappedMutexGuard<'_, i32> = MutexGuard::map(mutex.lock(), |pair| &mut pair.1);
-/// *second += 1;
-/// drop(second);
-/// assert_eq!(*mutex.lock(), (1, 3));
-/// ```
-#[cfg(not(loom))]
-pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawMutex, T>;
-
-/// A guard that owns an `Arc` of its [`Mutex`], from [`Mutex::lock_arc`](lock_api::Mutex::lock_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let mutex = Arc::new(atomsync::Mutex::new(1));
-/// let guard: atomsync::ArcMutexGuard<i32> = mutex.lock_arc();
-/// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
-/// ```
-#[cfg(not(loom))]
-pub type ArcMutexGuard<T> = lock_api::ArcMutexGuard<RawMutex, T>;
-
-/// Creates a [`Mutex`] in a `const` context (same as `Mutex::new`).
-///
-/// ```
-/// static COUNTER: atomsync::Mutex<u32> = atomsync::const_mutex(0);
-/// *COUNTER.lock() += 1;
-/// assert_eq!(*COUNTER.lock(), 1);
-/// ```
-#[cfg(not(loom))]
-pub const fn const_mutex<T>(value: T) -> Mutex<T> {
-    Mutex::new(value)
+impl Default for RawMutex {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -11,7 +11,14 @@
 mod lock_api_impls;
 mod raw;
 
-use crate::shim::AtomicU32;
+#[cfg(not(loom))]
+pub use lock_api_impls::{
+    ArcRwLockReadGuard, ArcRwLockUpgradableReadGuard, ArcRwLockWriteGuard, MappedRwLockReadGuard,
+    MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    const_rwlock,
+};
+
+use crate::shim::{self, AtomicU32};
 pub use raw::RawRwLock;
 use raw::{
     MAX_READERS, READER, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count,
@@ -20,29 +27,18 @@ use raw::{
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
-impl Default for RawRwLock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RawRwLock {
-    /// A new, unlocked lock.
-    ///
-    /// ```
-    /// static LOCK: atomsync::RawRwLock = atomsync::RawRwLock::new();
-    /// assert!(LOCK.try_lock_shared());
-    /// # unsafe { LOCK.unlock_shared() };
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new() -> Self {
-        Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
-    }
-
-    /// A new, unlocked lock (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new() -> Self {
-        Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
+    shim::const_fn! {
+        /// A new, unlocked lock.
+        ///
+        /// ```
+        /// static LOCK: atomsync::RawRwLock = atomsync::RawRwLock::new();
+        /// assert!(LOCK.try_lock_shared());
+        /// # unsafe { LOCK.unlock_shared() };
+        /// ```
+        pub const fn new() -> Self {
+            Self { state: AtomicU32::new(0), writer_notify: AtomicU32::new(0) }
+        }
     }
 
     // ---------------------------------------------------------------- shared (read) locks
@@ -428,142 +424,8 @@ impl RawRwLock {
     }
 }
 
-/// A reader-writer lock protecting a `T`: 8 bytes plus the `T` (std's is 12 plus the `T`).
-///
-/// This is [`lock_api::RwLock`] over [`RawRwLock`], so it has parking_lot's API: `read()`
-/// and `write()` return guards directly (no poisoning), plus `try_*`, timed `try_*_for` /
-/// `try_*_until`, `upgradable_read()` with `upgrade`, `downgrade`, mapped guards and `Arc`
-/// guards. Policy: phase-fair (see [`RawRwLock`]'s module notes in `docs/design.md`): a
-/// waiting writer stops new readers, and a write unlock lets the waiting readers in before
-/// the next writer.
-///
-/// ```
-/// use atomsync::RwLock;
-/// use std::sync::Arc;
-///
-/// let config = Arc::new(RwLock::new(vec![1, 2]));
-/// let reader = {
-///     let config = Arc::clone(&config);
-///     std::thread::spawn(move || config.read().len())
-/// };
-/// config.write().push(3);
-/// assert!(matches!(reader.join().unwrap(), 2 | 3));
-/// assert_eq!(*config.read(), [1, 2, 3]);
-/// ```
-#[cfg(not(loom))]
-pub type RwLock<T> = lock_api::RwLock<RawRwLock, T>;
-
-/// The guard of a read lock on an [`RwLock`]; unlocks on drop.
-///
-/// ```
-/// let lock = atomsync::RwLock::new(5);
-/// let a: atomsync::RwLockReadGuard<'_, i32> = lock.read();
-/// let b = lock.read();
-/// assert_eq!(*a + *b, 10);
-/// ```
-#[cfg(not(loom))]
-pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawRwLock, T>;
-
-/// The guard of the write lock on an [`RwLock`]; unlocks on drop.
-///
-/// ```
-/// let lock = atomsync::RwLock::new(5);
-/// let mut guard: atomsync::RwLockWriteGuard<'_, i32> = lock.write();
-/// *guard += 1;
-/// drop(guard);
-/// assert_eq!(*lock.read(), 6);
-/// ```
-#[cfg(not(loom))]
-pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawRwLock, T>;
-
-/// The guard of the upgradable read lock on an [`RwLock`]: shares with readers, excludes
-/// writers and other upgradable readers, and can be upgraded to a write guard.
-///
-/// ```
-/// use atomsync::{RwLock, RwLockUpgradableReadGuard};
-/// let lock = RwLock::new(1);
-/// let guard = lock.upgradable_read();
-/// assert_eq!(*lock.read(), 1); // readers still get in
-/// let mut writer = RwLockUpgradableReadGuard::upgrade(guard);
-/// *writer = 2;
-/// drop(writer);
-/// assert_eq!(*lock.read(), 2);
-/// ```
-#[cfg(not(loom))]
-pub type RwLockUpgradableReadGuard<'a, T> = lock_api::RwLockUpgradableReadGuard<'a, RawRwLock, T>;
-
-/// A read guard for a part of an [`RwLock`]'s data, from
-/// [`RwLockReadGuard::map`](lock_api::RwLockReadGuard::map).
-///
-/// ```
-/// use atomsync::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
-/// let lock = RwLock::new((1, 2));
-/// let second: MappedRwLockReadGuard<'_, i32> = RwLockReadGuard::map(lock.read(), |pair| &pair.1);
-/// assert_eq!(*second, 2);
-/// ```
-#[cfg(not(loom))]
-pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawRwLock, T>;
-
-/// A write guard for a part of an [`RwLock`]'s data, from
-/// [`RwLockWriteGuard::map`](lock_api::RwLockWriteGuard::map).
-///
-/// ```
-/// use atomsync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
-/// let lock = RwLock::new((1, 2));
-/// let mut second: MappedRwLockWriteGuard<'_, i32> = RwLockWriteGuard::map(lock.write(), |pair| &mut pair.1);
-/// *second += 1;
-/// drop(second);
-/// assert_eq!(*lock.read(), (1, 3));
-/// ```
-#[cfg(not(loom))]
-pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawRwLock, T>;
-
-/// A read guard that owns an `Arc` of its [`RwLock`], from
-/// [`RwLock::read_arc`](lock_api::RwLock::read_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let lock = Arc::new(atomsync::RwLock::new(1));
-/// let guard: atomsync::ArcRwLockReadGuard<i32> = lock.read_arc();
-/// std::thread::spawn(move || assert_eq!(*guard, 1)).join().unwrap();
-/// ```
-#[cfg(not(loom))]
-pub type ArcRwLockReadGuard<T> = lock_api::ArcRwLockReadGuard<RawRwLock, T>;
-
-/// A write guard that owns an `Arc` of its [`RwLock`], from
-/// [`RwLock::write_arc`](lock_api::RwLock::write_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let lock = Arc::new(atomsync::RwLock::new(1));
-/// let mut guard: atomsync::ArcRwLockWriteGuard<i32> = lock.write_arc();
-/// *guard = 2;
-/// drop(guard);
-/// assert_eq!(*lock.read(), 2);
-/// ```
-#[cfg(not(loom))]
-pub type ArcRwLockWriteGuard<T> = lock_api::ArcRwLockWriteGuard<RawRwLock, T>;
-
-/// An upgradable read guard that owns an `Arc` of its [`RwLock`], from
-/// [`RwLock::upgradable_read_arc`](lock_api::RwLock::upgradable_read_arc).
-///
-/// ```
-/// use std::sync::Arc;
-/// let lock = Arc::new(atomsync::RwLock::new(1));
-/// let guard: atomsync::ArcRwLockUpgradableReadGuard<i32> = lock.upgradable_read_arc();
-/// assert_eq!(*guard, 1);
-/// ```
-#[cfg(not(loom))]
-pub type ArcRwLockUpgradableReadGuard<T> = lock_api::ArcRwLockUpgradableReadGuard<RawRwLock, T>;
-
-/// Creates an [`RwLock`] in a `const` context (same as `RwLock::new`).
-///
-/// ```
-/// static TABLE: atomsync::RwLock<[u8; 4]> = atomsync::const_rwlock([0; 4]);
-/// TABLE.write()[0] = 1;
-/// assert_eq!(TABLE.read()[0], 1);
-/// ```
-#[cfg(not(loom))]
-pub const fn const_rwlock<T>(value: T) -> RwLock<T> {
-    RwLock::new(value)
+impl Default for RawRwLock {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -249,6 +249,16 @@ impl RawRwLock {
         self.state.compare_exchange_weak(state, state | flag, Relaxed, Relaxed).map(drop)
     }
 
+    /// The step before a reader or the upgrader sleeps: while `flag` (its waiting flag) is
+    /// clear, a round of `spin` if it has one left; else `set_flag`. `Err` carries the state to
+    /// look at again: re-read after the spin, or the one that failed the CAS.
+    fn spin_or_set_flag(&self, state: u32, flag: u32, spin: &mut SpinWait) -> Result<(), u32> {
+        if state & flag == 0 && spin.spin() {
+            return Err(self.state.load(Relaxed));
+        }
+        self.set_flag(state, flag)
+    }
+
     /// Clears `flags` in one CAS, retried while `proceed(state)` holds, and wakes the threads
     /// asleep on `state` if that cleared READERS_WAITING. Relaxed: only flags change; woken
     /// threads acquire with their own Acquire CAS.
@@ -332,13 +342,8 @@ impl RawRwLock {
             }
 
             // 4. Spin a little while nobody sleeps: a writer's critical section is short.
-            if state & READERS_WAITING == 0 && spin.spin() {
-                state = self.state.load(Relaxed);
-                continue;
-            }
-
             // 5. Say that we sleep, then sleep until the word changes.
-            if let Err(actual) = self.set_flag(state, READERS_WAITING) {
+            if let Err(actual) = self.spin_or_set_flag(state, READERS_WAITING, &mut spin) {
                 state = actual;
                 continue;
             }
@@ -581,11 +586,7 @@ impl RawRwLock {
                 self.upgrade_timed_out();
                 return false;
             }
-            if state & UPGRADING == 0 && spin.spin() {
-                state = self.state.load(Relaxed);
-                continue;
-            }
-            if let Err(actual) = self.set_flag(state, UPGRADING) {
+            if let Err(actual) = self.spin_or_set_flag(state, UPGRADING, &mut spin) {
                 state = actual;
                 continue;
             }

@@ -49,7 +49,7 @@ pub use permit::{OwnedSemaphorePermit, Permit, SemaphorePermit};
 pub use raw::Semaphore;
 
 use crate::futex;
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 use raw::{CLOSED, HEAD, MAX, PERMIT_SHIFT, permits, without_permits};
 use std::fmt;
 use std::sync::Arc;
@@ -123,9 +123,11 @@ error_messages!(TryAcquireError {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One load for both fields, so that they describe the same moment. Relaxed: a snapshot.
+        let state = self.state.load(Relaxed);
         f.debug_struct("Semaphore")
-            .field("available_permits", &self.available_permits())
-            .field("closed", &self.is_closed())
+            .field("available_permits", &(permits(state) as usize))
+            .field("closed", &(state & CLOSED != 0))
             .finish()
     }
 }
@@ -146,25 +148,6 @@ fn too_many_permits(n: usize, total: u32) -> ! {
     )
 }
 
-/// The body of both `Semaphore::new`s: one is a `const fn`, the other (loom's, whose atomics
-/// cannot be built in a `const fn`) is not.
-macro_rules! new_semaphore {
-    ($permits:expr) => {{
-        let permits: usize = $permits;
-        assert!(
-            permits <= Self::MAX_PERMITS,
-            "atomsync::Semaphore::new: more than MAX_PERMITS permits"
-        );
-        Self {
-            state: AtomicU32::new((permits as u32) << PERMIT_SHIFT),
-            head_need: AtomicU32::new(0),
-            queued: AtomicU32::new(0),
-            queue: AtomicU32::new(0),
-            total: AtomicU32::new(permits as u32),
-        }
-    }};
-}
-
 impl Semaphore {
     /// The most permits a semaphore can have — available and held by permits together — and
     /// the most one acquire can ask for: 2^29 - 1 = 536 870 911.
@@ -176,26 +159,31 @@ impl Semaphore {
     /// ```
     pub const MAX_PERMITS: usize = MAX as usize;
 
-    /// A semaphore with `permits` permits.
-    ///
-    /// # Panics
-    /// If `permits` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS) (at compile time in a `const`).
-    /// The limit counts every permit that exists, available or held: see
-    /// [`add_permits`](Self::add_permits).
-    ///
-    /// ```
-    /// static LIMIT: atomsync::Semaphore = atomsync::Semaphore::new(4);
-    /// assert_eq!(LIMIT.available_permits(), 4);
-    /// ```
-    #[cfg(not(loom))]
-    pub const fn new(permits: usize) -> Self {
-        new_semaphore!(permits)
-    }
-
-    /// A semaphore with `permits` permits (loom atomics cannot be built in a `const fn`).
-    #[cfg(loom)]
-    pub fn new(permits: usize) -> Self {
-        new_semaphore!(permits)
+    shim::const_fn! {
+        /// A semaphore with `permits` permits.
+        ///
+        /// # Panics
+        /// If `permits` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS) (at compile time in a
+        /// `const`). The limit counts every permit that exists, available or held: see
+        /// [`add_permits`](Self::add_permits).
+        ///
+        /// ```
+        /// static LIMIT: atomsync::Semaphore = atomsync::Semaphore::new(4);
+        /// assert_eq!(LIMIT.available_permits(), 4);
+        /// ```
+        pub const fn new(permits: usize) -> Self {
+            assert!(
+                permits <= Self::MAX_PERMITS,
+                "atomsync::Semaphore::new: more than MAX_PERMITS permits"
+            );
+            Self {
+                state: AtomicU32::new((permits as u32) << PERMIT_SHIFT),
+                head_need: AtomicU32::new(0),
+                queued: AtomicU32::new(0),
+                queue: AtomicU32::new(0),
+                total: AtomicU32::new(permits as u32),
+            }
+        }
     }
 
     /// The permits available now (a snapshot that may be stale at once).
