@@ -22,8 +22,11 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 
 echo "=== loom models (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS)"
-# --nocapture shows each model's execution count and run time.
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+# --nocapture shows each model's execution count and run time. `-C debug-assertions`: the
+# protocols' debug_assert!s (and overflow checks) hold in every execution loom explores, not
+# only in the ones the debug test runs happen to hit (a mutant that corrupts the mutex word
+# on a rare timeout path is caught only by them).
+RUSTFLAGS="--cfg loom -C debug-assertions" CARGO_TARGET_DIR=target/loom \
     cargo test -p atomsync-loom-tests --release -- --nocapture
 
 echo

@@ -292,11 +292,13 @@ fn timed_wait_races_notify_one_with_a_second_waiter() {
         let untimed = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
-                shared.wait_for_at_least(1);
+                // Wait for a token and take it in one critical section (the timed waiter may
+                // take the first token between two).
                 shared.mutex.lock();
+                shared.wait_while(|value| value < 1);
                 // SAFETY (of the cell access): we hold `mutex`.
                 shared.value.with_mut(|value| unsafe { *value -= 1 });
-                // SAFETY: acquired above.
+                // SAFETY: held (`wait_while` returns with the mutex re-locked).
                 unsafe { shared.mutex.unlock() };
             })
         };
