@@ -19,8 +19,8 @@ fn words_of(semaphore: &Semaphore) -> Vec<u64> {
     (0..std::mem::size_of::<Semaphore>() as u64 / 4).map(|word| start + 4 * word).collect()
 }
 
-/// A head and a queued waiter both asleep; one release of two permits wakes the head, and the
-/// head, served, must wake the queue for the permit it left: nobody else ever will.
+/// A head and two queued waiters asleep; one release of three permits wakes the head, and the
+/// head, served, must wake the queue for the permits it left: nobody else ever will.
 #[test]
 fn a_served_head_wakes_the_queue_for_the_permits_it_leaves() {
     within(|| {
@@ -31,11 +31,20 @@ fn a_served_head_wakes_the_queue_for_the_permits_it_leaves() {
         };
         let (head, head_id) = acquire_one(&semaphore);
         wait_until_asleep_on(head_id, &words_of(&semaphore));
-        let (queued, queued_id) = acquire_one(&semaphore);
-        wait_until_asleep_on(queued_id, &words_of(&semaphore));
-        semaphore.add_permits(2);
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let (waiter, waiter_id) = acquire_one(&semaphore);
+                wait_until_asleep_on(waiter_id, &words_of(&semaphore));
+                waiter
+            })
+            .collect();
+        // The head is woken and takes one; the two permits left are the queue's: both queued
+        // waiters must be woken (one wake each), or one sleeps next to a free permit.
+        semaphore.add_permits(3);
         assert_eq!(head.join().unwrap(), Ok(()));
-        assert_eq!(queued.join().unwrap(), Ok(()));
+        for waiter in queued {
+            assert_eq!(waiter.join().unwrap(), Ok(()));
+        }
         assert_eq!(semaphore.available_permits(), 0);
     });
 }
