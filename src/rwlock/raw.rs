@@ -87,6 +87,7 @@
 use crate::futex;
 use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
@@ -182,7 +183,7 @@ impl RawRwLock {
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
                     if wake_readers {
-                        futex::wake_all(&self.state);
+                        futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     if wake_writer {
                         self.wake_waiting_writer();
@@ -203,7 +204,10 @@ impl RawRwLock {
             // Acquire: pairs with the Release of the read unlocks that drained the count, so
             // their reads happen-before our writes.
             match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    stat!(RwLock, Fast);
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -235,7 +239,7 @@ impl RawRwLock {
         if !blocked(state) {
             return (state, false);
         }
-        futex::wait(&self.writer_notify, seq, deadline);
+        futex::wait(&self.writer_notify, seq, deadline, Primitive::RwLock);
         (self.state.load(Relaxed), true)
     }
 
@@ -268,7 +272,7 @@ impl RawRwLock {
             match self.state.compare_exchange_weak(state, state & !flags, Relaxed, Relaxed) {
                 Ok(_) => {
                     if state & flags & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state);
+                        futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     return;
                 }
@@ -291,7 +295,10 @@ impl RawRwLock {
             }
             // Acquire: as in `lock_shared`.
             match self.state.compare_exchange_weak(state, state + add, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    stat!(RwLock, Fast);
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -300,8 +307,9 @@ impl RawRwLock {
     /// Waits for a read (or upgradable read) lock until `deadline`; false if it passed.
     #[cold]
     pub(super) fn read_contended(&self, deadline: Option<Instant>, upgradable: bool) -> bool {
+        stat!(RwLock, Contended);
         let add = if upgradable { READER | UPGRADABLE } else { READER };
-        let mut spin = SpinWait::new();
+        let mut spin = SpinWait::new(Primitive::RwLock);
         // A futex wake ended one of our sleeps: we may join a running read phase.
         let mut woken = false;
         let mut state = self.state.load(Relaxed);
@@ -312,7 +320,10 @@ impl RawRwLock {
                 let new = (state & !HANDOFF) | (add & UPGRADABLE);
                 // Acquire: pairs with the Release CAS of the write unlock that set HANDOFF.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                    Ok(_) => return true,
+                    Ok(_) => {
+                        stat!(RwLock, HandOff);
+                        return true;
+                    }
                     Err(actual) => state = actual,
                 }
                 continue;
@@ -338,6 +349,7 @@ impl RawRwLock {
             //    are wake-alls, and a HANDOFF was claimed in step 1 first: a timed-out reader
             //    never swallows a wake that another thread needed.
             if futex::deadline_passed(deadline) {
+                stat!(RwLock, Timeout);
                 return false;
             }
 
@@ -347,8 +359,8 @@ impl RawRwLock {
                 state = actual;
                 continue;
             }
-            woken |=
-                futex::wait(&self.state, state | READERS_WAITING, deadline) == futex::Wait::Woken;
+            woken |= futex::wait(&self.state, state | READERS_WAITING, deadline, Primitive::RwLock)
+                == futex::Wait::Woken;
             spin.reset();
             state = self.state.load(Relaxed);
         }
@@ -388,7 +400,8 @@ impl RawRwLock {
     /// Waits for the write lock until `deadline`; false if it passed.
     #[cold]
     pub(super) fn write_contended(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
+        stat!(RwLock, Contended);
+        let mut spin = SpinWait::new(Primitive::RwLock);
         // Once we have set WRITERS_WAITING (or seen it set), other writers may sleep: we set
         // it again when we take the lock, since the unlock that woke us cleared it.
         let mut other_writers_waiting = 0;
@@ -408,6 +421,7 @@ impl RawRwLock {
             // 2. Out of time (checked before spinning: a passed deadline returns at once).
             //    Undo our WRITERS_WAITING (see `writer_timed_out`).
             if futex::deadline_passed(deadline) {
+                stat!(RwLock, Timeout);
                 if other_writers_waiting != 0 {
                     self.writer_timed_out();
                 }
@@ -478,7 +492,7 @@ impl RawRwLock {
         #[cfg(not(atomsync_seeded_bug))]
         self.wake_all_writers();
         if wake_readers {
-            futex::wake_all(&self.state);
+            futex::wake_all(&self.state, Primitive::RwLock);
         }
     }
 
@@ -544,7 +558,7 @@ impl RawRwLock {
             return true;
         }
         // Where the platform cannot tell, release the phantom ourselves (readers then race).
-        futex::wake_all(&self.state) && futex::WAKES_ARE_COUNTED
+        futex::wake_all(&self.state, Primitive::RwLock) && futex::WAKES_ARE_COUNTED
     }
 
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.
@@ -557,7 +571,7 @@ impl RawRwLock {
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
                     if state & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state);
+                        futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     return;
                 }
@@ -569,7 +583,8 @@ impl RawRwLock {
     /// Waits, as the upgradable holder, for the count to drop to 1 until `deadline`.
     #[cold]
     pub(super) fn upgrade_contended(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
+        stat!(RwLock, Contended);
+        let mut spin = SpinWait::new(Primitive::RwLock);
         let mut state = self.state.load(Relaxed);
         loop {
             if count(state) == 1 {
@@ -583,6 +598,7 @@ impl RawRwLock {
             }
             // Out of time (before spinning: a passed deadline returns at once).
             if futex::deadline_passed(deadline) {
+                stat!(RwLock, Timeout);
                 self.upgrade_timed_out();
                 return false;
             }
@@ -612,14 +628,14 @@ impl RawRwLock {
         // Release: pairs with the Acquire load in `write_contended`: a writer that reads the
         // new value sees the state change made before this bump.
         self.writer_notify.fetch_add(1, Release);
-        futex::wake_one(&self.writer_notify)
+        futex::wake_one(&self.writer_notify, Primitive::RwLock)
     }
 
     /// Wakes every writer and the upgrader.
     pub(super) fn wake_all_writers(&self) {
         // Release: as in `wake_writer`.
         self.writer_notify.fetch_add(1, Release);
-        futex::wake_all(&self.writer_notify);
+        futex::wake_all(&self.writer_notify, Primitive::RwLock);
     }
 }
 
