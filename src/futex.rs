@@ -376,18 +376,10 @@ pub(crate) fn wait(
     deadline: Option<Instant>,
     by: Primitive,
 ) -> Wait {
-    #[cfg(feature = "stats")]
-    crate::stats::waiting(by, address(word));
+    stat!(waiting(by, word));
     let wait = imp::wait(word, expected, deadline);
-    #[cfg(feature = "stats")]
-    crate::stats::waited(by, address(word), wait == Wait::Woken, wait == Wait::Returned);
+    stat!(waited(by, word, wait));
     wait
-}
-
-/// The address of a futex word, which names it for the `stats` counters.
-#[cfg(feature = "stats")]
-fn address(word: &AtomicU32) -> usize {
-    word as *const AtomicU32 as usize
 }
 
 /// Whether `wake_one`/`wake_all` really know if they woke anyone (Linux, and the loom model).

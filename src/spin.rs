@@ -63,7 +63,12 @@ impl SpinWait {
     /// then more yields.
     #[cfg(not(loom))]
     pub(crate) const fn idle_worker() -> Self {
-        Self { yield_rounds: IDLE_YIELD_ROUNDS, ..Self::new(Primitive::ThreadPool) }
+        Self {
+            round: 0,
+            yield_rounds: IDLE_YIELD_ROUNDS,
+            #[cfg(feature = "stats")]
+            by: Primitive::ThreadPool,
+        }
     }
 
     /// Spins once; false when the schedule is exhausted and the caller should sleep.

@@ -43,6 +43,10 @@
 //! futex wait (`FUTEX_WAIT`), "woke" a call of the futex wake (`FUTEX_WAKE`) or requeue.
 
 #[cfg(feature = "stats")]
+use crate::futex::Wait;
+#[cfg(feature = "stats")]
+use crate::shim::AtomicU32;
+#[cfg(feature = "stats")]
 use std::cell::Cell;
 #[cfg(feature = "stats")]
 use std::fmt;
@@ -66,8 +70,14 @@ pub(crate) enum Primitive {
 /// primitive in the expression `$by` (`stat!(by => Spin)`). Expands to nothing without the
 /// `stats` feature, so a hook adds no code, no branch and nothing for cargo-mutants to mutate
 /// (it does not look inside macro invocations).
+///
+/// `stat!(waiting(by, word))` and `stat!(waited(by, word, wait))` are the futex layer's hooks
+/// around a wait.
 #[cfg(feature = "stats")]
 macro_rules! stat {
+    ($hook:ident($($argument:expr),*)) => {
+        $crate::stats::$hook($($argument),*)
+    };
     ($primitive:ident, $event:ident $(, $n:expr)?) => {
         stat!($crate::stats::Primitive::$primitive => $event $(, $n)?)
     };
@@ -530,18 +540,23 @@ fn record_first(primitive: Primitive, event: Event, n: u64) {
     block.add_own(primitive, event, n);
 }
 
-/// A futex wait on the word at `address` begins: counts it, and the futile wake-up it ends
-/// if the thread's last wait was woken on the same word in the same operation.
+/// The address of a futex word: its name for `futile_wakeups`.
 #[cfg(feature = "stats")]
-pub(crate) fn waiting(primitive: Primitive, address: usize) {
-    record(primitive, Event::FutexWait, 1);
-    record(primitive, Event::FutileWakeup, u64::from(WOKEN_ON.get() == address));
+fn address(word: &AtomicU32) -> usize {
+    word as *const AtomicU32 as usize
 }
 
-/// The futex wait on the word at `address` returned (`woken`: a wake ended its sleep;
-/// `returned`: it did not sleep).
+/// A futex wait on `word` begins: counts it, and the futile wake-up it ends if the thread's
+/// last wait was woken on the same word in the same operation.
 #[cfg(feature = "stats")]
-pub(crate) fn waited(primitive: Primitive, address: usize, woken: bool, returned: bool) {
-    record(primitive, Event::FutileWait, u64::from(returned));
-    WOKEN_ON.set(if woken { address } else { 0 });
+pub(crate) fn waiting(primitive: Primitive, word: &AtomicU32) {
+    record(primitive, Event::FutexWait, 1);
+    record(primitive, Event::FutileWakeup, u64::from(WOKEN_ON.get() == address(word)));
+}
+
+/// The futex wait on `word` returned `wait`.
+#[cfg(feature = "stats")]
+pub(crate) fn waited(primitive: Primitive, word: &AtomicU32, wait: Wait) {
+    record(primitive, Event::FutileWait, u64::from(wait == Wait::Returned));
+    WOKEN_ON.set(if wait == Wait::Woken { address(word) } else { 0 });
 }
