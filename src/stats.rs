@@ -231,6 +231,10 @@ impl Counters {
         ]
     }
 
+    fn to_array(self) -> [u64; EVENTS] {
+        self.fields().map(|(_, value)| value)
+    }
+
     fn from_array(counts: &[u64; EVENTS]) -> Self {
         let count = |event: Event| counts[event as usize];
         Self {
@@ -248,6 +252,47 @@ impl Counters {
             jobs: count(Event::Job),
             steals: count(Event::Steal),
         }
+    }
+}
+
+/// Counter by counter: the sum of two runs' counts.
+///
+/// ```
+/// let profile = atomsync::stats::snapshot();
+/// assert_eq!((profile.mutex + profile.mutex).fast, 2 * profile.mutex.fast);
+/// ```
+#[cfg(feature = "stats")]
+impl std::ops::Add for Counters {
+    type Output = Counters;
+
+    fn add(self, other: Counters) -> Counters {
+        let (mut sum, other) = (self.to_array(), other.to_array());
+        sum.iter_mut().zip(other).for_each(|(sum, other)| *sum = sum.wrapping_add(other));
+        Counters::from_array(&sum)
+    }
+}
+
+/// Counter by counter: what happened between an earlier snapshot (`other`) and this one
+/// (saturating at 0, for snapshots given in the wrong order or across a [`reset`]).
+///
+/// ```
+/// use atomsync::stats;
+///
+/// let before = stats::snapshot();
+/// drop(atomsync::Mutex::new(()).lock());
+/// assert!((stats::snapshot() - before).mutex.fast >= 1);
+/// ```
+#[cfg(feature = "stats")]
+impl std::ops::Sub for Counters {
+    type Output = Counters;
+
+    fn sub(self, other: Counters) -> Counters {
+        let (mut difference, other) = (self.to_array(), other.to_array());
+        difference
+            .iter_mut()
+            .zip(other)
+            .for_each(|(value, other)| *value = value.saturating_sub(other));
+        Counters::from_array(&difference)
     }
 }
 
@@ -293,6 +338,55 @@ impl Profile {
             ("Semaphore", self.semaphore),
             ("ThreadPool", self.pool),
         ]
+    }
+}
+
+#[cfg(feature = "stats")]
+impl Profile {
+    /// Applies `op` to each primitive's counters of `self` and `other`.
+    fn zip(self, other: Profile, op: impl Fn(Counters, Counters) -> Counters) -> Profile {
+        Profile {
+            mutex: op(self.mutex, other.mutex),
+            rwlock: op(self.rwlock, other.rwlock),
+            condvar: op(self.condvar, other.condvar),
+            semaphore: op(self.semaphore, other.semaphore),
+            pool: op(self.pool, other.pool),
+        }
+    }
+}
+
+/// Primitive by primitive, counter by counter: the sum of two runs' profiles (for example
+/// the runs of a benchmark, each between a [`reset`] and a [`snapshot`]).
+///
+/// ```
+/// let profile = atomsync::stats::snapshot();
+/// assert_eq!((profile + profile).rwlock.fast, 2 * profile.rwlock.fast);
+/// ```
+#[cfg(feature = "stats")]
+impl std::ops::Add for Profile {
+    type Output = Profile;
+
+    fn add(self, other: Profile) -> Profile {
+        self.zip(other, |a, b| a + b)
+    }
+}
+
+/// What happened between an earlier snapshot (`other`) and this one (see [`Counters`]'
+/// `Sub`): an alternative to [`reset`] that leaves the totals alone for other readers.
+///
+/// ```
+/// use atomsync::stats;
+///
+/// let before = stats::snapshot();
+/// drop(atomsync::RwLock::new(()).read());
+/// assert!((stats::snapshot() - before).rwlock.fast >= 1);
+/// ```
+#[cfg(feature = "stats")]
+impl std::ops::Sub for Profile {
+    type Output = Profile;
+
+    fn sub(self, other: Profile) -> Profile {
+        self.zip(other, |a, b| a - b)
     }
 }
 
