@@ -132,7 +132,7 @@ fn print_fairness(figures: &Figures) {
 }
 
 /// A Markdown separator row matching `header`'s columns.
-fn separator(header: &str) -> String {
+pub fn separator(header: &str) -> String {
     header
         .split('|')
         .map(|cell| {
