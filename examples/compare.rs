@@ -140,6 +140,8 @@ struct Options {
     plot: Option<PathBuf>,
     /// `--profile`: records atomsync's contention counters (feature `stats`).
     profile: Option<Rc<Recorder>>,
+    /// `--only NAME`: measure only that implementation (for `strace`/`perf` of one of them).
+    only: Option<String>,
 }
 
 const OPTIONS_HELP: &str = "compare: quick contention comparison of atomsync vs std and parking_lot
@@ -155,6 +157,8 @@ OPTIONS:
     --cs KIND            critical section: `tiny` (increment; default) or `<N>ns`
                          (increment + ~N ns of arithmetic inside, ~2N ns outside), e.g. 100ns
     --plot DIR           also write one SVG chart per workload into DIR (created if missing)
+    --only NAME          measure only the implementation NAME (a column name, e.g. parking_lot),
+                         to look at one of them with strace or perf (mutex, rwlock, semaphore)
     --profile            also print atomsync's contention counters per 1 000 operations (needs
                          the stats feature: cargo run --release --features stats --example ...)
     -h, --help           print this help
@@ -216,6 +220,7 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
         critical_section: CriticalSection::Tiny,
         plot: None,
         profile: None,
+        only: None,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -244,6 +249,7 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
             "--runs" => options.plan.runs = positive(flag, &value?)?,
             "--cs" => options.critical_section = parse_critical_section(&value?)?,
             "--plot" => options.plot = Some(PathBuf::from(value?)),
+            "--only" => options.only = Some(value?),
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
@@ -319,7 +325,7 @@ fn compare_mutex(options: &Options) -> Vec<Chart> {
         mutex_contender::<parking_lot::Mutex<u64>>(work),
     ];
     let title = format!("contended Mutex, {}", options.critical_section.describe());
-    let figures = compare_throughput(&title, &contenders, &options.plan);
+    let figures = compare(&title, contenders, options);
     print_profile(options, &title, &["Mutex"]);
     vec![Chart::throughput(format!("mutex-{}", cs_slug(options.critical_section)), figures)]
 }
@@ -359,7 +365,7 @@ fn compare_rwlock(options: &Options) -> Vec<Chart> {
             100 - read_percent,
             options.critical_section.describe()
         );
-        let figures = compare_throughput(&title, &contenders, &options.plan);
+        let figures = compare(&title, contenders, options);
         print_profile(options, &title, &["RwLock"]);
         let file = format!("rwlock-read{read_percent}-{}", cs_slug(options.critical_section));
         charts.push(Chart::throughput(file, figures));
@@ -376,7 +382,7 @@ fn compare_semaphore(options: &Options) -> Vec<Chart> {
             semaphore_contender::<async_lock::Semaphore>(permits),
         ];
         let title = format!("Semaphore of {permits} permit(s), acquire + 4 spins held + release");
-        let figures = compare_throughput(&title, &contenders, &options.plan);
+        let figures = compare(&title, contenders, options);
         print_profile(options, &title, &["Semaphore"]);
         charts.push(Chart::throughput(format!("semaphore-{permits}-permits"), figures));
     }
@@ -496,6 +502,22 @@ fn compare_condvar(options: &Options) -> Vec<Chart> {
         recorder.print("condvar workloads", &["Condvar", "Mutex"], per);
     }
     Vec::new()
+}
+
+/// `compare_throughput` of `contenders`, or of the one `--only` names.
+fn compare(title: &str, contenders: [Contender; 3], options: &Options) -> support::table::Figures {
+    let chosen: Vec<Contender> = match &options.only {
+        Some(only) => contenders.into_iter().filter(|contender| contender.name == only).collect(),
+        None => contenders.into(),
+    };
+    if chosen.is_empty() {
+        eprintln!(
+            "error: --only {}: no implementation of that name here",
+            options.only.as_deref().unwrap_or("")
+        );
+        std::process::exit(2);
+    }
+    compare_throughput(title, &chosen, &options.plan)
 }
 
 /// With `--profile`, `contender` (atomsync's) runs between a reset and a snapshot of the
