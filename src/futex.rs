@@ -378,7 +378,7 @@ pub(crate) fn wait(
 ) -> Wait {
     stat!(waiting(by, word));
     let wait = imp::wait(word, expected, deadline);
-    stat!(waited(by, word, wait));
+    stat!(waited(by, word, wait == Wait::Woken, wait == Wait::Returned));
     wait
 }
 

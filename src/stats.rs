@@ -43,8 +43,6 @@
 //! futex wait (`FUTEX_WAIT`), "woke" a call of the futex wake (`FUTEX_WAKE`) or requeue.
 
 #[cfg(feature = "stats")]
-use crate::futex::Wait;
-#[cfg(feature = "stats")]
 use crate::shim::AtomicU32;
 #[cfg(feature = "stats")]
 use std::cell::Cell;
@@ -71,8 +69,8 @@ pub(crate) enum Primitive {
 /// `stats` feature, so a hook adds no code, no branch and nothing for cargo-mutants to mutate
 /// (it does not look inside macro invocations).
 ///
-/// `stat!(waiting(by, word))` and `stat!(waited(by, word, wait))` are the futex layer's hooks
-/// around a wait.
+/// `stat!(waiting(by, word))` and `stat!(waited(by, word, woken, returned))` are the futex
+/// layer's hooks around a wait.
 #[cfg(feature = "stats")]
 macro_rules! stat {
     ($hook:ident($($argument:expr),*)) => {
@@ -648,9 +646,9 @@ pub(crate) fn waiting(primitive: Primitive, word: &AtomicU32) {
     record(primitive, Event::FutileWakeup, u64::from(WOKEN_ON.get() == address(word)));
 }
 
-/// The futex wait on `word` returned `wait`.
+/// The futex wait on `word` returned: `woken` by a wake, or `returned` without sleeping.
 #[cfg(feature = "stats")]
-pub(crate) fn waited(primitive: Primitive, word: &AtomicU32, wait: Wait) {
-    record(primitive, Event::FutileWait, u64::from(wait == Wait::Returned));
-    WOKEN_ON.set(if wait == Wait::Woken { address(word) } else { 0 });
+pub(crate) fn waited(primitive: Primitive, word: &AtomicU32, woken: bool, returned: bool) {
+    record(primitive, Event::FutileWait, u64::from(returned));
+    WOKEN_ON.set(if woken { address(word) } else { 0 });
 }
