@@ -1,6 +1,6 @@
 //! Uncontended round trips, one loop per primitive, for counting instructions with callgrind:
-//! the figures in `docs/benchmarks.md` (the mutex's 4 instructions per lock + unlock) and the
-//! check that the `stats` feature costs nothing when it is off.
+//! the check that the `stats` feature costs nothing when it is off, and what it costs when on
+//! (`docs/benchmarks.md`, "Contention profile").
 //!
 //! ```text
 //! cargo build --release --example uncontended            # and again with --features stats
