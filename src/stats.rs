@@ -2,17 +2,24 @@
 //! yielded, slept in the futex, woke sleepers (and how many of those wakes were futile),
 //! handed over and timed out, summed over every thread of the process.
 //!
-//! ```
-//! use atomsync::{Mutex, stats};
-//!
-//! stats::reset();
-//! let counter = Mutex::new(0);
-//! *counter.lock() += 1;
-//! let profile = stats::snapshot();
-//! assert_eq!(profile.mutex.fast, 1);
-//! assert_eq!(profile.mutex.futex_waits, 0);
-//! println!("{profile}"); // a table, one row per primitive
-//! ```
+// The example only with the feature: without it this module is private and has no API, but
+// rustdoc would still run its module doc's example.
+#![cfg_attr(
+    feature = "stats",
+    doc = r#"
+```
+use atomsync::{Mutex, stats};
+
+stats::reset();
+let counter = Mutex::new(0);
+*counter.lock() += 1;
+let profile = stats::snapshot();
+assert_eq!(profile.mutex.fast, 1);
+assert_eq!(profile.mutex.futex_waits, 0);
+println!("{profile}"); // a table, one row per primitive
+```
+"#
+)]
 //!
 //! Go's mutex profile says *where* goroutines waited and parking_lot's deadlock detector says
 //! *who* waits for whom; this says what the waiting cost in system calls and CPU: a futex wait
