@@ -601,7 +601,7 @@ mod tests {
         assert!(all < WAITER);
         // The flags never read as waiters, and the count reads back whole.
         assert_eq!(waiters(all), 0);
-        assert_eq!(waiters(all | 3 * WAITER), 3);
+        assert_eq!(waiters(all | (3 * WAITER)), 3);
     }
 
     #[test]
