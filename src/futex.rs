@@ -393,8 +393,7 @@ pub(crate) const WAKES_ARE_COUNTED: bool = cfg!(any(target_os = "linux", loom));
 #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
 pub(crate) fn wake_one(word: &AtomicU32, by: Primitive) -> bool {
     let woke = imp::wake_one(word);
-    stat!(by => FutexWake);
-    stat!(by => EmptyWake, !woke && WAKES_ARE_COUNTED);
+    stat!(woke(by, woke, WAKES_ARE_COUNTED));
     woke
 }
 
@@ -404,8 +403,7 @@ pub(crate) fn wake_one(word: &AtomicU32, by: Primitive) -> bool {
 #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
 pub(crate) fn wake_all(word: &AtomicU32, by: Primitive) -> bool {
     let woke = imp::wake_all(word);
-    stat!(by => FutexWake);
-    stat!(by => EmptyWake, !woke && WAKES_ARE_COUNTED);
+    stat!(woke(by, woke, WAKES_ARE_COUNTED));
     woke
 }
 

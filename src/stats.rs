@@ -76,8 +76,8 @@ pub(crate) enum Primitive {
 /// `stats` feature, so a hook adds no code, no branch and nothing for cargo-mutants to mutate
 /// (it does not look inside macro invocations).
 ///
-/// `stat!(waiting(by, word))` and `stat!(waited(by, word, woken, returned))` are the futex
-/// layer's hooks around a wait.
+/// `stat!(waiting(by, word))`, `stat!(waited(by, word, woken, returned))` and
+/// `stat!(woke(by, woke, counted))` are the futex layer's hooks around a wait and after a wake.
 #[cfg(feature = "stats")]
 macro_rules! stat {
     ($hook:ident($($argument:expr),*)) => {
@@ -199,6 +199,24 @@ pub struct Counters {
     pub steals: u64,
 }
 
+/// The names of [`Counters`]' fields in the table, in their order (that of `Event`).
+#[cfg(feature = "stats")]
+const FIELD_NAMES: [&str; EVENTS] = [
+    "fast",
+    "contended",
+    "hand-offs",
+    "timeouts",
+    "spins",
+    "yields",
+    "futex waits",
+    "futile waits",
+    "futile wake-ups",
+    "futex wakes",
+    "empty wakes",
+    "jobs",
+    "steals",
+];
+
 #[cfg(feature = "stats")]
 impl Counters {
     /// The system calls counted: futex waits, futex wakes, yields.
@@ -219,25 +237,26 @@ impl Counters {
     /// assert_eq!(fields[0].0, "fast");
     /// ```
     pub fn fields(&self) -> [(&'static str, u64); EVENTS] {
-        [
-            ("fast", self.fast),
-            ("contended", self.contended),
-            ("hand-offs", self.handoffs),
-            ("timeouts", self.timeouts),
-            ("spins", self.spins),
-            ("yields", self.yields),
-            ("futex waits", self.futex_waits),
-            ("futile waits", self.futile_waits),
-            ("futile wake-ups", self.futile_wakeups),
-            ("futex wakes", self.futex_wakes),
-            ("empty wakes", self.empty_wakes),
-            ("jobs", self.jobs),
-            ("steals", self.steals),
-        ]
+        let values = self.to_array();
+        std::array::from_fn(|field| (FIELD_NAMES[field], values[field]))
     }
 
     fn to_array(self) -> [u64; EVENTS] {
-        self.fields().map(|(_, value)| value)
+        [
+            self.fast,
+            self.contended,
+            self.handoffs,
+            self.timeouts,
+            self.spins,
+            self.yields,
+            self.futex_waits,
+            self.futile_waits,
+            self.futile_wakeups,
+            self.futex_wakes,
+            self.empty_wakes,
+            self.jobs,
+            self.steals,
+        ]
     }
 
     fn from_array(counts: &[u64; EVENTS]) -> Self {
@@ -336,13 +355,9 @@ impl Profile {
     /// assert_eq!(profile.rows()[0], ("Mutex", profile.mutex));
     /// ```
     pub fn rows(&self) -> [(&'static str, Counters); PRIMITIVES] {
-        [
-            ("Mutex", self.mutex),
-            ("RwLock", self.rwlock),
-            ("Condvar", self.condvar),
-            ("Semaphore", self.semaphore),
-            ("ThreadPool", self.pool),
-        ]
+        let names = ["Mutex", "RwLock", "Condvar", "Semaphore", "ThreadPool"];
+        let counters = [self.mutex, self.rwlock, self.condvar, self.semaphore, self.pool];
+        std::array::from_fn(|row| (names[row], counters[row]))
     }
 }
 
@@ -653,9 +668,31 @@ pub(crate) fn waiting(primitive: Primitive, word: &AtomicU32) {
     record(primitive, Event::FutileWakeup, u64::from(WOKEN_ON.get() == address(word)));
 }
 
+/// A futex wake call returned `woke` (true where the platform cannot tell: `counted` false).
+#[cfg(feature = "stats")]
+pub(crate) fn woke(primitive: Primitive, woke: bool, counted: bool) {
+    record(primitive, Event::FutexWake, 1);
+    record(primitive, Event::EmptyWake, u64::from(!woke && counted));
+}
+
 /// The futex wait on `word` returned: `woken` by a wake, or `returned` without sleeping.
 #[cfg(feature = "stats")]
 pub(crate) fn waited(primitive: Primitive, word: &AtomicU32, woken: bool, returned: bool) {
     record(primitive, Event::FutileWait, u64::from(returned));
     WOKEN_ON.set(if woken { address(word) } else { 0 });
+}
+
+#[cfg(all(test, feature = "stats"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_names_and_events_are_in_one_order() {
+        let counts: [u64; EVENTS] = std::array::from_fn(|event| event as u64 + 1);
+        let counters = Counters::from_array(&counts);
+        assert_eq!(counters.to_array(), counts);
+        assert_eq!(counters.fields()[Event::Job as usize], ("jobs", Event::Job as u64 + 1));
+        assert_eq!(counters.fields()[Event::FutileWakeup as usize].0, "futile wake-ups");
+        assert_eq!((counters.handoffs, counters.steals), (3, 13));
+    }
 }
