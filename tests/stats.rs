@@ -15,18 +15,19 @@ mod common;
 
 use atomsync::stats::{self, Counters, Profile};
 use atomsync::{Mutex, RawCondvar, RawMutex, RwLock, Semaphore, ThreadPool};
-use std::sync::{Arc, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{spawn_watched, wait_until_asleep_on, wait_until_asleep_on_rwlock, within};
 
-/// Takes this file's turn lock and resets the profile: the counters are process-wide.
-fn serial() -> MutexGuard<'static, ()> {
+/// Runs `test` on its own thread under [`within`]'s deadlock bound, alone: it takes this
+/// file's turn lock and resets the profile first (the counters are process-wide).
+fn isolated(test: impl FnOnce() + Send + 'static) {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     stats::reset();
-    turn
+    within(test);
 }
 
 /// The address of a mutex's futex word.
@@ -46,26 +47,24 @@ fn assert_only(profile: &Profile, keep: &str) {
 
 #[test]
 fn an_uncontended_lock_is_one_fast_acquisition_and_no_system_call() {
-    let _turn = serial();
-    let mutex = Mutex::new(0);
-    *mutex.lock() += 1;
-    let profile = stats::snapshot();
-    let counted: Vec<_> = profile.mutex.fields().into_iter().filter(|field| field.1 != 0).collect();
-    assert_eq!(counted, [("fast", 1)], "\n{profile}");
-    assert_only(&profile, "Mutex");
+    isolated(|| {
+        let mutex = Mutex::new(0);
+        *mutex.lock() += 1;
+        let profile = stats::snapshot();
+        let counted: Vec<_> =
+            profile.mutex.fields().into_iter().filter(|field| field.1 != 0).collect();
+        assert_eq!(counted, [("fast", 1)], "\n{profile}");
+        assert_only(&profile, "Mutex");
+    });
 }
 
 #[test]
 fn a_blocked_locker_spins_sleeps_and_is_woken() {
-    let _turn = serial();
-    within(|| {
-        let mutex = Arc::new(Mutex::new(0));
-        let guard = mutex.lock();
-        let (locker, locker_id) = {
-            let mutex = Arc::clone(&mutex);
-            spawn_watched(move || *mutex.lock() += 1)
-        };
-        wait_until_asleep_on(locker_id, &[word_of(&mutex)]);
+    isolated(|| {
+        static LOCK: Mutex<i32> = atomsync::const_mutex(0);
+        let guard = LOCK.lock();
+        let (locker, locker_id) = spawn_watched(|| *LOCK.lock() += 1);
+        wait_until_asleep_on(locker_id, &[word_of(&LOCK)]);
         drop(guard);
         locker.join().unwrap();
         let mutex = stats::snapshot().mutex;
@@ -80,65 +79,63 @@ fn a_blocked_locker_spins_sleeps_and_is_woken() {
 
 #[test]
 fn a_timed_lock_that_gives_up_counts_a_timeout() {
-    let _turn = serial();
-    let mutex = Arc::new(Mutex::new(()));
-    let guard = mutex.lock();
-    let waiter = {
-        let mutex = Arc::clone(&mutex);
-        thread::spawn(move || mutex.try_lock_for(Duration::from_millis(20)).is_some())
-    };
-    assert!(!waiter.join().unwrap());
-    drop(guard);
-    let mutex = stats::snapshot().mutex;
-    assert_eq!((mutex.fast, mutex.contended, mutex.timeouts), (1, 1, 1), "{mutex:?}");
-    // A zero timeout on a held lock gives up before the spin schedule (and counts as one).
-    stats::reset();
-    let _held = {
-        let raw = RawMutex::new();
-        raw.lock();
-        assert!(!raw.try_lock_until(Some(Instant::now())));
-        raw
-    };
-    let mutex = stats::snapshot().mutex;
-    assert_eq!((mutex.contended, mutex.timeouts, mutex.spins, mutex.yields), (1, 1, 0, 0));
+    isolated(|| {
+        let mutex = Arc::new(Mutex::new(()));
+        let guard = mutex.lock();
+        let waiter = {
+            let mutex = Arc::clone(&mutex);
+            thread::spawn(move || mutex.try_lock_for(Duration::from_millis(20)).is_some())
+        };
+        assert!(!waiter.join().unwrap());
+        drop(guard);
+        let mutex = stats::snapshot().mutex;
+        assert_eq!((mutex.fast, mutex.contended, mutex.timeouts), (1, 1, 1), "{mutex:?}");
+        // A zero timeout on a held lock gives up before the spin schedule (and counts as one).
+        stats::reset();
+        let _held = {
+            let raw = RawMutex::new();
+            raw.lock();
+            assert!(!raw.try_lock_until(Some(Instant::now())));
+            raw
+        };
+        let mutex = stats::snapshot().mutex;
+        assert_eq!((mutex.contended, mutex.timeouts, mutex.spins, mutex.yields), (1, 1, 0, 0));
+    });
 }
 
 #[test]
 fn reset_zeroes_and_counts_start_again() {
-    let _turn = serial();
-    let mutex = Mutex::new(());
-    for _ in 0..5 {
+    isolated(|| {
+        let mutex = Mutex::new(());
+        for _ in 0..5 {
+            drop(mutex.lock());
+        }
+        assert_eq!(stats::snapshot().mutex.fast, 5);
+        stats::reset();
+        assert_eq!(stats::snapshot(), Profile::default());
         drop(mutex.lock());
-    }
-    assert_eq!(stats::snapshot().mutex.fast, 5);
-    stats::reset();
-    assert_eq!(stats::snapshot(), Profile::default());
-    drop(mutex.lock());
-    assert_eq!(stats::snapshot().mutex.fast, 1);
+        assert_eq!(stats::snapshot().mutex.fast, 1);
+    });
 }
 
 #[test]
 fn threads_that_exited_still_count_and_their_blocks_are_reused() {
-    let _turn = serial();
-    let mutex = Arc::new(Mutex::new(()));
-    for round in 1..=3 {
-        let mutex = Arc::clone(&mutex);
-        thread::spawn(move || (0..10).for_each(|_| drop(mutex.lock()))).join().unwrap();
-        assert_eq!(stats::snapshot().mutex.fast, 10 * round);
-    }
+    isolated(|| {
+        let mutex = Arc::new(Mutex::new(()));
+        for round in 1..=3 {
+            let mutex = Arc::clone(&mutex);
+            thread::spawn(move || (0..10).for_each(|_| drop(mutex.lock()))).join().unwrap();
+            assert_eq!(stats::snapshot().mutex.fast, 10 * round);
+        }
+    });
 }
 
 #[test]
 fn a_write_unlock_hands_over_to_a_sleeping_reader() {
-    let _turn = serial();
-    within(|| {
+    isolated(|| {
         let lock = Arc::new(RwLock::new(0));
         let writer = lock.write();
-        let (reader, reader_id) = {
-            let lock = Arc::clone(&lock);
-            spawn_watched(move || *lock.read())
-        };
-        wait_until_asleep_on_rwlock(reader_id, &lock);
+        let reader = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.read());
         drop(writer);
         reader.join().unwrap();
         let rwlock = stats::snapshot().rwlock;
@@ -149,18 +146,11 @@ fn a_write_unlock_hands_over_to_a_sleeping_reader() {
 
 #[test]
 fn a_writer_woken_for_an_upgrade_goes_back_to_sleep_a_futile_wake_up() {
-    let _turn = serial();
-    within(|| {
+    isolated(|| {
         let lock = Arc::new(RwLock::new(0));
-        let reader = lock.read();
-        let upgradable = lock.upgradable_read_arc();
-        let spawn = |body: fn(&RwLock<i32>)| {
-            let lock = Arc::clone(&lock);
-            spawn_watched(move || body(&lock))
-        };
+        let (reader, upgradable) = (lock.read(), lock.upgradable_read_arc());
         // A writer sleeps behind the two readers...
-        let (writer, writer_id) = spawn(|lock| *lock.write() += 1);
-        wait_until_asleep_on_rwlock(writer_id, &lock);
+        let writer = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
         // ... and so does the upgrade, on the same word.
         // It holds the write lock until the writer has gone back to sleep (counted as the
         // wait begins), so that the writer cannot find the lock free in between.
@@ -187,17 +177,13 @@ fn a_writer_woken_for_an_upgrade_goes_back_to_sleep_a_futile_wake_up() {
 
 #[test]
 fn a_sleeping_head_waiter_is_handed_the_permits() {
-    let _turn = serial();
-    within(|| {
-        let semaphore = Arc::new(Semaphore::new(0));
-        let (waiter, waiter_id) = {
-            let semaphore = Arc::clone(&semaphore);
-            spawn_watched(move || semaphore.acquire().unwrap().forget())
-        };
+    isolated(|| {
+        static SEMAPHORE: Semaphore = Semaphore::new(0);
+        let (waiter, waiter_id) = spawn_watched(|| SEMAPHORE.acquire().unwrap().forget());
         // The head sleeps on one of the semaphore's five words (its `state`).
-        let state = Arc::as_ptr(&semaphore) as u64;
+        let state = &SEMAPHORE as *const Semaphore as u64;
         wait_until_asleep_on(waiter_id, &[state, state + 4, state + 8, state + 12, state + 16]);
-        semaphore.add_permits(1);
+        SEMAPHORE.add_permits(1);
         waiter.join().unwrap();
         let counters = stats::snapshot().semaphore;
         assert_eq!((counters.fast, counters.contended, counters.handoffs), (0, 1, 1));
@@ -205,28 +191,28 @@ fn a_sleeping_head_waiter_is_handed_the_permits() {
         assert!(counters.spins >= 3 && counters.yields >= 7, "{counters:?}");
         assert_eq!(counters.timeouts, 0);
         // A timed acquire that gives up.
-        assert!(semaphore.acquire_for(Duration::from_millis(5)).is_err());
+        assert!(SEMAPHORE.acquire_for(Duration::from_millis(5)).is_err());
         assert_eq!(stats::snapshot().semaphore.timeouts, 1);
     });
 }
 
 #[test]
 fn close_wakes_both_words_and_nobody_is_there_two_empty_wakes() {
-    let _turn = serial();
-    let semaphore = Semaphore::new(1);
-    drop(semaphore.try_acquire().unwrap());
-    semaphore.close();
-    let counters = stats::snapshot().semaphore;
-    assert_eq!((counters.fast, counters.futex_wakes), (1, 2), "{counters:?}");
-    if cfg!(target_os = "linux") {
-        assert_eq!(counters.empty_wakes, 2, "{counters:?}");
-    }
+    isolated(|| {
+        let semaphore = Semaphore::new(1);
+        drop(semaphore.try_acquire().unwrap());
+        semaphore.close();
+        let counters = stats::snapshot().semaphore;
+        assert_eq!((counters.fast, counters.futex_wakes), (1, 2), "{counters:?}");
+        if cfg!(target_os = "linux") {
+            assert_eq!(counters.empty_wakes, 2, "{counters:?}");
+        }
+    });
 }
 
 #[test]
 fn condvar_notifies_waits_timeouts_and_requeues() {
-    let _turn = serial();
-    within(|| {
+    isolated(|| {
         // Nobody waits: no system call.
         let condvar = RawCondvar::new();
         assert!(!condvar.notify_one());
@@ -251,8 +237,7 @@ fn condvar_notifies_waits_timeouts_and_requeues() {
 
 #[test]
 fn notify_all_requeues_the_other_sleepers_onto_the_mutex() {
-    let _turn = serial();
-    within(|| {
+    isolated(|| {
         let pair = Arc::new((RawMutex::new(), RawCondvar::new()));
         let condvar_word = &pair.1 as *const RawCondvar as u64;
         let waiters: Vec<_> = (0..3)
@@ -284,8 +269,7 @@ fn notify_all_requeues_the_other_sleepers_onto_the_mutex() {
 
 #[test]
 fn a_pool_counts_its_jobs_and_its_idle_workers_sleep() {
-    let _turn = serial();
-    within(|| {
+    isolated(|| {
         let pool = ThreadPool::new(2);
         for _ in 0..100 {
             pool.execute(|| {});
@@ -329,17 +313,18 @@ fn a_pool_counts_its_jobs_and_its_idle_workers_sleep() {
 
 #[test]
 fn the_table_has_a_row_per_primitive_and_dashes_where_a_counter_does_not_apply() {
-    let _turn = serial();
-    let table = stats::snapshot().to_string();
-    let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 2 + 5, "{table}");
-    assert!(lines[0].starts_with("| primitive") && lines[0].contains("futile wake-ups"));
-    for (line, name) in lines[2..].iter().zip(["Mutex", "RwLock", "Condvar", "Semaphore"]) {
-        assert!(line.starts_with(&format!("| {name}")), "{line}");
-    }
-    // The pool has no fast path; the mutex has no jobs.
-    let pool: Vec<&str> = lines[6].split('|').map(str::trim).collect();
-    assert_eq!((pool[1], pool[2], pool[13]), ("ThreadPool", "-", "0"), "{table}");
-    let mutex: Vec<&str> = lines[2].split('|').map(str::trim).collect();
-    assert_eq!((mutex[2], mutex[13]), ("0", "-"), "{table}");
+    isolated(|| {
+        let table = stats::snapshot().to_string();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2 + 5, "{table}");
+        assert!(lines[0].starts_with("| primitive") && lines[0].contains("futile wake-ups"));
+        for (line, name) in lines[2..].iter().zip(["Mutex", "RwLock", "Condvar", "Semaphore"]) {
+            assert!(line.starts_with(&format!("| {name}")), "{line}");
+        }
+        // The pool has no fast path; the mutex has no jobs.
+        let pool: Vec<&str> = lines[6].split('|').map(str::trim).collect();
+        assert_eq!((pool[1], pool[2], pool[13]), ("ThreadPool", "-", "0"), "{table}");
+        let mutex: Vec<&str> = lines[2].split('|').map(str::trim).collect();
+        assert_eq!((mutex[2], mutex[13]), ("0", "-"), "{table}");
+    });
 }
