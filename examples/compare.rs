@@ -5,6 +5,7 @@
 //! cargo run --release --example compare -- --cs 100ns         # ~100 ns inside, ~200 ns outside
 //! cargo run --release --example compare -- --primitive starvation
 //! cargo run --release --example compare -- --primitive all --plot docs/img   # charts too
+//! cargo run --release --features stats --example compare -- --profile  # + atomsync's counters
 //! cargo run --release --example compare -- --help
 //! ```
 //!
@@ -29,15 +30,23 @@ mod support;
 #[path = "compare/plot.rs"]
 mod plot;
 
+#[path = "compare/profile.rs"]
+mod profile;
+
 use plot::Chart;
+use profile::{Per, Recorder};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
-use support::harness::{interleaved, median, runs_text, time_it};
+use support::condvar::{
+    AtomsyncPair, CondvarPair, ParkingLotPair, StdPair, WAITERS, notify_all_rounds, ping_pong,
+};
+use support::harness::{Sample, interleaved, median, runs_text, time_it};
 use support::mutex::{CriticalSection, Work, calibrate_spin_work, mutex_contender};
 use support::pool::{PoolCase, Pools, SCOPE_TASKS, pool_workloads};
 use support::rwlock::{RWLOCK_MIXES, rwlock_contender};
 use support::semaphore::{CondvarSemaphore, semaphore_contender};
-use support::table::{Plan, compare_throughput};
+use support::table::{Contender, Plan, compare_throughput, format_ns};
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -51,11 +60,21 @@ struct Primitive {
     about: &'static str,
     /// Thread counts used when `--threads` is not given.
     default_threads: &'static [usize],
-    /// Timed measurements per thread count and run (tables × implementations), for the
-    /// estimate printed up front; `None` for the pool, whose repetitions are not timed runs.
-    measurements: Option<usize>,
+    /// What one run costs, for the estimate printed up front.
+    cost: Cost,
     /// Runs the comparison, prints its tables and returns its charts.
     run: fn(&Options) -> Vec<Chart>,
+}
+
+/// What one run of a comparison costs, for the estimate printed up front.
+#[derive(Clone, Copy)]
+enum Cost {
+    /// This many timed measurements (of `--duration-ms` each) per thread count.
+    Measurements(usize),
+    /// About this many seconds per thread count (workloads of a fixed size).
+    Seconds(f64),
+    /// About this many seconds, whatever the thread counts (workloads of fixed threads).
+    Fixed(f64),
 }
 
 /// The comparisons this example knows. Later primitives add one line each.
@@ -64,35 +83,45 @@ const PRIMITIVES: &[Primitive] = &[
         name: "mutex",
         about: "contended Mutex throughput and fairness: atomsync vs std vs parking_lot",
         default_threads: &[1, 2, 4, 8, 16],
-        measurements: Some(3),
+        cost: Cost::Measurements(3),
         run: compare_mutex,
     },
     Primitive {
         name: "starvation",
         about: "wait-to-acquire latency (p50/p99/p99.9/max) of a contended Mutex, tiny CS",
         default_threads: &[4],
-        measurements: Some(3),
+        cost: Cost::Measurements(3),
         run: compare_starvation,
     },
     Primitive {
         name: "rwlock",
         about: "RwLock throughput at 100% / 90% / 50% reads: atomsync vs std vs parking_lot",
         default_threads: &[1, 2, 4, 8, 16],
-        measurements: Some(3 * RWLOCK_MIXES.len()),
+        cost: Cost::Measurements(3 * RWLOCK_MIXES.len()),
         run: compare_rwlock,
     },
     Primitive {
         name: "semaphore",
         about: "Semaphore of 1 and 4 permits, short hold: atomsync vs Mutex+Condvar vs async-lock",
         default_threads: &[2, 4, 8, 16],
-        measurements: Some(2 * 3),
+        cost: Cost::Measurements(2 * 3),
         run: compare_semaphore,
+    },
+    Primitive {
+        name: "condvar",
+        about: "Condvar ping-pong round trip and notify_all to 32 waiters: atomsync vs std vs parking_lot (--threads is not used)",
+        default_threads: &[2],
+        // 2 000 round trips of ~15 us and 20 rounds of ~1 ms, three implementations.
+        cost: Cost::Fixed(0.15),
+        run: compare_condvar,
     },
     Primitive {
         name: "pool",
         about: "ThreadPool: 100k tiny tasks, scope of 10k (from outside and installed), fib(30) by join (installed and from outside), 1000 joins from outside: atomsync vs rayon vs threadpool",
         default_threads: &[2],
-        measurements: None,
+        // About 1.5 s per run and pool size on a 2-CPU machine (5 repetitions of the whole
+        // list).
+        cost: Cost::Seconds(1.5),
         run: compare_pool,
     },
 ];
@@ -109,6 +138,10 @@ struct Options {
     critical_section: CriticalSection,
     /// Where to write one SVG chart per workload, if anywhere.
     plot: Option<PathBuf>,
+    /// `--profile`: records atomsync's contention counters (feature `stats`).
+    profile: Option<Rc<Recorder>>,
+    /// `--only NAME`: measure only that implementation (for `strace`/`perf` of one of them).
+    only: Option<String>,
 }
 
 const OPTIONS_HELP: &str = "compare: quick contention comparison of atomsync vs std and parking_lot
@@ -124,6 +157,10 @@ OPTIONS:
     --cs KIND            critical section: `tiny` (increment; default) or `<N>ns`
                          (increment + ~N ns of arithmetic inside, ~2N ns outside), e.g. 100ns
     --plot DIR           also write one SVG chart per workload into DIR (created if missing)
+    --only NAME          measure only the implementation NAME (a column name, e.g. parking_lot),
+                         to look at one of them with strace or perf (mutex, rwlock, semaphore)
+    --profile            also print atomsync's contention counters per 1 000 operations (needs
+                         the stats feature: cargo run --release --features stats --example ...)
     -h, --help           print this help
 
 PRIMITIVES:
@@ -182,11 +219,18 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
         plan: Plan { threads: Vec::new(), duration: Duration::from_millis(300), runs: 3 },
         critical_section: CriticalSection::Tiny,
         plot: None,
+        profile: None,
+        only: None,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(None);
+        }
+        if arg == "--profile" {
+            let recorder = Recorder::new().ok_or(profile::NEEDS_FEATURE)?;
+            options.profile = Some(Rc::new(recorder));
+            continue;
         }
         // Accept both `--flag value` and `--flag=value`.
         let (flag, inline_value) = match arg.split_once('=') {
@@ -205,6 +249,7 @@ fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
             "--runs" => options.plan.runs = positive(flag, &value?)?,
             "--cs" => options.critical_section = parse_critical_section(&value?)?,
             "--plot" => options.plot = Some(PathBuf::from(value?)),
+            "--only" => options.only = Some(value?),
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
@@ -248,11 +293,12 @@ fn print_estimate(options: &Options) {
         .map(|primitive| {
             let threads = options.threads.as_deref().unwrap_or(primitive.default_threads).len();
             let runs = (options.plan.runs * threads) as f64;
-            match primitive.measurements {
-                Some(count) => options.plan.duration.as_secs_f64() * runs * count as f64,
-                // About 1.5 s per run and pool size on a 2-CPU machine (5 repetitions of the
-                // whole list).
-                None => 1.5 * runs,
+            match primitive.cost {
+                Cost::Measurements(count) => {
+                    options.plan.duration.as_secs_f64() * runs * count as f64
+                }
+                Cost::Seconds(seconds) => seconds * runs,
+                Cost::Fixed(seconds) => seconds * options.plan.runs as f64,
             }
         })
         .sum();
@@ -274,12 +320,13 @@ fn compare_mutex(options: &Options) -> Vec<Chart> {
         );
     }
     let contenders = [
-        mutex_contender::<atomsync::Mutex<u64>>(work),
+        profiled(mutex_contender::<atomsync::Mutex<u64>>(work), options),
         mutex_contender::<std::sync::Mutex<u64>>(work),
         mutex_contender::<parking_lot::Mutex<u64>>(work),
     ];
     let title = format!("contended Mutex, {}", options.critical_section.describe());
-    let figures = compare_throughput(&title, &contenders, &options.plan);
+    let figures = compare(&title, contenders, options);
+    print_profile(options, &title, &["Mutex"]);
     vec![Chart::throughput(format!("mutex-{}", cs_slug(options.critical_section)), figures)]
 }
 
@@ -309,7 +356,7 @@ fn compare_rwlock(options: &Options) -> Vec<Chart> {
     let mut charts = Vec::new();
     for read_percent in RWLOCK_MIXES {
         let contenders = [
-            rwlock_contender::<atomsync::RwLock<u64>>(read_percent, work),
+            profiled(rwlock_contender::<atomsync::RwLock<u64>>(read_percent, work), options),
             rwlock_contender::<std::sync::RwLock<u64>>(read_percent, work),
             rwlock_contender::<parking_lot::RwLock<u64>>(read_percent, work),
         ];
@@ -318,7 +365,8 @@ fn compare_rwlock(options: &Options) -> Vec<Chart> {
             100 - read_percent,
             options.critical_section.describe()
         );
-        let figures = compare_throughput(&title, &contenders, &options.plan);
+        let figures = compare(&title, contenders, options);
+        print_profile(options, &title, &["RwLock"]);
         let file = format!("rwlock-read{read_percent}-{}", cs_slug(options.critical_section));
         charts.push(Chart::throughput(file, figures));
     }
@@ -329,12 +377,13 @@ fn compare_semaphore(options: &Options) -> Vec<Chart> {
     let mut charts = Vec::new();
     for permits in [1, 4] {
         let contenders = [
-            semaphore_contender::<atomsync::Semaphore>(permits),
+            profiled(semaphore_contender::<atomsync::Semaphore>(permits), options),
             semaphore_contender::<CondvarSemaphore>(permits),
             semaphore_contender::<async_lock::Semaphore>(permits),
         ];
         let title = format!("Semaphore of {permits} permit(s), acquire + 4 spins held + release");
-        let figures = compare_throughput(&title, &contenders, &options.plan);
+        let figures = compare(&title, contenders, options);
+        print_profile(options, &title, &["Semaphore"]);
         charts.push(Chart::throughput(format!("semaphore-{permits}-permits"), figures));
     }
     charts
@@ -361,7 +410,15 @@ fn compare_pool(options: &Options) -> Vec<Chart> {
         for ((workload, cases), times) in workloads.iter().zip(&cases).zip(&mut times) {
             let samples = interleaved(options.plan.runs * 5, cases.len(), |index| {
                 let mut data = vec![0usize; SCOPE_TASKS];
-                time_it(|| (cases[index].run)(&pools, &mut data))
+                let name = cases[index].compare.unwrap_or_default();
+                let mut run = || time_it(|| (cases[index].run)(&pools, &mut data));
+                match &options.profile {
+                    // One "operation" per run: the table is per run of the workload.
+                    Some(recorder) if name.starts_with("atomsync") => {
+                        recorder.measure(name, || (run(), 1))
+                    }
+                    _ => run(),
+                }
             });
             let medians: Vec<f64> =
                 samples.into_iter().map(|mut samples| median(&mut samples)).collect();
@@ -374,6 +431,10 @@ fn compare_pool(options: &Options) -> Vec<Chart> {
                     seconds / medians[0]
                 );
                 times.push(seconds * 1e3);
+            }
+            if let Some(recorder) = &options.profile {
+                let heading = format!("{threads} workers: {}", workload.title);
+                recorder.print(&heading, &["ThreadPool"], Per::One("per run of the workload"));
             }
         }
         eprintln!("  {threads:>3} workers done");
@@ -389,4 +450,96 @@ fn compare_pool(options: &Options) -> Vec<Chart> {
         )
     });
     charts.collect()
+}
+
+/// `--primitive condvar`: the ping-pong round trip and `notify_all` to [`WAITERS`] waiters (the
+/// workloads of `benches/condvar.rs`), the three implementations interleaved run by run;
+/// `--threads` and `--duration-ms` are not used.
+fn compare_condvar(options: &Options) -> Vec<Chart> {
+    const ROUND_TRIPS: u64 = 2_000;
+    const ROUNDS: u64 = 20;
+    /// One implementation: its name and its two workloads.
+    type Pair = (&'static str, fn(u64) -> Duration, fn(u64) -> Duration);
+    fn pair<P: CondvarPair>() -> Pair {
+        (P::NAME, ping_pong::<P>, notify_all_rounds::<P>)
+    }
+    let pairs = [pair::<AtomsyncPair>(), pair::<StdPair>(), pair::<ParkingLotPair>()];
+    let runs = options.plan.runs;
+    let ping = "ping-pong".to_string();
+    let all = format!("notify_all to {WAITERS} waiters");
+    let mut medians: Vec<[f64; 2]> = vec![[0.0; 2]; pairs.len()];
+    for (workload, label, count) in [(0, &ping, ROUND_TRIPS), (1, &all, ROUNDS)] {
+        let samples = interleaved(runs, pairs.len(), |index| {
+            let run = if workload == 0 { pairs[index].1 } else { pairs[index].2 };
+            match &options.profile {
+                Some(recorder) if index == 0 => recorder.measure(label, || (run(count), count)),
+                _ => run(count),
+            }
+        });
+        for (index, samples) in samples.into_iter().enumerate() {
+            let mut seconds: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
+            medians[index][workload] = median(&mut seconds) / count as f64;
+        }
+    }
+    println!("Condvar, time per round trip / per notify_all round, median of {}", runs_text(runs));
+    println!();
+    println!("| workload | {} | vs std | vs parking_lot |", pairs.map(|pair| pair.0).join(" | "));
+    println!("|---|--:|--:|--:|--:|--:|");
+    for (workload, label) in [(0, "ping-pong round trip"), (1, "notify_all round (32 waiters)")] {
+        let times: Vec<f64> = medians.iter().map(|by_workload| by_workload[workload]).collect();
+        let cells: Vec<String> = times.iter().map(|seconds| format_ns(seconds * 1e9)).collect();
+        println!(
+            "| {label} | {} | {:.2}x | {:.2}x |",
+            cells.join(" | "),
+            times[0] / times[1],
+            times[0] / times[2]
+        );
+    }
+    println!("\n(ratios are time: below 1.00 atomsync is faster)\n");
+    // A waiter's re-locking counts for the mutex, its sleep on the condvar for the condvar.
+    if let Some(recorder) = &options.profile {
+        let per = Per::One("per round trip (ping-pong) or per round (notify_all)");
+        recorder.print("condvar workloads", &["Condvar", "Mutex"], per);
+    }
+    Vec::new()
+}
+
+/// `compare_throughput` of `contenders`, or of the one `--only` names.
+fn compare(title: &str, contenders: [Contender; 3], options: &Options) -> support::table::Figures {
+    let chosen: Vec<Contender> = match &options.only {
+        Some(only) => contenders.into_iter().filter(|contender| contender.name == only).collect(),
+        None => contenders.into(),
+    };
+    if chosen.is_empty() {
+        eprintln!(
+            "error: --only {}: no implementation of that name here",
+            options.only.as_deref().unwrap_or("")
+        );
+        std::process::exit(2);
+    }
+    compare_throughput(title, &chosen, &options.plan)
+}
+
+/// With `--profile`, `contender` (atomsync's) runs between a reset and a snapshot of the
+/// counters, which are summed by thread count.
+fn profiled(contender: Contender, options: &Options) -> Contender {
+    let Some(recorder) = options.profile.clone() else {
+        return contender;
+    };
+    let Contender { name, run } = contender;
+    let run = move |threads: usize, duration: Duration| {
+        recorder.measure(&format!("{threads} thr"), || {
+            let sample: Sample = run(threads, duration);
+            let operations = sample.per_thread.iter().sum();
+            (sample, operations)
+        })
+    };
+    Contender { name, run: Box::new(run) }
+}
+
+/// With `--profile`, prints the counters of `primitives` recorded since the last table.
+fn print_profile(options: &Options, title: &str, primitives: &[&str]) {
+    if let Some(recorder) = &options.profile {
+        recorder.print(title, primitives, Per::Thousand);
+    }
 }

@@ -47,6 +47,7 @@
 use crate::futex;
 use crate::mutex::RawMutex;
 use crate::shim::{self, AtomicU32};
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -113,8 +114,10 @@ impl RawCondvar {
         // A passed deadline (`Duration::ZERO`) times out at once: no register, unlock, futex
         // call and re-lock for a wait that cannot wait.
         if futex::deadline_passed(deadline) {
+            stat!(Condvar, Timeout);
             return false;
         }
+        stat!(Condvar, Contended);
         self.register(mutex);
         // Relaxed: we hold the mutex, and any notify that must wake us is ordered after our
         // release of it (the notifier changed the condition under the mutex), so it bumps
@@ -128,12 +131,13 @@ impl RawCondvar {
         // bump since our read is a notify issued while we waited, so we report it as one (at
         // worst a spurious wake-up, which the contract allows).
         // Relaxed: only the value matters, as for the futex's own check.
-        let notified = match futex::wait(&self.seq, seq, deadline) {
+        let notified = match futex::wait(&self.seq, seq, deadline, Primitive::Condvar) {
             futex::Wait::TimedOut => self.seq.load(Relaxed) != seq,
             futex::Wait::Woken | futex::Wait::Returned => true,
         };
         mutex.lock_after_wait();
         self.unregister(mutex);
+        stat!(Condvar, Timeout, !notified);
         notified
     }
 
@@ -185,7 +189,8 @@ impl RawCondvar {
         loop {
             // Relaxed: FUTEX_CMP_REQUEUE compares the value itself; a stale one just retries.
             let seq = self.seq.load(Relaxed);
-            if let Some(moved) = futex::requeue(&self.seq, seq, &mutex.state) {
+            if let Some(moved) = futex::requeue(&self.seq, seq, &mutex.state, Primitive::Condvar) {
+                stat!(Condvar, HandOff, moved);
                 if moved > 0 {
                     mutex.mark_requeued();
                 }
@@ -209,12 +214,13 @@ impl RawCondvar {
     pub fn notify_one(&self) -> bool {
         // Relaxed: see `register`.
         if self.waiters.load(Relaxed) & WAITERS_MASK == 0 {
+            stat!(Condvar, Fast);
             return false;
         }
         // Relaxed: the wake is ordered by the futex itself; data goes through the mutex.
         self.seq.fetch_add(1, Relaxed);
         #[cfg(not(atomsync_seeded_bug))]
-        futex::wake_one(&self.seq);
+        futex::wake_one(&self.seq, Primitive::Condvar);
         false
     }
 
@@ -229,6 +235,7 @@ impl RawCondvar {
         // Relaxed: see `register`.
         let waiters = self.waiters.load(Relaxed);
         if waiters & WAITERS_MASK == 0 {
+            stat!(Condvar, Fast);
             return 0;
         }
         if cfg!(any(target_os = "linux", loom)) {
@@ -239,11 +246,11 @@ impl RawCondvar {
             }
             // Relaxed: as in `notify_one`.
             self.seq.fetch_add(1, Relaxed);
-            futex::wake_one(&self.seq);
+            futex::wake_one(&self.seq, Primitive::Condvar);
         } else {
             // Relaxed: as in `notify_one`.
             self.seq.fetch_add(1, Relaxed);
-            futex::wake_all(&self.seq);
+            futex::wake_all(&self.seq, Primitive::Condvar);
         }
         0
     }

@@ -31,6 +31,7 @@
 //!   A model without a timer thread never times out (a far deadline behaves as none).
 
 use crate::shim::AtomicU32;
+use crate::stats::Primitive;
 use std::time::{Duration, Instant};
 
 #[cfg(all(target_os = "linux", not(loom)))]
@@ -365,10 +366,20 @@ pub(crate) enum Wait {
 }
 
 /// Sleeps while `*word == expected`, until woken, interrupted, or `deadline`. Callers must
-/// re-read the word: every outcome can be spurious except `TimedOut`.
+/// re-read the word: every outcome can be spurious except `TimedOut`. `by`: the primitive
+/// the wait is counted for (feature `stats`; unused without it).
 #[inline]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Wait {
-    imp::wait(word, expected, deadline)
+#[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+pub(crate) fn wait(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<Instant>,
+    by: Primitive,
+) -> Wait {
+    stat!(waiting(by, word));
+    let wait = imp::wait(word, expected, deadline);
+    stat!(waited(by, word, wait == Wait::Woken, wait == Wait::Returned));
+    wait
 }
 
 /// Whether `wake_one`/`wake_all` really know if they woke anyone (Linux, and the loom model).
@@ -377,23 +388,39 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) -
 pub(crate) const WAKES_ARE_COUNTED: bool = cfg!(any(target_os = "linux", loom));
 
 /// Wakes one thread sleeping on `word`. True if a thread was woken (always true where the
-/// platform cannot tell).
+/// platform cannot tell). `by`: as for [`wait`].
 #[inline]
-pub(crate) fn wake_one(word: &AtomicU32) -> bool {
-    imp::wake_one(word)
+#[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+pub(crate) fn wake_one(word: &AtomicU32, by: Primitive) -> bool {
+    let woke = imp::wake_one(word);
+    stat!(woke(by, woke, WAKES_ARE_COUNTED));
+    woke
 }
 
 /// Wakes every thread sleeping on `word`. True if a thread was woken (always true where the
-/// platform cannot tell).
+/// platform cannot tell). `by`: as for [`wait`].
 #[inline]
-pub(crate) fn wake_all(word: &AtomicU32) -> bool {
-    imp::wake_all(word)
+#[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+pub(crate) fn wake_all(word: &AtomicU32, by: Primitive) -> bool {
+    let woke = imp::wake_all(word);
+    stat!(woke(by, woke, WAKES_ARE_COUNTED));
+    woke
 }
 
 /// If `*from == expected`, moves every thread sleeping on `from` to sleep on `to` instead,
-/// waking none, and returns how many moved; `None` if the value differed.
+/// waking none, and returns how many moved; `None` if the value differed. `by`: as for
+/// [`wait`] (a requeue counts as a wake; one that moved nobody as an empty one).
 #[cfg(any(target_os = "linux", loom))]
 #[inline]
-pub(crate) fn requeue(from: &AtomicU32, expected: u32, to: &AtomicU32) -> Option<usize> {
-    imp::requeue(from, expected, to)
+#[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+pub(crate) fn requeue(
+    from: &AtomicU32,
+    expected: u32,
+    to: &AtomicU32,
+    by: Primitive,
+) -> Option<usize> {
+    let moved = imp::requeue(from, expected, to);
+    stat!(by => FutexWake);
+    stat!(by => EmptyWake, moved.unwrap_or(0) == 0);
+    moved
 }

@@ -49,6 +49,7 @@
 //! | feature       | default | what it adds                                                              |
 //! |---------------|---------|---------------------------------------------------------------------------|
 //! | `lock_api_04` | off     | [lock_api 0.4](https://docs.rs/lock_api/0.4)'s raw traits on [`RawMutex`] and [`RawRwLock`], with aliases and a `Condvar` in `atomsync::lock_api_04`, for code on parking_lot 0.12, tokio 1.x or dashmap |
+//! | `stats`       | off     | a contention profile: per primitive, fast-path acquisitions, spins, yields, futex waits and wakes (and the futile ones), hand-offs and timeouts, read with `atomsync::stats::snapshot()`; without the feature the hooks compile to nothing |
 //!
 //! Platforms: Linux uses the `futex` syscall directly (timed waits, requeue). Elsewhere untimed
 //! waits go through `atomic-wait`, timed waits poll (see the `futex` module notes), and
@@ -56,6 +57,14 @@
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+
+// First: the `stat!` macro defined there is used by the modules below.
+#[cfg(feature = "stats")]
+#[macro_use]
+pub mod stats;
+#[cfg(not(feature = "stats"))]
+#[macro_use]
+mod stats;
 
 mod condvar;
 mod futex;

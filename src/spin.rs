@@ -14,6 +14,7 @@
 //! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
 
 use crate::shim;
+use crate::stats::Primitive;
 
 /// Rounds of busy-waiting with `spin_loop` hints.
 #[cfg(not(loom))]
@@ -40,19 +41,34 @@ const IDLE_YIELD_ROUNDS: u32 = 64 - PAUSE_ROUNDS;
 pub(crate) struct SpinWait {
     round: u32,
     yield_rounds: u32,
+    /// Whose spins and yields these are (feature `stats`).
+    #[cfg(feature = "stats")]
+    by: Primitive,
 }
 
 impl SpinWait {
-    /// The schedule of a contender for a lock.
-    pub(crate) const fn new() -> Self {
-        Self { round: 0, yield_rounds: YIELD_ROUNDS }
+    /// The schedule of a contender for a lock; `by` is the primitive its rounds are counted
+    /// for (feature `stats`; unused without it).
+    #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+    pub(crate) const fn new(by: Primitive) -> Self {
+        Self {
+            round: 0,
+            yield_rounds: YIELD_ROUNDS,
+            #[cfg(feature = "stats")]
+            by,
+        }
     }
 
     /// The longer schedule of an idle pool worker looking for work: the same pause rounds,
     /// then more yields.
     #[cfg(not(loom))]
     pub(crate) const fn idle_worker() -> Self {
-        Self { round: 0, yield_rounds: IDLE_YIELD_ROUNDS }
+        Self {
+            round: 0,
+            yield_rounds: IDLE_YIELD_ROUNDS,
+            #[cfg(feature = "stats")]
+            by: Primitive::ThreadPool,
+        }
     }
 
     /// Spins once; false when the schedule is exhausted and the caller should sleep.
@@ -63,12 +79,14 @@ impl SpinWait {
         }
         self.round += 1;
         if self.round <= PAUSE_ROUNDS {
+            stat!(self.by => Spin);
             // Under loom one hint is one yield point; more would only grow the state space.
             let pauses = if cfg!(loom) { 1 } else { 1u32 << self.round };
             for _ in 0..pauses {
                 shim::spin_loop();
             }
         } else {
+            stat!(self.by => Yield);
             shim::yield_now();
         }
         true

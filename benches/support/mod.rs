@@ -15,6 +15,7 @@
 //! included. The items are `pub` because they are this module's interface, not because a
 //! target reaches into another target's file.
 
+pub mod condvar;
 pub mod groups;
 pub mod harness;
 pub mod latency;

@@ -84,7 +84,9 @@ fn print_throughput(figures: &Figures, plan: &Plan) {
     for baseline in baselines {
         header.push_str(&format!(" {:>14} |", format!("vs {baseline}")));
     }
-    header.push_str(&format!(" {:>14} |", "vs best"));
+    if !baselines.is_empty() {
+        header.push_str(&format!(" {:>14} |", "vs best"));
+    }
     println!("{header}");
     println!("{}", separator(&header));
     for (thread_index, &threads) in figures.threads.iter().enumerate() {
@@ -97,16 +99,11 @@ fn print_throughput(figures: &Figures, plan: &Plan) {
         for value in &medians[1..] {
             row.push_str(&format!(" {:>13.2}x |", medians[0] / value));
         }
-        let (best_index, best) = medians[1..]
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or((0, f64::NAN), |(index, value)| (index, *value));
-        let best_name = baselines.get(best_index).copied().unwrap_or("-");
-        row.push_str(&format!(
-            " {:>14} |",
-            format!("{:.2}x {}", medians[0] / best, short(best_name))
-        ));
+        let best = medians[1..].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
+        if let Some((best_index, best)) = best {
+            let best_name = short(baselines[best_index]);
+            row.push_str(&format!(" {:>14} |", format!("{:.2}x {best_name}", medians[0] / best)));
+        }
         println!("{row}");
     }
     println!();
@@ -132,7 +129,7 @@ fn print_fairness(figures: &Figures) {
 }
 
 /// A Markdown separator row matching `header`'s columns.
-fn separator(header: &str) -> String {
+pub fn separator(header: &str) -> String {
     header
         .split('|')
         .map(|cell| {

@@ -78,6 +78,7 @@ pub use lock_api_impls::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard, con
 use crate::futex;
 use crate::shim::{self, AtomicU32};
 use crate::spin::SpinWait;
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 #[cfg(not(loom))]
 use std::time::Duration;
@@ -203,6 +204,8 @@ impl RawMutex {
         // section happens-before ours.
         if self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
             self.lock_contended(None, false);
+        } else {
+            stat!(Mutex, Fast);
         }
     }
 
@@ -224,7 +227,10 @@ impl RawMutex {
             }
             // Acquire: pairs with the Release in `unlock` (see `lock`).
             match self.state.compare_exchange_weak(state, state | LOCKED, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    stat!(Mutex, Fast);
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -244,8 +250,11 @@ impl RawMutex {
     #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_until(&self, deadline: Option<Instant>) -> bool {
         // Acquire: pairs with the Release in `unlock` (see `lock`).
-        self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_ok()
-            || self.lock_contended(deadline, false)
+        if self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
+            return self.lock_contended(deadline, false);
+        }
+        stat!(Mutex, Fast);
+        true
     }
 
     /// Releases the lock, waking a sleeper if there is one.
@@ -306,6 +315,8 @@ impl RawMutex {
         // Acquire: pairs with the Release in `unlock` (see `lock`).
         if self.state.compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
             self.lock_contended(None, true);
+        } else {
+            stat!(Mutex, Fast);
         }
     }
 
@@ -321,7 +332,8 @@ impl RawMutex {
     /// `deadline` passed.
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, after_wait: bool) -> bool {
-        let mut spin = SpinWait::new();
+        stat!(Mutex, Contended);
+        let mut spin = SpinWait::new(Primitive::Mutex);
         let mut me = Contender::new(after_wait);
         let mut state = self.state.load(Relaxed);
         loop {
@@ -341,7 +353,10 @@ impl RawMutex {
                 let new = me.clear_woken(state & !HANDOFF);
                 // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                    Ok(_) => return true,
+                    Ok(_) => {
+                        stat!(Mutex, HandOff);
+                        return true;
+                    }
                     Err(actual) => state = actual,
                 }
                 continue;
@@ -352,7 +367,10 @@ impl RawMutex {
             //    once instead of running the spin-and-yield schedule first.
             if futex::deadline_passed(deadline) {
                 match self.give_up(state, &me) {
-                    Ok(()) => return false,
+                    Ok(()) => {
+                        stat!(Mutex, Timeout);
+                        return false;
+                    }
                     Err(actual) => state = actual,
                 }
                 continue;
@@ -434,7 +452,7 @@ impl RawMutex {
         // Only a thread that really slept may claim a HANDOFF (one whose wait found the word
         // already changed is a newcomer to the hand-off). Any thread that registered owns WOKEN
         // afterwards: an unlock may have set it on its behalf before it slept.
-        let wait = futex::wait(&self.state, new, deadline);
+        let wait = futex::wait(&self.state, new, deadline, Primitive::Mutex);
         me.woken |= wait == futex::Wait::Woken;
         me.timed_out_counted = wait == futex::Wait::TimedOut;
         me.owns_woken = true;
@@ -470,7 +488,8 @@ impl RawMutex {
                 // Requeued threads sleep uncounted: wake one while we still own the lock, so
                 // that no other owner can requeue more between our wake and our clearing.
                 // (The seeded bug for the loom CI check drops this wake too.)
-                let woke = !cfg!(atomsync_seeded_bug) && futex::wake_one(&self.state);
+                let woke =
+                    !cfg!(atomsync_seeded_bug) && futex::wake_one(&self.state, Primitive::Mutex);
                 let new =
                     if woke { state & !LOCKED } else { state & !(LOCKED | REQUEUED | STARVING) };
                 // Release: publishes our critical section to the next owner's Acquire.
@@ -507,7 +526,7 @@ impl RawMutex {
             match self.state.compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed) {
                 Ok(_) => {
                     #[cfg(not(atomsync_seeded_bug))]
-                    futex::wake_one(&self.state);
+                    futex::wake_one(&self.state, Primitive::Mutex);
                     return;
                 }
                 Err(actual) => state = actual,
@@ -521,7 +540,7 @@ impl RawMutex {
     fn hand_off(&self, mut state: u32) {
         loop {
             // Every thread asleep on the word (counted or requeued) may claim the lock.
-            if futex::wake_one(&self.state) {
+            if futex::wake_one(&self.state, Primitive::Mutex) {
                 return;
             }
             // Nobody sleeps here: registered waiters, if any, are running and would claim it;
@@ -582,7 +601,7 @@ mod tests {
         assert!(all < WAITER);
         // The flags never read as waiters, and the count reads back whole.
         assert_eq!(waiters(all), 0);
-        assert_eq!(waiters(all | 3 * WAITER), 3);
+        assert_eq!(waiters(all | (3 * WAITER)), 3);
     }
 
     #[test]

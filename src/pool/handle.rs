@@ -48,6 +48,7 @@
 use crate::futex;
 use crate::shim::{AtomicU32, UnsafeCell};
 use crate::spin::SpinWait;
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Poll, Waker};
 use std::time::Instant;
@@ -102,7 +103,7 @@ impl<T> OneShot<T> {
         self.value.with_mut(|slot| unsafe { *slot = Some(value) });
         let previous = self.state.fetch_or(COMPLETE, AcqRel);
         if previous & SLEEPING != 0 {
-            futex::wake_all(&self.state);
+            futex::wake_all(&self.state, Primitive::ThreadPool);
         }
         if previous & (WAKER_SET | REGISTERING) == WAKER_SET {
             // SAFETY: WAKER_SET without REGISTERING, and COMPLETE is now set, so no poller can
@@ -130,7 +131,7 @@ impl<T> OneShot<T> {
     /// Blocks until the value is there and takes it; `None` if `deadline` passed first.
     /// Consumer only.
     pub fn wait(&self, deadline: Option<Instant>) -> Option<T> {
-        let mut spin = SpinWait::new();
+        let mut spin = SpinWait::new(Primitive::ThreadPool);
         loop {
             let state = self.state.load(Acquire);
             if state & COMPLETE != 0 {
@@ -144,7 +145,9 @@ impl<T> OneShot<T> {
             {
                 continue;
             }
-            if futex::wait(&self.state, state | SLEEPING, deadline) == futex::Wait::TimedOut {
+            if futex::wait(&self.state, state | SLEEPING, deadline, Primitive::ThreadPool)
+                == futex::Wait::TimedOut
+            {
                 return if self.state.load(Acquire) & COMPLETE != 0 {
                     Some(self.take())
                 } else {
@@ -346,7 +349,10 @@ impl<T> JoinHandle<T> {
         let deadline = futex::deadline_after(timeout);
         match self.job.cell().wait(deadline) {
             Some(result) => Ok(result),
-            None => Err(self),
+            None => {
+                stat!(ThreadPool, Timeout);
+                Err(self)
+            }
         }
     }
 

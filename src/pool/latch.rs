@@ -45,6 +45,7 @@
 use super::sleep::Sleep;
 use crate::futex;
 use crate::shim::AtomicU32;
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 const UNSET: u32 = 0;
@@ -130,7 +131,7 @@ impl Latch {
             #[cfg(atomsync_seeded_bug)]
             let _ = sleep;
         } else {
-            futex::wake_all(&self.state);
+            futex::wake_all(&self.state, Primitive::ThreadPool);
         }
         // After this store the waiter may free the latch.
         self.state.store(SET, Release);
@@ -145,7 +146,7 @@ impl Latch {
                     let _ = self.state.compare_exchange(UNSET, SLEEPING, Relaxed, Relaxed);
                 }
                 SLEEPING => {
-                    futex::wait(&self.state, SLEEPING, None);
+                    futex::wait(&self.state, SLEEPING, None, Primitive::ThreadPool);
                 }
                 _waking => crate::shim::yield_now(),
             }

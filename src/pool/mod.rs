@@ -535,6 +535,7 @@ impl ThreadPool {
     #[must_use = "false means tasks are still running and the workers will be detached"]
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
         let finished = self.shutdown_and_wait(timeout);
+        stat!(ThreadPool, Timeout, !finished);
         // Relaxed would do (only `Drop`, on a thread that owns the pool, reads it).
         self.detached.store(!finished, SeqCst);
         finished

@@ -45,6 +45,7 @@ use super::sleep::Sleep;
 use super::worker::WorkerThread;
 use crate::futex;
 use crate::shim::{AtomicBool, AtomicU32, AtomicUsize};
+use crate::stats::Primitive;
 use crossbeam_deque::{Injector, Steal, Stealer};
 use crossbeam_utils::CachePadded;
 use std::panic::{self, AssertUnwindSafe};
@@ -151,6 +152,8 @@ impl Shared {
     /// the panics of the user code it runs (see the module docs of `mod.rs`), and the guard
     /// turns a bug of ours that would unwind here into an abort.
     pub(super) fn execute_job(&self, job: JobRef, slot: usize) {
+        // A ticket is not a job of its own: its tasks are counted as they run.
+        stat!(ThreadPool, Job, job.kind != Kind::ScopeTicket);
         let guard = AbortOnUnwind("a pool job");
         match job.kind {
             Kind::Part => {
@@ -240,7 +243,7 @@ impl Shared {
         // A task submitted between the decrement and this only makes the waiters set the bit
         // again and sleep.
         self.pending.fetch_and(!IDLE_WAITERS, Relaxed);
-        futex::wake_all(&self.pending);
+        futex::wake_all(&self.pending, Primitive::ThreadPool);
     }
 
     /// Blocks until `pending` is 0 (`ThreadPool::wait_idle`; not on a worker of this pool).
@@ -256,7 +259,7 @@ impl Shared {
             {
                 continue;
             }
-            futex::wait(pending, state | IDLE_WAITERS, None);
+            futex::wait(pending, state | IDLE_WAITERS, None, Primitive::ThreadPool);
         }
     }
 
@@ -287,7 +290,7 @@ impl Shared {
     /// A worker's last act: it leaves `live_workers`.
     pub(super) fn worker_exited(&self) {
         if self.live_workers.fetch_sub(1, Release) == 1 {
-            futex::wake_all(&self.live_workers);
+            futex::wake_all(&self.live_workers, Primitive::ThreadPool);
         }
     }
 
@@ -305,7 +308,8 @@ impl Shared {
             if workers == 0 {
                 return true;
             }
-            if futex::wait(live, workers, deadline) == futex::Wait::TimedOut {
+            if futex::wait(live, workers, deadline, Primitive::ThreadPool) == futex::Wait::TimedOut
+            {
                 return live.load(Acquire) == 0;
             }
         }

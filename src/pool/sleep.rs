@@ -41,6 +41,7 @@
 
 use crate::futex;
 use crate::shim::{AtomicU32, fence};
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 /// The idle-worker sleep protocol of one pool (see the module docs).
@@ -92,7 +93,7 @@ impl Sleep {
     /// Sleeps until an event after `ticket` (returns at once if one already happened). May
     /// return spuriously; the caller loops back to looking for work.
     pub fn sleep(&self, ticket: Ticket) {
-        futex::wait(&self.event, ticket.event, None);
+        futex::wait(&self.event, ticket.event, None, Primitive::ThreadPool);
         self.sleepers.fetch_sub(1, Relaxed);
     }
 
@@ -112,13 +113,13 @@ impl Sleep {
     fn wake_one_cold(&self) {
         self.event.fetch_add(1, Release);
         #[cfg(not(atomsync_seeded_bug))]
-        futex::wake_one(&self.event);
+        futex::wake_one(&self.event, Primitive::ThreadPool);
     }
 
     /// Wakes every idle worker (shutdown, or a latch whose waiting worker sleeps here). The
     /// caller has already published the reason (the shutdown flag, the latch's `WAKING`).
     pub fn notify_all(&self) {
         self.event.fetch_add(1, SeqCst);
-        futex::wake_all(&self.event);
+        futex::wake_all(&self.event, Primitive::ThreadPool);
     }
 }

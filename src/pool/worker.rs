@@ -20,6 +20,7 @@ use super::latch::Announce;
 use super::shared::Shared;
 use crate::shim::{Arc, fence};
 use crate::spin::SpinWait;
+use crate::stats::Primitive;
 use crossbeam_deque::{Steal, Worker};
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
@@ -152,7 +153,10 @@ impl WorkerThread {
                     continue;
                 }
                 match shared.stealers[victim].steal() {
-                    Steal::Success(job) => return Some(job),
+                    Steal::Success(job) => {
+                        stat!(ThreadPool, Steal);
+                        return Some(job);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -178,7 +182,7 @@ impl WorkerThread {
     /// anywhere in the pool or the latch being set wakes it: a waiting worker stays a worker.
     pub(super) fn wait_until(&self, latch: &Latch) {
         let sleep = &self.shared.sleep;
-        let mut spin = SpinWait::new();
+        let mut spin = SpinWait::new(Primitive::ThreadPool);
         while !latch.is_set() {
             if let Some(job) = self.find_work() {
                 self.execute(job);

@@ -63,6 +63,8 @@ impl RawRwLock {
             && self.state.compare_exchange_weak(state, state + READER, Acquire, Relaxed).is_ok())
         {
             self.read_contended(None, false);
+        } else {
+            stat!(RwLock, Fast);
         }
     }
 
@@ -300,6 +302,8 @@ impl RawRwLock {
         // (reads and writes) happen-before ours.
         if self.state.compare_exchange_weak(0, WRITE_LOCKED, Acquire, Relaxed).is_err() {
             self.write_contended(None);
+        } else {
+            stat!(RwLock, Fast);
         }
     }
 
@@ -318,7 +322,10 @@ impl RawRwLock {
         while count(state) == 0 {
             // Acquire: as in `lock_exclusive`.
             match self.state.compare_exchange_weak(state, state | WRITE_LOCKED, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    stat!(RwLock, Fast);
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }

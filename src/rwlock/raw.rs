@@ -87,6 +87,7 @@
 use crate::futex;
 use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
@@ -182,7 +183,7 @@ impl RawRwLock {
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
                     if wake_readers {
-                        futex::wake_all(&self.state);
+                        futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     if wake_writer {
                         self.wake_waiting_writer();
@@ -203,7 +204,10 @@ impl RawRwLock {
             // Acquire: pairs with the Release of the read unlocks that drained the count, so
             // their reads happen-before our writes.
             match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    stat!(RwLock, Fast);
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -235,7 +239,7 @@ impl RawRwLock {
         if !blocked(state) {
             return (state, false);
         }
-        futex::wait(&self.writer_notify, seq, deadline);
+        futex::wait(&self.writer_notify, seq, deadline, Primitive::RwLock);
         (self.state.load(Relaxed), true)
     }
 
@@ -268,7 +272,7 @@ impl RawRwLock {
             match self.state.compare_exchange_weak(state, state & !flags, Relaxed, Relaxed) {
                 Ok(_) => {
                     if state & flags & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state);
+                        futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     return;
                 }
@@ -291,7 +295,10 @@ impl RawRwLock {
             }
             // Acquire: as in `lock_shared`.
             match self.state.compare_exchange_weak(state, state + add, Acquire, Relaxed) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    stat!(RwLock, Fast);
+                    return true;
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -300,8 +307,9 @@ impl RawRwLock {
     /// Waits for a read (or upgradable read) lock until `deadline`; false if it passed.
     #[cold]
     pub(super) fn read_contended(&self, deadline: Option<Instant>, upgradable: bool) -> bool {
+        stat!(RwLock, Contended);
         let add = if upgradable { READER | UPGRADABLE } else { READER };
-        let mut spin = SpinWait::new();
+        let mut spin = SpinWait::new(Primitive::RwLock);
         // A futex wake ended one of our sleeps: we may join a running read phase.
         let mut woken = false;
         let mut state = self.state.load(Relaxed);
@@ -312,7 +320,10 @@ impl RawRwLock {
                 let new = (state & !HANDOFF) | (add & UPGRADABLE);
                 // Acquire: pairs with the Release CAS of the write unlock that set HANDOFF.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                    Ok(_) => return true,
+                    Ok(_) => {
+                        stat!(RwLock, HandOff);
+                        return true;
+                    }
                     Err(actual) => state = actual,
                 }
                 continue;
@@ -338,6 +349,7 @@ impl RawRwLock {
             //    are wake-alls, and a HANDOFF was claimed in step 1 first: a timed-out reader
             //    never swallows a wake that another thread needed.
             if futex::deadline_passed(deadline) {
+                stat!(RwLock, Timeout);
                 return false;
             }
 
@@ -347,8 +359,8 @@ impl RawRwLock {
                 state = actual;
                 continue;
             }
-            woken |=
-                futex::wait(&self.state, state | READERS_WAITING, deadline) == futex::Wait::Woken;
+            woken |= futex::wait(&self.state, state | READERS_WAITING, deadline, Primitive::RwLock)
+                == futex::Wait::Woken;
             spin.reset();
             state = self.state.load(Relaxed);
         }
@@ -388,7 +400,8 @@ impl RawRwLock {
     /// Waits for the write lock until `deadline`; false if it passed.
     #[cold]
     pub(super) fn write_contended(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
+        stat!(RwLock, Contended);
+        let mut spin = SpinWait::new(Primitive::RwLock);
         // Once we have set WRITERS_WAITING (or seen it set), other writers may sleep: we set
         // it again when we take the lock, since the unlock that woke us cleared it.
         let mut other_writers_waiting = 0;
@@ -408,6 +421,7 @@ impl RawRwLock {
             // 2. Out of time (checked before spinning: a passed deadline returns at once).
             //    Undo our WRITERS_WAITING (see `writer_timed_out`).
             if futex::deadline_passed(deadline) {
+                stat!(RwLock, Timeout);
                 if other_writers_waiting != 0 {
                     self.writer_timed_out();
                 }
@@ -478,7 +492,7 @@ impl RawRwLock {
         #[cfg(not(atomsync_seeded_bug))]
         self.wake_all_writers();
         if wake_readers {
-            futex::wake_all(&self.state);
+            futex::wake_all(&self.state, Primitive::RwLock);
         }
     }
 
@@ -544,7 +558,7 @@ impl RawRwLock {
             return true;
         }
         // Where the platform cannot tell, release the phantom ourselves (readers then race).
-        futex::wake_all(&self.state) && futex::WAKES_ARE_COUNTED
+        futex::wake_all(&self.state, Primitive::RwLock) && futex::WAKES_ARE_COUNTED
     }
 
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.
@@ -557,7 +571,7 @@ impl RawRwLock {
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
                     if state & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state);
+                        futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     return;
                 }
@@ -569,7 +583,8 @@ impl RawRwLock {
     /// Waits, as the upgradable holder, for the count to drop to 1 until `deadline`.
     #[cold]
     pub(super) fn upgrade_contended(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
+        stat!(RwLock, Contended);
+        let mut spin = SpinWait::new(Primitive::RwLock);
         let mut state = self.state.load(Relaxed);
         loop {
             if count(state) == 1 {
@@ -583,6 +598,7 @@ impl RawRwLock {
             }
             // Out of time (before spinning: a passed deadline returns at once).
             if futex::deadline_passed(deadline) {
+                stat!(RwLock, Timeout);
                 self.upgrade_timed_out();
                 return false;
             }
@@ -612,96 +628,16 @@ impl RawRwLock {
         // Release: pairs with the Acquire load in `write_contended`: a writer that reads the
         // new value sees the state change made before this bump.
         self.writer_notify.fetch_add(1, Release);
-        futex::wake_one(&self.writer_notify)
+        futex::wake_one(&self.writer_notify, Primitive::RwLock)
     }
 
     /// Wakes every writer and the upgrader.
     pub(super) fn wake_all_writers(&self) {
         // Release: as in `wake_writer`.
         self.writer_notify.fetch_add(1, Release);
-        futex::wake_all(&self.writer_notify);
+        futex::wake_all(&self.writer_notify, Primitive::RwLock);
     }
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_bits_do_not_overlap() {
-        let flags = [HANDOFF, UPGRADABLE, UPGRADING, READERS_WAITING, WRITERS_WAITING];
-        let all = flags.iter().fold(MASK, |acc, flag| {
-            assert_eq!(acc & flag, 0);
-            acc | flag
-        });
-        assert_eq!(all, u32::MAX);
-    }
-
-    #[test]
-    fn uncontended_round_trips_leave_the_word_clear() {
-        let raw = RawRwLock::new();
-        raw.lock_exclusive();
-        // SAFETY: held.
-        unsafe { raw.unlock_exclusive() };
-        raw.lock_shared();
-        // SAFETY: held.
-        unsafe { raw.unlock_shared() };
-        raw.lock_upgradable();
-        // SAFETY: held; upgraded; downgraded; released.
-        unsafe {
-            raw.upgrade();
-            raw.downgrade_to_upgradable();
-            raw.downgrade_upgradable();
-            raw.unlock_shared();
-        }
-        assert_eq!(raw.state.load(Relaxed), 0);
-    }
-
-    #[test]
-    fn too_many_readers_panics_and_leaves_the_count() {
-        let raw = RawRwLock::new();
-        raw.state.store(MAX_READERS, Relaxed);
-        let result = std::panic::catch_unwind(|| raw.lock_shared());
-        let message = *result.unwrap_err().downcast::<&str>().unwrap();
-        assert!(message.contains("too many read locks"), "{message}");
-        assert!(std::panic::catch_unwind(|| raw.try_lock_shared()).is_err());
-        assert_eq!(raw.state.load(Relaxed), MAX_READERS);
-        // One fewer: fine.
-        raw.state.store(MAX_READERS - 1, Relaxed);
-        assert!(raw.try_lock_shared());
-        assert_eq!(raw.state.load(Relaxed), MAX_READERS);
-    }
-
-    #[test]
-    fn hand_off_without_sleepers_is_taken_back() {
-        let raw = RawRwLock::new();
-        raw.lock_exclusive();
-        // A reader and a writer that registered but timed out before sleeping.
-        raw.state.fetch_or(READERS_WAITING | WRITERS_WAITING, Relaxed);
-        // SAFETY: held.
-        unsafe { raw.unlock_exclusive() };
-        // The phantom read lock was taken back and released; WRITERS_WAITING was cleared by
-        // that release, which woke (nobody on) writer_notify.
-        assert_eq!(raw.state.load(Relaxed), 0);
-        assert!(raw.try_lock_exclusive());
-    }
-
-    #[test]
-    fn a_woken_reader_joins_only_a_running_read_phase_it_can_count_in() {
-        // Joins a read phase even while a writer waits...
-        assert!(is_read_lockable_after_wakeup(READER, false));
-        assert!(is_read_lockable_after_wakeup(READER | WRITERS_WAITING, false));
-        assert!(is_read_lockable_after_wakeup(MAX_READERS - 1, false));
-        // ...but not a free lock (the fresh rule decides that), the write-locked value (one
-        // more reader would make the count read as a writer), a hand-off or an upgrade's drain.
-        assert!(!is_read_lockable_after_wakeup(0, false));
-        assert!(!is_read_lockable_after_wakeup(MAX_READERS, false));
-        assert!(!is_read_lockable_after_wakeup(WRITE_LOCKED, false));
-        assert!(!is_read_lockable_after_wakeup(READER | HANDOFF, false));
-        assert!(!is_read_lockable_after_wakeup(READER | UPGRADING, false));
-        // An upgradable reader never joins while another holds the upgradable lock.
-        assert!(is_read_lockable_after_wakeup(READER | UPGRADABLE, false));
-        assert!(!is_read_lockable_after_wakeup(READER | UPGRADABLE, true));
-        assert!(is_read_lockable_after_wakeup(READER, true));
-    }
-}
+mod tests;

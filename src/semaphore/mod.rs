@@ -570,7 +570,10 @@ impl Semaphore {
                 Acquire,
                 Relaxed,
             ) {
-                Ok(_) => return Ok(need),
+                Ok(_) => {
+                    stat!(Semaphore, Fast);
+                    return Ok(need);
+                }
                 Err(actual) => state = actual,
             }
         }
@@ -594,6 +597,7 @@ impl Semaphore {
                 .compare_exchange_weak(state, without_permits(state, need), Acquire, Relaxed)
                 .is_ok()
         {
+            stat!(Semaphore, Fast);
             return Ok(need);
         }
         self.acquire_contended(need, deadline).map(|()| need)

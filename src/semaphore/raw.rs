@@ -71,6 +71,7 @@ use super::AcquireError;
 use crate::futex;
 use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
+use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::time::Instant;
 
@@ -135,7 +136,8 @@ impl Semaphore {
         need: u32,
         deadline: Option<Instant>,
     ) -> Result<(), AcquireError> {
-        let mut spin = SpinWait::new();
+        stat!(Semaphore, Contended);
+        let mut spin = SpinWait::new(Primitive::Semaphore);
         let mut is_head = false;
         // Has this waiter registered on the queue (so a queue wake may have been spent on it)?
         let mut was_queued = false;
@@ -164,6 +166,7 @@ impl Semaphore {
                 } else if was_queued {
                     self.pass_on_queue_wake();
                 }
+                stat!(Semaphore, Timeout);
                 return Err(AcquireError::TimedOut);
             }
 
@@ -209,6 +212,7 @@ impl Semaphore {
         // `head_left`).
         self.state.compare_exchange_weak(state, new, AcqRel, Relaxed)?;
         if is_head {
+            stat!(Semaphore, HandOff);
             self.head_left(new);
         }
         Ok(())
@@ -230,7 +234,7 @@ impl Semaphore {
         // AcqRel: the re-check RMW after the store of `head_need` (module docs).
         let seen = self.state.fetch_add(0, AcqRel);
         if seen == state {
-            futex::wait(&self.state, state, deadline);
+            futex::wait(&self.state, state, deadline, Primitive::Semaphore);
         }
     }
 
@@ -245,7 +249,7 @@ impl Semaphore {
         // AcqRel: the re-check RMW.
         let seen = self.state.fetch_add(0, AcqRel);
         if seen & (CLOSED | HEAD) == HEAD {
-            futex::wait(&self.queue, generation, deadline);
+            futex::wait(&self.queue, generation, deadline, Primitive::Semaphore);
         }
         // Relaxed: a releaser that still counts us may wake us for nothing; harmless.
         self.queued.fetch_sub(1, Relaxed);
@@ -336,7 +340,7 @@ impl Semaphore {
         // anyway (the head re-checks).
         let need = self.head_need.load(Relaxed);
         if need == 0 || permits(old) + added >= need {
-            futex::wake_one(&self.state);
+            futex::wake_one(&self.state, Primitive::Semaphore);
         }
     }
 
@@ -347,7 +351,7 @@ impl Semaphore {
         // value changed (the futex checks it under its own lock, which our wake takes after).
         self.queue.fetch_add(1, Relaxed);
         for _ in 0..count {
-            if !futex::wake_one(&self.queue) {
+            if !futex::wake_one(&self.queue, Primitive::Semaphore) {
                 break;
             }
         }
@@ -362,11 +366,11 @@ impl Semaphore {
         if old & CLOSED != 0 {
             return;
         }
-        futex::wake_all(&self.state);
+        futex::wake_all(&self.state, Primitive::Semaphore);
         // Relaxed: the futex checks the word under its own lock, after our bump or before our
         // wake; either way the sleeper returns.
         self.queue.fetch_add(1, Relaxed);
-        futex::wake_all(&self.queue);
+        futex::wake_all(&self.queue, Primitive::Semaphore);
     }
 
     /// `n` permits stopped existing (forgotten, after they left `state` or their permit).

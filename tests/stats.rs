@@ -1,0 +1,330 @@
+//! The contention profile (`--features stats`): each counter counts what its documentation says,
+//! in situations whose events are known exactly (a thread is observed asleep in the futex with
+//! `/proc` before the test goes on), and `reset`/`snapshot` work across threads that exited.
+//!
+//! The counters are process-wide, so the tests of this file take turns (`serial`) and start
+//! from a `reset`; no other test binary shares the process.
+//!
+//! ```text
+//! cargo test --features stats --test stats
+//! ```
+
+#![cfg(feature = "stats")]
+
+mod common;
+
+use atomsync::stats::{self, Counters, Profile};
+use atomsync::{Mutex, RawCondvar, RawMutex, RwLock, Semaphore, ThreadPool};
+use std::sync::{Arc, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{spawn_watched, wait_until_asleep_on, wait_until_asleep_on_rwlock, within};
+
+/// Runs `test` on its own thread under [`within`]'s deadlock bound, alone: it takes this
+/// file's turn lock and resets the profile first (the counters are process-wide).
+fn isolated(test: impl FnOnce() + Send + 'static) {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    stats::reset();
+    within(test);
+}
+
+/// The address of a mutex's futex word.
+fn word_of<T>(mutex: &Mutex<T>) -> u64 {
+    // SAFETY: only the address is taken.
+    (unsafe { mutex.raw() }) as *const RawMutex as u64
+}
+
+/// Every row of `profile` except `keep` is all zeros.
+fn assert_only(profile: &Profile, keep: &str) {
+    for (name, counters) in profile.rows() {
+        if name != keep {
+            assert_eq!(counters, Counters::default(), "{name} counted something:\n{profile}");
+        }
+    }
+}
+
+#[test]
+fn an_uncontended_lock_is_one_fast_acquisition_and_no_system_call() {
+    isolated(|| {
+        let mutex = Mutex::new(0);
+        *mutex.lock() += 1;
+        let profile = stats::snapshot();
+        let counted: Vec<_> =
+            profile.mutex.fields().into_iter().filter(|field| field.1 != 0).collect();
+        assert_eq!(counted, [("fast", 1)], "\n{profile}");
+        assert_only(&profile, "Mutex");
+    });
+}
+
+#[test]
+fn a_blocked_locker_spins_sleeps_and_is_woken() {
+    isolated(|| {
+        static LOCK: Mutex<i32> = atomsync::const_mutex(0);
+        let guard = LOCK.lock();
+        let (locker, locker_id) = spawn_watched(|| *LOCK.lock() += 1);
+        wait_until_asleep_on(locker_id, &[word_of(&LOCK)]);
+        drop(guard);
+        locker.join().unwrap();
+        let mutex = stats::snapshot().mutex;
+        // The main thread's lock; the locker's slow path.
+        assert_eq!((mutex.fast, mutex.contended, mutex.timeouts), (1, 1, 0), "{mutex:?}");
+        // The whole spin schedule ran before the sleep: 3 busy rounds, 7 yields.
+        assert!(mutex.spins >= 3 && mutex.yields >= 7, "{mutex:?}");
+        assert!(mutex.futex_waits >= 1 && mutex.futex_wakes >= 1, "{mutex:?}");
+        assert_eq!(mutex.syscalls(), mutex.futex_waits + mutex.futex_wakes + mutex.yields);
+    });
+}
+
+#[test]
+fn a_timed_lock_that_gives_up_counts_a_timeout() {
+    isolated(|| {
+        let mutex = Arc::new(Mutex::new(()));
+        let guard = mutex.lock();
+        let waiter = {
+            let mutex = Arc::clone(&mutex);
+            thread::spawn(move || mutex.try_lock_for(Duration::from_millis(20)).is_some())
+        };
+        assert!(!waiter.join().unwrap());
+        drop(guard);
+        let mutex = stats::snapshot().mutex;
+        assert_eq!((mutex.fast, mutex.contended, mutex.timeouts), (1, 1, 1), "{mutex:?}");
+        // A zero timeout on a held lock gives up before the spin schedule (and counts as one).
+        stats::reset();
+        let _held = {
+            let raw = RawMutex::new();
+            raw.lock();
+            assert!(!raw.try_lock_until(Some(Instant::now())));
+            raw
+        };
+        let mutex = stats::snapshot().mutex;
+        assert_eq!((mutex.contended, mutex.timeouts, mutex.spins, mutex.yields), (1, 1, 0, 0));
+    });
+}
+
+#[test]
+fn reset_zeroes_and_counts_start_again() {
+    isolated(|| {
+        let mutex = Mutex::new(());
+        for _ in 0..5 {
+            drop(mutex.lock());
+        }
+        assert_eq!(stats::snapshot().mutex.fast, 5);
+        stats::reset();
+        assert_eq!(stats::snapshot(), Profile::default());
+        drop(mutex.lock());
+        assert_eq!(stats::snapshot().mutex.fast, 1);
+    });
+}
+
+#[test]
+fn threads_that_exited_still_count_and_their_blocks_are_reused() {
+    isolated(|| {
+        let mutex = Arc::new(Mutex::new(()));
+        for round in 1..=3 {
+            let mutex = Arc::clone(&mutex);
+            thread::spawn(move || (0..10).for_each(|_| drop(mutex.lock()))).join().unwrap();
+            assert_eq!(stats::snapshot().mutex.fast, 10 * round);
+        }
+    });
+}
+
+#[test]
+fn a_write_unlock_hands_over_to_a_sleeping_reader() {
+    isolated(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let writer = lock.write();
+        let reader = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.read());
+        drop(writer);
+        reader.join().unwrap();
+        let rwlock = stats::snapshot().rwlock;
+        assert_eq!((rwlock.fast, rwlock.contended, rwlock.handoffs), (1, 1, 1), "{rwlock:?}");
+        assert!(rwlock.futex_waits >= 1 && rwlock.futex_wakes >= 1, "{rwlock:?}");
+    });
+}
+
+#[test]
+fn a_writer_woken_for_an_upgrade_goes_back_to_sleep_a_futile_wake_up() {
+    isolated(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let (reader, upgradable) = (lock.read(), lock.upgradable_read_arc());
+        // A writer sleeps behind the two readers...
+        let writer = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        // ... and so does the upgrade, on the same word.
+        // It holds the write lock until the writer has gone back to sleep (counted as the
+        // wait begins), so that the writer cannot find the lock free in between.
+        let (upgrader, upgrader_id) = spawn_watched(move || {
+            let mut guard = atomsync::ArcRwLockUpgradableReadGuard::upgrade(upgradable);
+            let give_up = Instant::now() + common::DEADLOCK;
+            while stats::snapshot().rwlock.futile_wakeups == 0 {
+                assert!(Instant::now() < give_up, "the woken writer never slept again");
+                thread::yield_now();
+            }
+            *guard += 1;
+        });
+        wait_until_asleep_on_rwlock(upgrader_id, &lock);
+        // The last plain reader leaves: that wakes every thread on the writers' word; the
+        // upgrade proceeds and the writer, finding the lock held, sleeps again.
+        drop(reader);
+        upgrader.join().unwrap();
+        writer.join().unwrap();
+        let rwlock = stats::snapshot().rwlock;
+        assert!(rwlock.futile_wakeups >= 1, "{rwlock:?}");
+        assert_eq!(*lock.read(), 2);
+    });
+}
+
+#[test]
+fn a_sleeping_head_waiter_is_handed_the_permits() {
+    isolated(|| {
+        static SEMAPHORE: Semaphore = Semaphore::new(0);
+        let (waiter, waiter_id) = spawn_watched(|| SEMAPHORE.acquire().unwrap().forget());
+        // The head sleeps on one of the semaphore's five words (its `state`).
+        let state = &SEMAPHORE as *const Semaphore as u64;
+        wait_until_asleep_on(waiter_id, &[state, state + 4, state + 8, state + 12, state + 16]);
+        SEMAPHORE.add_permits(1);
+        waiter.join().unwrap();
+        let counters = stats::snapshot().semaphore;
+        assert_eq!((counters.fast, counters.contended, counters.handoffs), (0, 1, 1));
+        assert!(counters.futex_waits >= 1 && counters.futex_wakes >= 1, "{counters:?}");
+        assert!(counters.spins >= 3 && counters.yields >= 7, "{counters:?}");
+        assert_eq!(counters.timeouts, 0);
+        // A timed acquire that gives up.
+        assert!(SEMAPHORE.acquire_for(Duration::from_millis(5)).is_err());
+        assert_eq!(stats::snapshot().semaphore.timeouts, 1);
+    });
+}
+
+#[test]
+fn close_wakes_both_words_and_nobody_is_there_two_empty_wakes() {
+    isolated(|| {
+        let semaphore = Semaphore::new(1);
+        drop(semaphore.try_acquire().unwrap());
+        semaphore.close();
+        let counters = stats::snapshot().semaphore;
+        assert_eq!((counters.fast, counters.futex_wakes), (1, 2), "{counters:?}");
+        if cfg!(target_os = "linux") {
+            assert_eq!(counters.empty_wakes, 2, "{counters:?}");
+        }
+    });
+}
+
+#[test]
+fn condvar_notifies_waits_timeouts_and_requeues() {
+    isolated(|| {
+        // Nobody waits: no system call.
+        let condvar = RawCondvar::new();
+        assert!(!condvar.notify_one());
+        assert_eq!(condvar.notify_all(), 0);
+        let counters = stats::snapshot().condvar;
+        assert_eq!((counters.fast, counters.futex_wakes), (2, 0), "{counters:?}");
+
+        // A timed wait that nobody notifies.
+        stats::reset();
+        let mutex = RawMutex::new();
+        mutex.lock();
+        // SAFETY: `mutex` is held.
+        let notified =
+            unsafe { condvar.wait_raw(&mutex, Some(Instant::now() + Duration::from_millis(5))) };
+        assert!(!notified);
+        // SAFETY: held again after the wait.
+        unsafe { mutex.unlock() };
+        let counters = stats::snapshot().condvar;
+        assert_eq!((counters.contended, counters.timeouts, counters.futex_waits), (1, 1, 1));
+    });
+}
+
+#[test]
+fn notify_all_requeues_the_other_sleepers_onto_the_mutex() {
+    isolated(|| {
+        let pair = Arc::new((RawMutex::new(), RawCondvar::new()));
+        let condvar_word = &pair.1 as *const RawCondvar as u64;
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let pair = Arc::clone(&pair);
+                let (handle, id) = spawn_watched(move || {
+                    pair.0.lock();
+                    // SAFETY: the mutex is held; it is held again when the wait returns.
+                    unsafe {
+                        pair.1.wait_raw(&pair.0, None);
+                        pair.0.unlock();
+                    }
+                });
+                wait_until_asleep_on(id, &[condvar_word, condvar_word + 4]);
+                handle
+            })
+            .collect();
+        stats::reset();
+        pair.1.notify_all();
+        waiters.into_iter().for_each(|waiter| waiter.join().unwrap());
+        let counters = stats::snapshot().condvar;
+        if cfg!(target_os = "linux") {
+            // One woken by the notify, the two others moved onto the mutex by it.
+            assert_eq!(counters.handoffs, 2, "{counters:?}");
+        }
+        assert_eq!(counters.timeouts, 0);
+    });
+}
+
+#[test]
+fn a_pool_counts_its_jobs_and_its_idle_workers_sleep() {
+    isolated(|| {
+        let pool = ThreadPool::new(2);
+        for _ in 0..100 {
+            pool.execute(|| {});
+        }
+        pool.wait_idle();
+        assert_eq!(stats::snapshot().pool.jobs, 100);
+        // Idle workers spin their schedule (3 busy rounds, 61 yields), then sleep in the
+        // futex. The two workers' thread ids, from two tasks that run at once:
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let ids: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                pool.spawn(move || {
+                    barrier.wait();
+                    common::current_thread_id()
+                })
+            })
+            .collect();
+        for id in ids {
+            common::wait_until_asleep(id.join().unwrap());
+        }
+        let pool_counters = stats::snapshot().pool;
+        assert!(pool_counters.futex_waits >= 2, "{pool_counters:?}");
+        assert!(
+            pool_counters.spins >= 2 * 3 && pool_counters.yields >= 2 * 61,
+            "{pool_counters:?}"
+        );
+        // A task that is not done in time.
+        let (release, stuck) = std::sync::mpsc::channel::<()>();
+        let handle = pool.spawn(move || stuck.recv().unwrap());
+        let handle = handle.join_timeout(Duration::from_millis(5)).unwrap_err();
+        release.send(()).unwrap();
+        handle.join().unwrap();
+        assert_eq!(stats::snapshot().pool.timeouts, 1);
+        drop(pool);
+        let profile = stats::snapshot();
+        assert_eq!(profile.pool.jobs, 103, "\n{profile}");
+        assert_eq!(profile.pool.steals, profile.pool.steals.min(profile.pool.jobs));
+    });
+}
+
+#[test]
+fn the_table_has_a_row_per_primitive_and_dashes_where_a_counter_does_not_apply() {
+    isolated(|| {
+        let table = stats::snapshot().to_string();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2 + 5, "{table}");
+        assert!(lines[0].starts_with("| primitive") && lines[0].contains("futile wake-ups"));
+        for (line, name) in lines[2..].iter().zip(["Mutex", "RwLock", "Condvar", "Semaphore"]) {
+            assert!(line.starts_with(&format!("| {name}")), "{line}");
+        }
+        // The pool has no fast path; the mutex has no jobs.
+        let pool: Vec<&str> = lines[6].split('|').map(str::trim).collect();
+        assert_eq!((pool[1], pool[2], pool[13]), ("ThreadPool", "-", "0"), "{table}");
+        let mutex: Vec<&str> = lines[2].split('|').map(str::trim).collect();
+        assert_eq!((mutex[2], mutex[13]), ("0", "-"), "{table}");
+    });
+}
