@@ -44,7 +44,7 @@ mod imp {
     /// `Instant` is `CLOCK_MONOTONIC` on Linux but does not expose its `timespec`, so we add the
     /// remaining duration to a fresh clock reading. The clock is read *after* `Instant::now()`,
     /// so the result is never earlier than `deadline`.
-    fn to_timespec(deadline: Instant) -> Option<libc::timespec> {
+    pub(super) fn to_timespec(deadline: Instant) -> Option<libc::timespec> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
@@ -423,4 +423,41 @@ pub(crate) fn requeue(
     stat!(by => FutexWake);
     stat!(by => EmptyWake, moved.unwrap_or(0) == 0);
     moved
+}
+
+#[cfg(all(test, target_os = "linux", not(loom)))]
+mod tests {
+    use super::imp::to_timespec;
+    use std::time::{Duration, Instant};
+
+    fn clock_now() -> libc::timespec {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        now
+    }
+
+    fn plus(time: libc::timespec, duration: Duration) -> (i64, i64) {
+        let nanos = time.tv_nsec + i64::from(duration.subsec_nanos());
+        (time.tv_sec + duration.as_secs() as i64 + nanos / 1_000_000_000, nanos % 1_000_000_000)
+    }
+
+    /// The absolute deadline handed to the kernel is never earlier than the `Instant` one (a
+    /// timed wait never ends early), and not later than the time it took to compute it; the
+    /// sub-second parts that carry into the seconds included.
+    #[test]
+    fn the_kernel_deadline_is_the_instant_deadline() {
+        let nearly_a_second = Duration::from_nanos(999_999_999);
+        for remaining in [Duration::ZERO, Duration::from_millis(30), nearly_a_second] {
+            for _ in 0..100 {
+                let before = clock_now();
+                let timespec = to_timespec(Instant::now() + remaining).unwrap();
+                let after = clock_now();
+                let deadline = (timespec.tv_sec, timespec.tv_nsec);
+                assert!((0..1_000_000_000).contains(&timespec.tv_nsec), "{deadline:?}");
+                assert!(deadline >= plus(before, remaining), "{deadline:?} for {remaining:?}");
+                assert!(deadline <= plus(after, remaining), "{deadline:?} for {remaining:?}");
+            }
+        }
+    }
 }
