@@ -321,10 +321,43 @@ fn the_table_has_a_row_per_primitive_and_dashes_where_a_counter_does_not_apply()
         for (line, name) in lines[2..].iter().zip(["Mutex", "RwLock", "Condvar", "Semaphore"]) {
             assert!(line.starts_with(&format!("| {name}")), "{line}");
         }
-        // The pool has no fast path; the mutex has no jobs.
-        let pool: Vec<&str> = lines[6].split('|').map(str::trim).collect();
-        assert_eq!((pool[1], pool[2], pool[13]), ("ThreadPool", "-", "0"), "{table}");
-        let mutex: Vec<&str> = lines[2].split('|').map(str::trim).collect();
-        assert_eq!((mutex[2], mutex[13]), ("0", "-"), "{table}");
+        // A dash exactly where a counter does not apply: jobs and steals are the pool's; the
+        // pool has no fast path, slow path or hand-off; the condvar never spins.
+        let cells = |line: &str| -> Vec<String> {
+            line.split('|').map(|cell| cell.trim().to_string()).filter(|c| !c.is_empty()).collect()
+        };
+        let header = cells(lines[0]);
+        for line in &lines[2..] {
+            let row = cells(line);
+            for (column, cell) in header.iter().zip(&row).skip(1) {
+                let pool_only = ["jobs", "steals"].contains(&column.as_str());
+                let lock_only = ["fast", "contended", "hand-offs"].contains(&column.as_str());
+                let spin = ["spins", "yields"].contains(&column.as_str());
+                let applies = match row[0].as_str() {
+                    "ThreadPool" => !lock_only,
+                    "Condvar" => !pool_only && !spin,
+                    _ => !pool_only,
+                };
+                assert_eq!(cell != "-", applies, "{} / {column}:\n{table}", row[0]);
+            }
+        }
     });
+}
+
+#[test]
+fn profiles_add_and_subtract_counter_by_counter() {
+    let mut a = Profile::default();
+    (a.mutex.fast, a.condvar.futex_waits, a.pool.jobs) = (5, 3, 7);
+    let mut b = Profile::default();
+    (b.mutex.fast, b.rwlock.spins, b.pool.jobs, b.semaphore.timeouts) = (2, 1, 10, 4);
+    let sum = a + b;
+    assert_eq!((sum.mutex.fast, sum.rwlock.spins, sum.condvar.futex_waits), (7, 1, 3));
+    assert_eq!((sum.semaphore.timeouts, sum.pool.jobs), (4, 17));
+    assert_eq!(a.mutex + b.mutex, sum.mutex);
+    // A difference saturates at zero (snapshots in the wrong order, or across a reset).
+    let difference = a - b;
+    assert_eq!((difference.mutex.fast, difference.condvar.futex_waits), (3, 3));
+    assert_eq!((difference.pool.jobs, difference.rwlock.spins), (0, 0));
+    assert_eq!(a.mutex - b.mutex, difference.mutex);
+    assert_eq!(sum - b, a);
 }
