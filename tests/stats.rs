@@ -74,6 +74,9 @@ fn a_blocked_locker_spins_sleeps_and_is_woken() {
         assert!(mutex.spins >= 3 && mutex.yields >= 7, "{mutex:?}");
         assert!(mutex.futex_waits >= 1 && mutex.futex_wakes >= 1, "{mutex:?}");
         assert_eq!(mutex.syscalls(), mutex.futex_waits + mutex.futex_wakes + mutex.yields);
+        // The locker was asleep when the unlock woke it, and took the free lock at once: no
+        // wake found nobody, and it never went back to sleep.
+        assert_eq!((mutex.empty_wakes, mutex.futile_wakeups), (0, 0), "{mutex:?}");
     });
 }
 
