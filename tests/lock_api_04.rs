@@ -686,3 +686,34 @@ fn condvar_rejects_a_second_mutex_while_waiters_use_the_first() {
         waiter.join().unwrap();
     });
 }
+
+/// A notify that came in time counts even when the waiter gets its mutex back only after the
+/// deadline (the notifier holds the mutex past it): the wait reports "not timed out".
+#[test]
+fn condvar_wait_notified_in_time_is_not_a_timeout_however_late_it_relocks() {
+    within(|| {
+        let shared = Arc::new((Mutex::new(false), Condvar::new()));
+        let (waiter, thread_id) = {
+            let shared = Arc::clone(&shared);
+            spawn_watched(move || {
+                let mut notified = shared.0.lock();
+                let result = shared.1.wait_for(&mut notified, Duration::from_millis(200));
+                (result.timed_out(), *notified)
+            })
+        };
+        let base = &shared.1 as *const Condvar as u64;
+        wait_until_asleep_on(thread_id, &[base, base + 4]);
+        let mut notified = shared.0.lock();
+        *notified = true;
+        shared.1.notify_one();
+        // Hold the mutex past the waiter's deadline.
+        thread::sleep(Duration::from_millis(300));
+        drop(notified);
+        assert_eq!(waiter.join().unwrap(), (false, true));
+    });
+}
+
+#[test]
+fn condvar_debug_names_the_type() {
+    assert_eq!(format!("{:?}", Condvar::new()), "Condvar { .. }");
+}
