@@ -3,7 +3,10 @@
 //! `JoinHandle` polled twice, and `join_timeout` after an earlier timeout or a poll; which
 //! thread runs the tasks of a scope opened outside the pool (its tickets, its owner check);
 //! exact counts for tasks run by threads outside the pool; values the pool discards on a
-//! re-raise; `wait_idle` callers that sleep; every worker's deque visible to thieves.
+//! re-raise; `wait_idle` callers that sleep; every worker's deque visible to thieves; and two
+//! races: a task submitted as the last pending one ends while `wait_idle` callers are woken (a
+//! stress test), and a push into the injector that ends after the workers exited (made certain:
+//! this binary's allocator can stop a thread in an allocation).
 //!
 //! Each test waits for real conditions (a thread asleep in a futex wait, seen in /proc; a
 //! barrier; a channel) and runs under [`within`], so a mutant that hangs fails the test.
@@ -12,6 +15,8 @@ mod common;
 
 use atomsync::ThreadPool;
 use atomsync::pool::{BuildError, JoinHandle, PoolStats};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::error::Error;
 use std::future::Future;
@@ -462,5 +467,145 @@ fn every_workers_deque_is_stolen_from() {
             assert_eq!(thieves.len(), 1, "exactly one task ran on worker {target}");
             assert_ne!(thieves[0], target, "b was stolen, so it ran on another worker");
         }
+    });
+}
+
+/// `wait_idle` callers and a submitter at once, many times over: a task submitted just as the
+/// last pending one finishes (while the `wait_idle` callers are being woken) stays counted in
+/// `pending`, so the count never underflows and the last `wait_idle` returns with exact stats.
+/// (Stress: the worker and the submitter run on two CPUs.)
+#[test]
+fn wait_idle_races_a_submitter() {
+    within(|| {
+        const TASKS: usize = 20_000;
+        let pool = ThreadPool::new(1);
+        pool.execute(|| pin_to_cpu(0));
+        pool.wait_idle();
+        let submitted = AtomicBool::new(false);
+        thread::scope(|threads| {
+            threads.spawn(|| {
+                pin_to_cpu(1);
+                // One task at a time: the next is submitted as the last one ends, when the
+                // count goes 1 -> 0 and the `wait_idle` caller (if asleep) is woken.
+                let ended = Arc::new(AtomicUsize::new(0));
+                for task in 1..=TASKS {
+                    let end = Arc::clone(&ended);
+                    pool.execute(move || {
+                        end.fetch_add(1, SeqCst);
+                    });
+                    let mut spins = 0u32;
+                    while ended.load(SeqCst) < task {
+                        spins += 1;
+                        if spins.is_multiple_of(1024) {
+                            thread::yield_now();
+                        }
+                        std::hint::spin_loop();
+                    }
+                }
+                submitted.store(true, SeqCst);
+            });
+            threads.spawn(|| {
+                while !submitted.load(SeqCst) {
+                    pool.wait_idle();
+                }
+            });
+        });
+        pool.wait_idle();
+        let completed = TASKS + 1;
+        assert_eq!(pool.stats(), PoolStats { queued: 0, running: 0, completed, panicked: 0 });
+    });
+}
+
+/// The allocator of this test binary: the system's, except that a thread that armed
+/// [`STALL_ARMED`] stops in its next allocation of 1 KiB or more (and disarms) until
+/// [`STALL_RELEASE`] is set; [`STALLED`] tells that it stopped. Only
+/// `a_push_that_ends_after_the_workers_exited_is_run_by_its_submitter` arms it.
+struct StallingAllocator;
+
+static STALLED: AtomicBool = AtomicBool::new(false);
+static STALL_RELEASE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static STALL_ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+impl StallingAllocator {
+    fn maybe_stall(size: usize) {
+        // `try_with`: no panic in a thread's teardown; the const-initialised `Cell` itself
+        // neither allocates nor registers a destructor.
+        if size >= 1024 && STALL_ARMED.try_with(|armed| armed.replace(false)).unwrap_or(false) {
+            STALLED.store(true, SeqCst);
+            while !STALL_RELEASE.load(SeqCst) {
+                thread::yield_now();
+            }
+        }
+    }
+}
+
+// SAFETY: every call is forwarded to `System` with the same arguments; the stall only delays.
+unsafe impl GlobalAlloc for StallingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::maybe_stall(layout.size());
+        // SAFETY: forwarded (the caller's contract).
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        Self::maybe_stall(layout.size());
+        // SAFETY: forwarded.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: StallingAllocator = StallingAllocator;
+
+/// A submission from outside the pool that checked the shutdown flag before the shutdown but
+/// pushes into the injector only after the last worker looked there for the last time and
+/// exited: its submitter sees the flag after the push and runs the task itself. Made certain,
+/// not left to chance: the submitter stops inside the push, in the allocation of the
+/// injector's next block (crossbeam-deque allocates it before it reserves the slot, once every
+/// 63 pushes), while the pool shuts down.
+#[test]
+fn a_push_that_ends_after_the_workers_exited_is_run_by_its_submitter() {
+    within(|| {
+        let pool = ThreadPool::new(1);
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        thread::scope(|threads| {
+            let submitter = threads.spawn(|| {
+                let me = thread::current().id();
+                let mut submitted = 0;
+                STALL_ARMED.with(|armed| armed.set(true));
+                // Until a submission stalled (at the latest the 63rd: a new block).
+                while STALL_ARMED.with(Cell::get) {
+                    assert!(submitted < 1000, "no injector block was allocated");
+                    let ran = Arc::clone(&ran);
+                    pool.execute(move || ran.lock().unwrap().push(thread::current().id()));
+                    submitted += 1;
+                }
+                (me, submitted)
+            });
+            while !STALLED.load(SeqCst) {
+                assert!(!submitter.is_finished(), "the submitter ended without stalling");
+                thread::yield_now();
+            }
+            // The stalled push has read the flag (not set) and not reserved its slot yet.
+            assert!(pool.shutdown_timeout(Duration::from_secs(30)), "the worker did not exit");
+            STALL_RELEASE.store(true, SeqCst);
+            let (submitter, submitted) = submitter.join().unwrap();
+            let ran = ran.lock().unwrap();
+            assert_eq!(ran.len(), submitted, "a task pushed during the shutdown never ran");
+            assert_eq!(ran.last(), Some(&submitter), "the last task ran on its submitter");
+        });
     });
 }
