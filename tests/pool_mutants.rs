@@ -385,9 +385,16 @@ fn values_discarded_on_a_reraise_go_to_the_handler() {
             // `a`'s result, when `b` panicked.
             let payload = run(&|| drop(pool.join(|| Bomb, || -> () { panic!("b fails") })));
             assert_eq!(message(&*payload), "b fails", "on_worker: {on_worker}");
+            // `b`'s result, when `a` panicked (from outside the pool this aborted the process:
+            // the unwind dropped `b`'s value, and its `Drop` panicked during the unwind).
+            let payload = run(&|| drop(pool.join(|| -> () { panic!("a fails") }, || Bomb)));
+            assert_eq!(message(&*payload), "a fails", "on_worker: {on_worker}");
         }
         pool.wait_idle();
-        assert_eq!(reported.load(SeqCst), 6, "each discarded drop's panic goes to the handler");
+        assert_eq!(reported.load(SeqCst), 8, "each discarded drop's panic goes to the handler");
+        // The pool still works: every worker alive, the counts exact.
+        assert_eq!(pool.join(|| 1, || 2), (1, 2));
+        assert_eq!(common::distinct_workers_at_once(&pool), 1);
     });
 }
 

@@ -472,7 +472,9 @@ impl ThreadPool {
     /// `b` as the one task of a scope opened on this thread (a non-worker): the scope offers
     /// it to the pool and, while the caller waits, runs it itself if no worker has taken it;
     /// taking it from the scope's queue is the claim that decides who runs it, once. The
-    /// scope re-raises `a`'s panic first, after `b` has finished.
+    /// scope re-raises `a`'s panic first, after `b` has finished. `b`'s value is then user
+    /// code to drop on an unwinding path: it goes through `discard` (a panic of its `Drop`
+    /// reaches the panic handler) instead of being dropped by the unwind, which would abort.
     #[cold]
     fn join_from_outside<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
@@ -482,12 +484,21 @@ impl ThreadPool {
         RB: Send,
     {
         let mut result_b = None;
-        let result_a = self.scope(|s| {
-            s.spawn(|| result_b = Some(b()));
-            a()
-        });
-        let result_b = result_b.expect("scope returned without a panic, so its task ran");
-        (result_a, result_b)
+        let result_a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.scope(|s| {
+                s.spawn(|| result_b = Some(b()));
+                a()
+            })
+        }));
+        match result_a {
+            Ok(result_a) => {
+                (result_a, result_b.expect("scope returned without a panic, so its task ran"))
+            }
+            Err(payload) => {
+                self.shared.discard(result_b);
+                std::panic::resume_unwind(payload)
+            }
+        }
     }
 
     /// Blocks until no task is queued or running (tasks submitted meanwhile are waited for
