@@ -29,7 +29,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{current_thread_id, spawn_watched, wait_until_asleep, within};
+use common::{
+    block_every_worker, counting_pool, current_thread_id, spawn_watched, wait_until_asleep, within,
+};
 
 /// A value whose `Drop` panics.
 #[derive(Debug)]
@@ -182,24 +184,6 @@ fn a_handle_polled_twice_is_woken_when_the_task_finishes() {
     });
 }
 
-/// Blocks every worker of `pool` on a channel; returns the sender that releases them, after
-/// all of them are running the blocking task.
-fn block_every_worker(pool: &ThreadPool) -> mpsc::Sender<()> {
-    let workers = pool.num_threads();
-    let started = Arc::new(Barrier::new(workers + 1));
-    let (release, gate) = mpsc::channel::<()>();
-    let gate = Arc::new(Mutex::new(gate));
-    for _ in 0..workers {
-        let (started, gate) = (Arc::clone(&started), Arc::clone(&gate));
-        pool.execute(move || {
-            started.wait();
-            let _ = gate.lock().unwrap().recv();
-        });
-    }
-    started.wait();
-    release
-}
-
 /// A task spawned into a scope opened outside the pool, from a third thread (neither the
 /// scope's owner nor a worker), goes to the pool's injector, not to the owner's own queue: the
 /// owner, waiting for the scope with every worker blocked, does not run it (only the owner may
@@ -330,22 +314,6 @@ fn tasks_run_by_threads_outside_the_pool_are_all_counted() {
         let completed = THREADS * ROUNDS;
         assert_eq!(pool.stats(), PoolStats { queued: 0, running: 0, completed, panicked: 0 });
     });
-}
-
-/// A pool whose panic handler counts the payloads it gets (dropping them: for a `Bomb`
-/// payload that panics inside the handler, which the pool contains too).
-fn counting_pool(workers: usize) -> (ThreadPool, Arc<AtomicUsize>) {
-    let reported = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&reported);
-    let pool = ThreadPool::builder()
-        .num_threads(workers)
-        .panic_handler(move |payload| {
-            seen.fetch_add(1, SeqCst);
-            drop(payload);
-        })
-        .build()
-        .unwrap();
-    (pool, reported)
 }
 
 /// The message of a `&str` panic payload.

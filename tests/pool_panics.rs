@@ -16,12 +16,15 @@ use atomsync::pool::PoolStats;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, mpsc};
 use std::task::{Context, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{current_thread_id, distinct_workers_at_once, wait_until_asleep, within};
+use common::{
+    block_every_worker, counting_pool, current_thread_id, distinct_workers_at_once,
+    wait_until_asleep, within,
+};
 
 /// A value whose `Drop` panics.
 struct Bomb;
@@ -30,22 +33,6 @@ impl Drop for Bomb {
     fn drop(&mut self) {
         panic!("Bomb dropped");
     }
-}
-
-/// A pool of `workers` whose panic handler counts the payloads it gets (and drops them, which
-/// for a `Bomb` payload panics inside the handler: also contained by the pool).
-fn counting_pool(workers: usize) -> (ThreadPool, Arc<AtomicUsize>) {
-    let reported = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&reported);
-    let pool = ThreadPool::builder()
-        .num_threads(workers)
-        .panic_handler(move |payload| {
-            seen.fetch_add(1, SeqCst);
-            drop(payload);
-        })
-        .build()
-        .unwrap();
-    (pool, reported)
 }
 
 /// The pool still has all its workers (N tasks that must all run at once, on N distinct
@@ -352,24 +339,6 @@ fn join_runs_both_closures_and_reraises_a_first() {
         assert_healthy(&pool, 1 + 3, 2);
         drop(pool);
     });
-}
-
-/// Blocks every worker of `pool` on a channel; returns the sender that releases them once the
-/// test is done, after all of them are running the blocking task.
-fn block_every_worker(pool: &ThreadPool) -> mpsc::Sender<()> {
-    let workers = pool.num_threads();
-    let started = Arc::new(Barrier::new(workers + 1));
-    let (release, gate) = mpsc::channel::<()>();
-    let gate = Arc::new(std::sync::Mutex::new(gate));
-    for _ in 0..workers {
-        let (started, gate) = (Arc::clone(&started), Arc::clone(&gate));
-        pool.execute(move || {
-            started.wait();
-            gate.lock().unwrap().recv().unwrap();
-        });
-    }
-    started.wait();
-    release
 }
 
 #[test]

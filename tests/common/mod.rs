@@ -151,3 +151,40 @@ pub fn distinct_workers_at_once(pool: &atomsync::ThreadPool) -> usize {
         handles.into_iter().map(|handle| handle.join().unwrap()).collect();
     ids.len()
 }
+
+/// Blocks every worker of `pool` on a channel; returns the sender that releases them (send
+/// nothing: dropping it releases them too), once all of them are running the blocking task.
+pub fn block_every_worker(pool: &atomsync::ThreadPool) -> mpsc::Sender<()> {
+    let workers = pool.num_threads();
+    let started = std::sync::Arc::new(std::sync::Barrier::new(workers + 1));
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(gate));
+    for _ in 0..workers {
+        let (started, gate) = (std::sync::Arc::clone(&started), std::sync::Arc::clone(&gate));
+        pool.execute(move || {
+            started.wait();
+            let _ = gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+        });
+    }
+    started.wait();
+    release
+}
+
+/// A pool of `workers` whose panic handler counts the payloads it gets (and drops them: a
+/// payload whose `Drop` panics then panics inside the handler, which the pool contains too).
+pub fn counting_pool(
+    workers: usize,
+) -> (atomsync::ThreadPool, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let reported = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&reported);
+    let pool = atomsync::ThreadPool::builder()
+        .num_threads(workers)
+        .panic_handler(move |payload| {
+            seen.fetch_add(1, SeqCst);
+            drop(payload);
+        })
+        .build()
+        .unwrap();
+    (pool, reported)
+}
