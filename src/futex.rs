@@ -392,9 +392,7 @@ pub(crate) const WAKES_ARE_COUNTED: bool = cfg!(any(target_os = "linux", loom));
 #[inline]
 #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
 pub(crate) fn wake_one(word: &AtomicU32, by: Primitive) -> bool {
-    let woke = imp::wake_one(word);
-    stat!(woke(by, woke, WAKES_ARE_COUNTED));
-    woke
+    counted_wake(imp::wake_one(word), by)
 }
 
 /// Wakes every thread sleeping on `word`. True if a thread was woken (always true where the
@@ -402,7 +400,13 @@ pub(crate) fn wake_one(word: &AtomicU32, by: Primitive) -> bool {
 #[inline]
 #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
 pub(crate) fn wake_all(word: &AtomicU32, by: Primitive) -> bool {
-    let woke = imp::wake_all(word);
+    counted_wake(imp::wake_all(word), by)
+}
+
+/// A wake call's answer, counted in the profile (feature `stats`) as one wake by `by`.
+#[inline]
+#[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+fn counted_wake(woke: bool, by: Primitive) -> bool {
     stat!(woke(by, woke, WAKES_ARE_COUNTED));
     woke
 }

@@ -202,10 +202,10 @@ impl RawMutex {
     pub fn lock(&self) {
         // Acquire: pairs with the Release in `unlock`, so the previous owner's critical
         // section happens-before ours.
-        if self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
-            self.lock_contended(None, false);
-        } else {
+        if self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_ok() {
             stat!(Mutex, Fast);
+        } else {
+            self.lock_contended(None, false);
         }
     }
 
@@ -353,10 +353,7 @@ impl RawMutex {
                 let new = me.clear_woken(state & !HANDOFF);
                 // Acquire: pairs with the Release that set HANDOFF in `hand_off`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                    Ok(_) => {
-                        stat!(Mutex, HandOff);
-                        return true;
-                    }
+                    Ok(_) => return claimed_hand_off(),
                     Err(actual) => state = actual,
                 }
                 continue;
@@ -562,6 +559,13 @@ impl Default for RawMutex {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Step 2 of `lock_contended` succeeded: the hand-off is ours (counted in the profile).
+#[inline]
+fn claimed_hand_off() -> bool {
+    stat!(Mutex, HandOff);
+    true
 }
 
 #[cfg(all(test, not(loom)))]

@@ -598,7 +598,6 @@ impl RawRwLock {
             }
             // Out of time (before spinning: a passed deadline returns at once).
             if futex::deadline_passed(deadline) {
-                stat!(RwLock, Timeout);
                 self.upgrade_timed_out();
                 return false;
             }
@@ -617,6 +616,7 @@ impl RawRwLock {
     /// A timed upgrade gives up: clear UPGRADING and let in the readers it held back.
     #[cold]
     pub(super) fn upgrade_timed_out(&self) {
+        stat!(RwLock, Timeout);
         self.clear_flags_waking_readers(UPGRADING | READERS_WAITING, |state| {
             state & UPGRADING != 0
         });
