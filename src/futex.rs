@@ -39,6 +39,14 @@ mod imp {
     use super::{AtomicU32, Wait};
     use std::time::Instant;
 
+    /// `CLOCK_MONOTONIC` now: the clock `Instant` reads on Linux.
+    pub(super) fn monotonic_now() -> libc::timespec {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        now
+    }
+
     /// The absolute `CLOCK_MONOTONIC` time of `deadline`, or `None` if it does not fit.
     ///
     /// `Instant` is `CLOCK_MONOTONIC` on Linux but does not expose its `timespec`, so we add the
@@ -46,9 +54,7 @@ mod imp {
     /// so the result is never earlier than `deadline`.
     pub(super) fn to_timespec(deadline: Instant) -> Option<libc::timespec> {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        let now = monotonic_now();
         let mut sec = now.tv_sec.checked_add(remaining.as_secs().try_into().ok()?)?;
         let mut nsec = now.tv_nsec + remaining.subsec_nanos() as libc::c_long;
         if nsec >= 1_000_000_000 {
@@ -429,17 +435,11 @@ pub(crate) fn requeue(
     moved
 }
 
-#[cfg(all(test, target_os = "linux", not(loom)))]
+#[cfg(test)]
+#[cfg(all(target_os = "linux", not(loom)))]
 mod tests {
-    use super::imp::to_timespec;
+    use super::imp::{monotonic_now, to_timespec};
     use std::time::{Duration, Instant};
-
-    fn clock_now() -> libc::timespec {
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-        now
-    }
 
     fn plus(time: libc::timespec, duration: Duration) -> (i64, i64) {
         let nanos = time.tv_nsec + i64::from(duration.subsec_nanos());
@@ -454,9 +454,9 @@ mod tests {
         let nearly_a_second = Duration::from_nanos(999_999_999);
         for remaining in [Duration::ZERO, Duration::from_millis(30), nearly_a_second] {
             for _ in 0..100 {
-                let before = clock_now();
+                let before = monotonic_now();
                 let timespec = to_timespec(Instant::now() + remaining).unwrap();
-                let after = clock_now();
+                let after = monotonic_now();
                 let deadline = (timespec.tv_sec, timespec.tv_nsec);
                 assert!((0..1_000_000_000).contains(&timespec.tv_nsec), "{deadline:?}");
                 assert!(deadline >= plus(before, remaining), "{deadline:?} for {remaining:?}");
