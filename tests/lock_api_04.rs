@@ -654,21 +654,33 @@ fn condvar_timed_wait_returns_on_notification_before_its_deadline() {
     });
 }
 
+/// A flag under a mutex, and the condvar its waiters use.
+type Flag = Arc<(Mutex<bool>, Condvar)>;
+
+/// Runs `wait` (which waits on `shared`'s condvar) on a new thread; returns its handle once
+/// the thread sleeps in a futex wait on one of the condvar's two 4-byte words.
+fn spawn_condvar_waiter<R: Send + 'static>(
+    shared: &Flag,
+    wait: impl FnOnce(&Flag) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let (waiter, thread_id) = {
+        let shared = Arc::clone(shared);
+        spawn_watched(move || wait(&shared))
+    };
+    let base = &shared.1 as *const Condvar as u64;
+    wait_until_asleep_on(thread_id, &[base, base + 4]);
+    waiter
+}
+
 #[test]
 fn condvar_rejects_a_second_mutex_while_waiters_use_the_first() {
     within(|| {
         let shared = Arc::new((Mutex::new(false), Condvar::new()));
-        let (waiter, thread_id) = {
-            let shared = Arc::clone(&shared);
-            spawn_watched(move || {
-                let mut ready = shared.0.lock();
-                shared.1.wait_while(&mut ready, |ready| !*ready);
-            })
-        };
-        // Asleep on the condvar's sequence word (one of its two 4-byte words): registered
-        // with the first mutex.
-        let base = &shared.1 as *const Condvar as u64;
-        wait_until_asleep_on(thread_id, &[base, base + 4]);
+        // Asleep on the condvar: registered with the first mutex.
+        let waiter = spawn_condvar_waiter(&shared, |shared| {
+            let mut ready = shared.0.lock();
+            shared.1.wait_while(&mut ready, |ready| !*ready);
+        });
         let other = Mutex::new(());
         let mut other_guard = other.lock();
         let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -693,16 +705,11 @@ fn condvar_rejects_a_second_mutex_while_waiters_use_the_first() {
 fn condvar_wait_notified_in_time_is_not_a_timeout_however_late_it_relocks() {
     within(|| {
         let shared = Arc::new((Mutex::new(false), Condvar::new()));
-        let (waiter, thread_id) = {
-            let shared = Arc::clone(&shared);
-            spawn_watched(move || {
-                let mut notified = shared.0.lock();
-                let result = shared.1.wait_for(&mut notified, Duration::from_millis(200));
-                (result.timed_out(), *notified)
-            })
-        };
-        let base = &shared.1 as *const Condvar as u64;
-        wait_until_asleep_on(thread_id, &[base, base + 4]);
+        let waiter = spawn_condvar_waiter(&shared, |shared| {
+            let mut notified = shared.0.lock();
+            let result = shared.1.wait_for(&mut notified, Duration::from_millis(200));
+            (result.timed_out(), *notified)
+        });
         let mut notified = shared.0.lock();
         *notified = true;
         shared.1.notify_one();
