@@ -14,6 +14,32 @@ use loom::thread;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// `f` on a new loom thread, with its own clone of `shared` (an `Arc`).
+fn spawn_with<C, T>(shared: &C, f: impl FnOnce(C) -> T + Send + 'static) -> thread::JoinHandle<T>
+where
+    C: Clone + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = shared.clone();
+    thread::spawn(move || f(shared))
+}
+
+/// As `spawn_with`, then yields until `asleep` threads sleep in the futex model: the new
+/// thread is asleep on purpose before the model goes on.
+fn spawn_asleep<C, T>(
+    shared: &C,
+    asleep: usize,
+    f: impl FnOnce(C) -> T + Send + 'static,
+) -> thread::JoinHandle<T>
+where
+    C: Clone + Send + 'static,
+    T: Send + 'static,
+{
+    let thread = spawn_with(shared, f);
+    wait_until_asleep(asleep);
+    thread
+}
+
 /// Permits in use, checked against the semaphore's size: loom atomics, so the check is part of
 /// every explored interleaving.
 struct Usage {
@@ -46,12 +72,8 @@ fn two_acquirers_sleep_and_a_release_wakes_them() {
     model("two_acquirers_sleep_and_a_release_wakes_them", || {
         let usage = Usage::new(1);
         let held = usage.semaphore.try_acquire().unwrap();
-        let acquirers: Vec<_> = (0..2)
-            .map(|_| {
-                let usage = Arc::clone(&usage);
-                thread::spawn(move || usage.use_permits(1))
-            })
-            .collect();
+        let acquirers: Vec<_> =
+            (0..2).map(|_| spawn_with(&usage, |usage| usage.use_permits(1))).collect();
         wait_until_asleep(2);
         drop(held);
         for acquirer in acquirers {
@@ -71,12 +93,8 @@ fn two_acquirers_race_a_release() {
     model("two_acquirers_race_a_release", || {
         let usage = Usage::new(1);
         let held = usage.semaphore.try_acquire().unwrap();
-        let acquirers: Vec<_> = (0..2)
-            .map(|_| {
-                let usage = Arc::clone(&usage);
-                thread::spawn(move || usage.use_permits(1))
-            })
-            .collect();
+        let acquirers: Vec<_> =
+            (0..2).map(|_| spawn_with(&usage, |usage| usage.use_permits(1))).collect();
         drop(held);
         for acquirer in acquirers {
             acquirer.join().unwrap();
@@ -97,14 +115,8 @@ fn acquire_many_and_acquire_one_race_a_release() {
     model("acquire_many_and_acquire_one_race_a_release", || {
         let usage = Usage::new(2);
         let held = usage.semaphore.try_acquire_many(2).unwrap();
-        let many = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(2))
-        };
-        let one = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
+        let many = spawn_with(&usage, |usage| usage.use_permits(2));
+        let one = spawn_with(&usage, |usage| usage.use_permits(1));
         drop(held);
         many.join().unwrap();
         one.join().unwrap();
@@ -121,16 +133,8 @@ fn head_reservation_holds_across_two_releases() {
     model("head_reservation_holds_across_two_releases", || {
         let usage = Usage::new(2);
         let mut held = usage.semaphore.try_acquire_many(2).unwrap();
-        let many = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(2))
-        };
-        wait_until_asleep(1);
-        let one = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
-        wait_until_asleep(2);
+        let many = spawn_asleep(&usage, 1, |usage| usage.use_permits(2));
+        let one = spawn_asleep(&usage, 2, |usage| usage.use_permits(1));
         drop(held.split(1).unwrap());
         // The free permit is reserved for the head: nobody may take it.
         assert!(usage.semaphore.try_acquire().is_err());
@@ -148,10 +152,7 @@ fn close_races_sleeping_acquirers() {
     model("close_races_sleeping_acquirers", || {
         let semaphore = Arc::new(Semaphore::new(0));
         let acquirers: Vec<_> = (0..2)
-            .map(|_| {
-                let semaphore = Arc::clone(&semaphore);
-                thread::spawn(move || semaphore.acquire().map(drop))
-            })
+            .map(|_| spawn_with(&semaphore, |semaphore| semaphore.acquire().map(drop)))
             .collect();
         semaphore.close();
         for acquirer in acquirers {
@@ -165,11 +166,7 @@ fn close_races_sleeping_acquirers() {
 fn close_wakes_a_sleeping_acquirer() {
     model("close_wakes_a_sleeping_acquirer", || {
         let semaphore = Arc::new(Semaphore::new(0));
-        let acquirer = {
-            let semaphore = Arc::clone(&semaphore);
-            thread::spawn(move || semaphore.acquire_many(2).map(drop))
-        };
-        wait_until_asleep(1);
+        let acquirer = spawn_asleep(&semaphore, 1, |semaphore| semaphore.acquire_many(2).map(drop));
         semaphore.close();
         assert_eq!(acquirer.join().unwrap(), Err(AcquireError::Closed));
         // Permits added after close are accepted.
@@ -230,18 +227,10 @@ impl Usage {
 fn timed_out_head_passes_on_its_reservation() {
     model("timed_out_head_passes_on_its_reservation", || {
         let usage = Usage::new(1);
-        let head = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits_for(2))
-        };
-        wait_until_asleep(1);
+        let head = spawn_asleep(&usage, 1, |usage| usage.use_permits_for(2));
         // The free permit is reserved for the head.
         assert!(usage.semaphore.try_acquire().is_err());
-        let queued = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
-        wait_until_asleep(2);
+        let queued = spawn_asleep(&usage, 2, |usage| usage.use_permits(1));
         futex_model_expire_deadlines();
         assert_eq!(head.join().unwrap(), Err(AcquireError::TimedOut));
         queued.join().unwrap();
@@ -262,16 +251,8 @@ fn timed_head_races_a_release_and_the_clock() {
     model("timed_head_races_a_release_and_the_clock", || {
         let usage = Usage::new(1);
         let held = usage.semaphore.try_acquire().unwrap();
-        let head = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits_for(1))
-        };
-        wait_until_asleep(1);
-        let queued = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
-        wait_until_asleep(2);
+        let head = spawn_asleep(&usage, 1, |usage| usage.use_permits_for(1));
+        let queued = spawn_asleep(&usage, 2, |usage| usage.use_permits(1));
         let timer = thread::spawn(futex_model_expire_deadlines);
         drop(held);
         match head.join().unwrap() {
@@ -299,14 +280,8 @@ fn timed_and_untimed_acquirers_race_a_release_and_the_clock() {
     model("timed_and_untimed_acquirers_race_a_release_and_the_clock", || {
         let usage = Usage::new(1);
         let held = usage.semaphore.try_acquire().unwrap();
-        let timed = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits_for(1))
-        };
-        let untimed = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
+        let timed = spawn_with(&usage, |usage| usage.use_permits_for(1));
+        let untimed = spawn_with(&usage, |usage| usage.use_permits(1));
         let timer = thread::spawn(futex_model_expire_deadlines);
         drop(held);
         if timed.join().unwrap().is_err() {
@@ -333,21 +308,9 @@ fn timed_queued_waiter_races_a_release_and_the_clock() {
     model("timed_queued_waiter_races_a_release_and_the_clock", || {
         let usage = Usage::new(1);
         let held = usage.semaphore.try_acquire().unwrap();
-        let head = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
-        wait_until_asleep(1);
-        let timed = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits_for(1))
-        };
-        wait_until_asleep(2);
-        let untimed = {
-            let usage = Arc::clone(&usage);
-            thread::spawn(move || usage.use_permits(1))
-        };
-        wait_until_asleep(3);
+        let head = spawn_asleep(&usage, 1, |usage| usage.use_permits(1));
+        let timed = spawn_asleep(&usage, 2, |usage| usage.use_permits_for(1));
+        let untimed = spawn_asleep(&usage, 3, |usage| usage.use_permits(1));
         drop(held);
         futex_model_expire_deadlines();
         head.join().unwrap();
@@ -374,21 +337,10 @@ fn timed_queued_waiter_passes_on_a_wake_it_cannot_use() {
     model("timed_queued_waiter_passes_on_a_wake_it_cannot_use", || {
         let semaphore = std::sync::Arc::new(Semaphore::new(2));
         let held = semaphore.try_acquire_many(2).unwrap();
-        let head = {
-            let semaphore = std::sync::Arc::clone(&semaphore);
-            thread::spawn(move || semaphore.acquire_owned().unwrap())
-        };
-        wait_until_asleep(1);
-        let timed = {
-            let semaphore = std::sync::Arc::clone(&semaphore);
-            thread::spawn(move || semaphore.acquire_many_for(2, LATER).map(drop))
-        };
-        wait_until_asleep(2);
-        let untimed = {
-            let semaphore = std::sync::Arc::clone(&semaphore);
-            thread::spawn(move || semaphore.acquire().map(drop))
-        };
-        wait_until_asleep(3);
+        let head = spawn_asleep(&semaphore, 1, |semaphore| semaphore.acquire_owned().unwrap());
+        let timed =
+            spawn_asleep(&semaphore, 2, |semaphore| semaphore.acquire_many_for(2, LATER).map(drop));
+        let untimed = spawn_asleep(&semaphore, 3, |semaphore| semaphore.acquire().map(drop));
         drop(held);
         futex_model_expire_deadlines();
         let head_permit = head.join().unwrap();
