@@ -75,6 +75,6 @@ expect_rejected rwlock timed_out_writer_passes_the_wake_on
 expect_rejected pool push_wakes_sleeping_worker
 expect_rejected pool latch_set_wakes_worker_asleep_in_pool
 expect_rejected semaphore two_acquirers_sleep_and_a_release_wakes_them
-expect_rejected semaphore timed_out_head_passes_on_its_reservation
+expect_rejected semaphore timed_out_head_passes_on_its_place
 echo
 echo "=== loom: all models pass; the seeded bug is rejected in every file"

@@ -155,8 +155,8 @@ pub struct Counters {
     pub contended: u64,
     /// Mutex: a sleeper that claimed the lock handed to it (`unlock_fair`, or eventual
     /// fairness after 0.5 ms). RwLock: a woken reader that claimed the read lock a write
-    /// unlock handed to the waiting readers. Semaphore: a head waiter that took the permits
-    /// reserved for it. Condvar: sleepers moved onto the mutex by a `notify_all` (requeue).
+    /// unlock handed to the waiting readers. Semaphore: a head that took the permits it had
+    /// reserved (after 0.5 ms). Condvar: sleepers moved onto the mutex by `notify_all` (requeue).
     pub handoffs: u64,
     /// Timed calls that gave up: `try_lock_for/_until` (Mutex, RwLock, `try_upgrade_for`),
     /// `acquire*_for/_until` returning `TimedOut` (Semaphore), a `wait_for/_until` that

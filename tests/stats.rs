@@ -183,14 +183,20 @@ fn a_sleeping_head_waiter_is_handed_the_permits() {
     isolated(|| {
         static SEMAPHORE: Semaphore = Semaphore::new(0);
         let (waiter, waiter_id) = spawn_watched(|| SEMAPHORE.acquire().unwrap().forget());
-        // The head sleeps on one of the semaphore's five words (its `state`).
-        let state = &SEMAPHORE as *const Semaphore as u64;
-        wait_until_asleep_on(waiter_id, &[state, state + 4, state + 8, state + 12, state + 16]);
+        // The head sleeps on one of the semaphore's five words (its `head_need`).
+        let start = &SEMAPHORE as *const Semaphore as u64;
+        let words = [start, start + 4, start + 8, start + 12, start + 16];
+        // Its first sleep ends 0.5 ms after it became the head; it then reserves the permits
+        // and sleeps again: wait for that second sleep, so that the permit is handed to it.
+        while stats::snapshot().semaphore.futex_waits < 2 {
+            thread::yield_now();
+        }
+        wait_until_asleep_on(waiter_id, &words);
         SEMAPHORE.add_permits(1);
         waiter.join().unwrap();
         let counters = stats::snapshot().semaphore;
         assert_eq!((counters.fast, counters.contended, counters.handoffs), (0, 1, 1));
-        assert!(counters.futex_waits >= 1 && counters.futex_wakes >= 1, "{counters:?}");
+        assert!(counters.futex_waits >= 2 && counters.futex_wakes >= 1, "{counters:?}");
         assert!(counters.spins >= 3 && counters.yields >= 7, "{counters:?}");
         assert_eq!(counters.timeouts, 0);
         // A timed acquire that gives up.

@@ -42,3 +42,17 @@ pub fn wait_until_asleep(n: usize) {
         loom::thread::yield_now();
     }
 }
+
+/// Yields until `sleeps` sleeps have begun in atomsync's futex model in this execution and
+/// `asleep` threads sleep now: for a model that waits until a thread that was woken (or timed
+/// out) has gone to sleep *again*.
+#[cfg(loom)]
+pub fn wait_until_sleeps(sleeps: usize, asleep: usize) {
+    loop {
+        let stats = atomsync::futex_model_stats();
+        if stats.sleeps >= sleeps && stats.sleeping >= asleep {
+            return;
+        }
+        loom::thread::yield_now();
+    }
+}

@@ -50,7 +50,7 @@ pub use raw::Semaphore;
 
 use crate::futex;
 use crate::shim::{self, AtomicU32};
-use raw::{CLOSED, HEAD, MAX, PERMIT_SHIFT, permits, without_permits};
+use raw::{CLOSED, MAX, PERMIT_SHIFT, RESERVED, permits, without_permits};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
@@ -559,7 +559,7 @@ impl Semaphore {
             if need == 0 {
                 return Ok(0);
             }
-            if state & HEAD != 0 || permits(state) < need {
+            if state & RESERVED != 0 || permits(state) < need {
                 return Err(TryAcquireError::NoPermits);
             }
             // Acquire: pairs with the release of the permits (`release`'s fetch_add), so
@@ -579,8 +579,9 @@ impl Semaphore {
         }
     }
 
-    /// The fast path of every blocking acquire: one CAS when permits are free and nobody
-    /// waits, else the slow path. Returns the number of permits taken.
+    /// The fast path of every blocking acquire: one CAS when permits are free and no head has
+    /// reserved them (barging past a head that has not), else the slow path. Returns the
+    /// number of permits taken.
     #[inline]
     fn acquire_raw(&self, n: u32, deadline: Option<Instant>) -> Result<u32, AcquireError> {
         let need = checked_count(n as usize).ok_or(AcquireError::TooMany)?;
@@ -589,7 +590,7 @@ impl Semaphore {
         if need == 0 {
             return if state & CLOSED != 0 { Err(AcquireError::Closed) } else { Ok(0) };
         }
-        if state & (CLOSED | HEAD) == 0
+        if state & (CLOSED | RESERVED) == 0
             && permits(state) >= need
             // Acquire: pairs with the release of the permits (see `try_acquire_raw`).
             && self

@@ -3,66 +3,91 @@
 //! the fast paths are in `mod.rs`, the permits in `permit.rs`.
 //!
 //! ```text
-//! state (the futex word the head waiter sleeps on):
-//! | bits  | name    | meaning                                                          |
-//! |-------|---------|------------------------------------------------------------------|
-//! | 0     | CLOSED  | `close()` was called: every acquire fails with `Closed`          |
-//! | 1     | HEAD    | a head waiter has reserved the permits: nobody else may take any |
-//! | 2..32 | permits | the available permits (at most MAX_PERMITS = 2^29 - 1)           |
+//! state (no thread sleeps on it):
+//! | bits  | name     | meaning                                                           |
+//! |-------|----------|-------------------------------------------------------------------|
+//! | 0     | CLOSED   | `close()` was called: every acquire fails with `Closed`           |
+//! | 1     | HEAD     | a head waiter waits for its permits; others may still take them   |
+//! | 2     | RESERVED | the head has waited its 0.5 ms: nobody else may take a permit     |
+//! | 3..32 | permits  | the available permits (at most MAX_PERMITS = 2^29 - 1: the field) |
 //!
-//! head_need   permits the head waiter asks for (written by the head before it sleeps)
+//! head_need   the head's futex word: the permits it asks for while it is armed (about to
+//!             sleep or asleep), 0 once a release has claimed its wake (and before any head)
 //! queued      threads registered to sleep on `queue` (waiters behind the head)
 //! queue       a generation counter, the futex word of the waiters behind the head
 //! total       the permits that exist: available + held by permits (at most MAX_PERMITS)
 //! ```
 //!
+//! RESERVED is only ever set together with HEAD, by the head itself, and cleared with it.
+//!
 //! ```text
-//! acquire(n):  CAS permits -= n if HEAD and CLOSED are clear and permits >= n (fast path)
-//!              else spin a little while there is no head, then
-//!              no head: CAS HEAD on, store head_need = n, sleep on `state` until the
-//!                       permits suffice; take them and clear HEAD in one CAS; wake the
+//! acquire(n):  CAS permits -= n if RESERVED and CLOSED are clear and permits >= n (fast path;
+//!              while a head waits unreserved, this is barging past it)
+//!              else spin a little while nobody has reserved, then
+//!              no head: CAS HEAD on, and as the head, until the permits suffice:
+//!                       arm (head_need = n); re-check `state` with a CAS that also sets
+//!                       RESERVED once the head has slept and is 0.5 ms old; sleep on
+//!                       `head_need` (unreserved: at most until it is 0.5 ms old).
+//!                       Then take the permits and clear HEAD | RESERVED in one CAS; wake the
 //!                       queue for what is left (at least one, to become the next head)
 //!              a head:  queued += 1, sleep on `queue` while HEAD is set; retry
-//! release(n):  fetch_add(n permits); if HEAD was set and the permits now cover
-//!              head_need: wake the head; else if queued > 0: wake min(n, queued) of the queue
+//! release(n):  fetch_add(n permits); if HEAD was set: if head_need is armed and the permits
+//!              now cover it, claim the wake (CAS head_need -> 0) and wake the head;
+//!              else if queued > 0: wake min(n, queued) of the queue
 //! add_permits: total += n (checked, before the permits appear), then as release(n)
 //! forget:      permits leave `state` (or the permit), then total -= n
-//! close():     set CLOSED, wake everybody on both words
+//! close():     set CLOSED, disarm head_need, wake everybody on both futex words
 //! ```
 //!
-//! **No lost wake-ups.** A waiter first announces itself (`queued += 1`, or `head_need = n`)
-//! and then re-reads `state` with a read-modify-write (`fetch_add(0)`, AcqRel); a releaser
-//! first changes `state` with its `fetch_add` (AcqRel) and then reads the announcement. Two
-//! RMWs of one word are ordered: if the waiter's comes first, the releaser's acquires it and
-//! so sees the announcement, and wakes; if the releaser's comes first, the waiter sees the new
-//! permits and does not sleep. (No store-load `SeqCst` handshake between two words: that is
-//! the pattern loom cannot check, and it needs a fence on the hot path.) The queue's
-//! generation counter is read before the announcement and bumped before every wake, so a wake
-//! that comes between the check and the sleep is not lost either.
+//! **No lost wake-ups.** A waiter first announces itself (`queued += 1`, or arms `head_need`)
+//! and then re-checks `state` with a read-modify-write (AcqRel: the queued waiter's
+//! `fetch_add(0)`, the head's CAS, which must succeed for it to sleep); a releaser first
+//! changes `state` with its `fetch_add` (AcqRel) and then reads the announcement. Two RMWs of
+//! one word are ordered: if the waiter's comes first, the releaser's acquires it and so sees
+//! the announcement, and wakes; if the releaser's comes first, the waiter sees the new permits
+//! (or they were taken again by a running thread, whose own release then comes after the
+//! waiter's RMW). (No store-load `SeqCst` handshake between two words: that is the pattern
+//! loom cannot check, and it needs a fence on the hot path.) The futex words change before
+//! every wake (the queue's generation is bumped; the head's `head_need` is claimed, or
+//! disarmed by `close`), so a wake that comes between the re-check and the sleep is not lost
+//! either. A release that finds `head_need` already claimed (0) wakes nobody: its RMW came
+//! before the head's next re-check (or it would read the re-armed need), so the head sees its
+//! permits. So a head that running threads keep beating is woken at most once per arming, not
+//! once per release.
 //!
-//! **Fairness.** The first waiter that finds no permits becomes the *head*; while a head
-//! waits, no other acquire (new or queued, `try_acquire` included) takes a permit, so
-//! releases accumulate until the head's request is met, and the head is woken exactly then.
-//! A waiting `acquire_many(n)` therefore never starves behind a stream of `acquire(1)`:
-//! once it is the head it is served as soon as `n` permits have been released. Waiters
-//! behind the head are served in the order the kernel wakes them (FIFO on Linux), but a
-//! running thread may become the next head before a woken one: the order among them is not
-//! strictly FIFO (tokio's semaphore is; it keeps a queue in memory, this one keeps 20 bytes).
+//! **Fairness.** The first waiter that finds too few permits becomes the *head*; the others
+//! queue behind it. While the head waits, running threads still take permits (barging: a
+//! permit goes to whoever is on a CPU, not through a futex wake and a context switch to the
+//! head), and a release that covers the head's need wakes it to compete. Once the head has
+//! slept and has been the head for 0.5 ms (`STARVATION_LIMIT`, the mutex's figure), its next
+//! re-check sets RESERVED: from then on no other acquire (new or queued, `try_acquire`
+//! included) takes a permit, releases accumulate until the head's request is met, and the head
+//! is woken exactly then. The head's first sleeps end at the 0.5 ms mark even if no release
+//! wakes it, so it reserves in time. A waiting `acquire_many(n)` therefore never starves
+//! behind a stream of `acquire(1)`: once it is the head it is served within about 0.5 ms plus
+//! the time until `n` permits have been released. Waiters behind the head are served in the
+//! order the kernel wakes them (FIFO on Linux), but a running thread may become the next head
+//! before a woken one: the order among them is not strictly FIFO (tokio's semaphore is; it
+//! keeps a queue in memory, this one keeps 20 bytes). Under loom, which has no clock for
+//! 0.5 ms, a head counts as old as soon as it has slept once (a futile wake, or the model
+//! clock firing), so the models reach both the barging and the reserved mode.
 //!
 //! **Timeouts.** A timed acquire looks at its deadline before it spins, so a zero timeout or
 //! a passed deadline costs about what `try_acquire` costs (and, like it, takes free permits).
-//! A waiter that times out passes on what it may hold: a head gives up its reservation and
-//! wakes the queue as a served head does; a queued waiter that may have swallowed a queue wake
-//! wakes another queued waiter if the permits are free for the queue (`docs/loom.md`, "Timed
-//! paths audit").
+//! A waiter that times out passes on what it may hold: a head gives up its place (and its
+//! reservation) and wakes the queue as a served head does; a queued waiter that may have
+//! swallowed a queue wake wakes another queued waiter if the permits are free for the queue
+//! (`docs/loom.md`, "Timed paths audit").
 //!
 //! **Orderings.** The sleep handshake above (AcqRel RMWs of `state`); the site comments of
 //! the handshake say which side of it they are. The acquiring CASes are Acquire and the
 //! release `fetch_add` Release, so a permit's previous holder happens-before its next. Flag
 //! and count changes that publish nothing (`forget_permits`' CAS, `queued`, the generation
-//! bump) are Relaxed. `total` is lowered with Release after the permits left `state` (or the
-//! permit), and raised with Acquire before they enter `state`, so an `add_permits` that counts
-//! a forget's decrement comes after the forget in `state`'s order too.
+//! bump, arming and claiming `head_need`) are Relaxed: what they announce is published by the
+//! RMW of `state` that follows them, and the futex checks its word under its own lock. `total`
+//! is lowered with Release after the permits left `state` (or the permit), and raised with
+//! Acquire before they enter `state`, so an `add_permits` that counts a forget's decrement
+//! comes after the forget in `state`'s order too.
 //!
 //! **Seeded bugs** (`cfg(atomsync_seeded_bug)`, for the loom CI check): a release wakes
 //! nobody; a head that times out frees its reservation but does not wake the queue.
@@ -73,14 +98,18 @@ use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
 use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub(super) const CLOSED: u32 = 1;
 pub(super) const HEAD: u32 = 1 << 1;
-pub(super) const PERMIT_SHIFT: u32 = 2;
-/// MAX_PERMITS. The permit field has one bit more than it needs: headroom, although no
-/// release can overflow (held permits count against the maximum, `mod.rs`, Limits).
-pub(super) const MAX: u32 = (1 << 29) - 1;
+pub(super) const RESERVED: u32 = 1 << 2;
+pub(super) const PERMIT_SHIFT: u32 = 3;
+/// MAX_PERMITS: the whole permit field. No release can overflow it (held permits count
+/// against the maximum, `mod.rs`, Limits).
+pub(super) const MAX: u32 = u32::MAX >> PERMIT_SHIFT;
+
+/// How long a head may be barged past before it reserves the permits (the mutex's figure).
+const STARVATION_LIMIT: Duration = Duration::from_micros(500);
 
 /// The available permits in `state`.
 #[inline]
@@ -97,12 +126,13 @@ pub(super) fn without_permits(state: u32, n: u32) -> u32 {
 /// A counting semaphore; 20 bytes, `const`-constructible.
 ///
 /// The uncontended acquire is one CAS and the release one `fetch_add` (no system call while
-/// nobody sleeps). **Fairness**: the first waiter that finds too few permits becomes the head
-/// and reserves the permits: while it waits no other acquire (`try_acquire` included) takes
-/// any, and it is woken as soon as releases cover its request. So `acquire_many(n)` never
-/// starves behind a stream of `acquire(1)`. Waiters behind the head are woken in the kernel's
-/// order (FIFO on Linux), but a running thread may become the next head before a woken one.
-/// Timed acquires return `Err(AcquireError::TimedOut)` never before their deadline.
+/// nobody sleeps). **Fairness**: the first waiter that finds too few permits becomes the head;
+/// running threads may still take permits while it waits (barging), but once it has waited
+/// about 0.5 ms it reserves them: no other acquire (`try_acquire` included) takes any until it
+/// is served, and it is woken as soon as releases cover its request. So `acquire_many(n)`
+/// never starves behind a stream of `acquire(1)`. Waiters behind the head are woken in the
+/// kernel's order (FIFO on Linux), but a running thread may become the next head before a
+/// woken one. Timed acquires return `Err(AcquireError::TimedOut)` never before their deadline.
 ///
 /// ```
 /// use atomsync::Semaphore;
@@ -113,10 +143,10 @@ pub(super) fn without_permits(state: u32, n: u32) -> u32 {
 /// assert_eq!(SLOTS.available_permits(), 3);
 /// ```
 pub struct Semaphore {
-    /// CLOSED | HEAD | permits << PERMIT_SHIFT; the head waiter's futex word.
+    /// CLOSED | HEAD | RESERVED | permits << PERMIT_SHIFT.
     pub(super) state: AtomicU32,
-    /// The permits the head waiter asks for (0 before the first head stored one; not reset
-    /// when a head leaves: see `wake_head_slow`).
+    /// The head's futex word: the permits it asks for while armed, 0 once a release claimed
+    /// its wake (not reset when a head leaves: see `wake_head_slow`).
     pub(super) head_need: AtomicU32,
     /// Waiters registered to sleep on `queue`.
     pub(super) queued: AtomicU32,
@@ -125,6 +155,35 @@ pub struct Semaphore {
     /// Permits that exist: available (in `state`) plus held by permits; at most MAX. Only
     /// `add_permits`, `forget_permits` and a permit's `forget` change it (`mod.rs`, Limits).
     pub(super) total: AtomicU32,
+}
+
+/// A head's own clock: when it may reserve, and whether it has slept yet (a head reserves
+/// only after a sleep: a barging thread may well have served it before that).
+struct HeadClock {
+    reserve_at: Instant,
+    slept: bool,
+}
+
+impl HeadClock {
+    fn start() -> Self {
+        Self { reserve_at: Instant::now() + STARVATION_LIMIT, slept: false }
+    }
+
+    /// Has the head waited long enough to reserve? Under loom (no clock for 0.5 ms) one sleep
+    /// is enough: it ended in a futile wake, or at the model clock (module docs, Fairness).
+    fn is_old(&self) -> bool {
+        self.slept && (cfg!(loom) || Instant::now() >= self.reserve_at)
+    }
+
+    /// The deadline of the head's next sleep: its own, and while unreserved the reservation
+    /// time, so that it reserves in time even if no release wakes it.
+    fn sleep_until(&self, deadline: Option<Instant>, reserved: bool) -> Option<Instant> {
+        if reserved {
+            deadline
+        } else {
+            Some(deadline.map_or(self.reserve_at, |deadline| deadline.min(self.reserve_at)))
+        }
+    }
 }
 
 impl Semaphore {
@@ -138,7 +197,8 @@ impl Semaphore {
     ) -> Result<(), AcquireError> {
         stat!(Semaphore, Contended);
         let mut spin = SpinWait::new(Primitive::Semaphore);
-        let mut is_head = false;
+        // Some while this waiter is the head.
+        let mut head: Option<HeadClock> = None;
         // Has this waiter registered on the queue (so a queue wake may have been spent on it)?
         let mut was_queued = false;
         let mut state = self.state.load(Relaxed);
@@ -149,9 +209,9 @@ impl Semaphore {
             }
 
             // 1. Enough permits and nobody else's reservation: take them (the head also gives
-            //    up HEAD in the same CAS).
-            if (state & HEAD == 0 || is_head) && permits(state) >= need {
-                match self.take_as_waiter(state, need, is_head) {
+            //    up HEAD and RESERVED in the same CAS).
+            if (state & RESERVED == 0 || head.is_some()) && permits(state) >= need {
+                match self.take_as_waiter(state, need, head.is_some()) {
                     Ok(()) => return Ok(()),
                     Err(actual) => state = actual,
                 }
@@ -161,7 +221,7 @@ impl Semaphore {
             // 2. Out of time: give up, passing on what we might have swallowed. Checked before
             //    any spinning, so a zero timeout or a passed deadline costs about a try_acquire.
             if futex::deadline_passed(deadline) {
-                if is_head {
+                if head.is_some() {
                     self.resign_head();
                 } else if was_queued {
                     self.pass_on_queue_wake();
@@ -170,17 +230,18 @@ impl Semaphore {
                 return Err(AcquireError::TimedOut);
             }
 
-            // 3. No head: permits may come back soon, spin a little.
-            if state & HEAD == 0 && spin.spin() {
+            // 3. Nobody reserved: permits may come back soon, spin a little (a head only after
+            //    a wake: it became the head when its spin was used up).
+            if state & RESERVED == 0 && spin.spin() {
                 state = self.state.load(Relaxed);
                 continue;
             }
 
             // 4. No head: become the head.
             if state & HEAD == 0 {
-                match self.become_head(state, need) {
+                match self.become_head(state) {
                     Ok(()) => {
-                        is_head = true;
+                        head = Some(HeadClock::start());
                         state |= HEAD;
                     }
                     Err(actual) => state = actual,
@@ -188,9 +249,10 @@ impl Semaphore {
                 continue;
             }
 
-            // 5. The head: sleep on `state` until a release covers `need` (or close).
-            if is_head {
-                self.sleep_as_head(state, deadline);
+            // 5. The head: sleep on `head_need` until a release covers `need` (or close).
+            if let Some(clock) = &mut head {
+                self.sleep_as_head(state, need, deadline, clock);
+                spin.reset();
                 state = self.state.load(Relaxed);
                 continue;
             }
@@ -204,37 +266,51 @@ impl Semaphore {
     }
 
     /// Step 1 of `acquire_contended`: takes `need` permits out of `state` (the head clears
-    /// HEAD in the same CAS and then wakes the queue); the actual state if the CAS failed.
+    /// HEAD and RESERVED in the same CAS and then wakes the queue; any other waiter leaves the
+    /// flags alone); the actual state if the CAS failed.
     fn take_as_waiter(&self, state: u32, need: u32, is_head: bool) -> Result<(), u32> {
-        let new = without_permits(state, need) & !HEAD;
+        let mut new = without_permits(state, need);
+        if is_head {
+            new &= !(HEAD | RESERVED);
+        }
         // AcqRel: Acquire for the permits (as the fast path's CAS); Release so that a queued
         // waiter's re-check RMW that reads our clearing of HEAD is ordered after it (see
         // `head_left`).
         self.state.compare_exchange_weak(state, new, AcqRel, Relaxed)?;
         if is_head {
-            stat!(Semaphore, HandOff);
+            // A hand-off: the permits it had reserved (not a race it won).
+            stat!(Semaphore, HandOff, state & RESERVED != 0);
             self.head_left(new);
         }
         Ok(())
     }
 
-    /// Step 4 of `acquire_contended`: CAS HEAD on and announce `need`; the actual state if
-    /// the CAS failed.
-    fn become_head(&self, state: u32, need: u32) -> Result<(), u32> {
+    /// Step 4 of `acquire_contended`: CAS HEAD on; the actual state if the CAS failed.
+    fn become_head(&self, state: u32) -> Result<(), u32> {
         // AcqRel: in the modification order of `state`, with the releasers' RMWs.
         self.state.compare_exchange_weak(state, state | HEAD, AcqRel, Relaxed)?;
-        // Relaxed: published by the re-check RMW of step 5, which a releaser that comes later
-        // acquires (the head's side of the handshake).
-        self.head_need.store(need, Relaxed);
         Ok(())
     }
 
-    /// Step 5 of `acquire_contended`: the head sleeps on `state` while it is still `state`.
-    fn sleep_as_head(&self, state: u32, deadline: Option<Instant>) {
-        // AcqRel: the re-check RMW after the store of `head_need` (module docs).
-        let seen = self.state.fetch_add(0, AcqRel);
-        if seen == state {
-            futex::wait(&self.state, state, deadline, Primitive::Semaphore);
+    /// Step 5 of `acquire_contended`: the head arms `head_need`, re-checks that `state` is
+    /// still `state` (setting RESERVED if it is old enough) and sleeps.
+    fn sleep_as_head(
+        &self,
+        state: u32,
+        need: u32,
+        deadline: Option<Instant>,
+        clock: &mut HeadClock,
+    ) {
+        let reserve = state & RESERVED == 0 && clock.is_old();
+        let new = if reserve { state | RESERVED } else { state };
+        // Relaxed: published by the re-check RMW below, which a releaser that comes later
+        // acquires (the head's side of the handshake).
+        self.head_need.store(need, Relaxed);
+        // AcqRel: the re-check RMW (module docs). A failed CAS is no RMW: then we do not sleep.
+        if self.state.compare_exchange(state, new, AcqRel, Relaxed).is_ok() {
+            let until = clock.sleep_until(deadline, new & RESERVED != 0);
+            futex::wait(&self.head_need, need, until, Primitive::Semaphore);
+            clock.slept = true;
         }
     }
 
@@ -255,8 +331,8 @@ impl Semaphore {
         self.queued.fetch_sub(1, Relaxed);
     }
 
-    /// After the head took its permits: wake queued waiters for the permits left, and at
-    /// least one so that somebody becomes the next head.
+    /// After the head left (`state` is the word it left): wake queued waiters for the
+    /// permits left, and at least one so that somebody becomes the next head.
     fn head_left(&self, state: u32) {
         // Relaxed: our clearing RMW of `state` acquired every queued waiter's re-check RMW
         // that came before it, and with it the waiter's increment; a waiter whose re-check
@@ -267,23 +343,24 @@ impl Semaphore {
         }
     }
 
-    /// A head that times out clears HEAD (so the permits it reserved are free again) and wakes
-    /// the queue as `head_left` does.
+    /// A head that times out clears HEAD and RESERVED (so the permits it may have reserved are
+    /// free again) and wakes the queue as `head_left` does.
     fn resign_head(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
             if state & CLOSED != 0 {
                 return;
             }
+            let new = state & !(HEAD | RESERVED);
             // AcqRel: as the clearing of HEAD in `take_as_waiter`.
-            match self.state.compare_exchange_weak(state, state & !HEAD, AcqRel, Relaxed) {
+            match self.state.compare_exchange_weak(state, new, AcqRel, Relaxed) {
                 Ok(_) => {
                     if cfg!(atomsync_seeded_bug) {
                         // The seeded timeout bug for the loom CI check: a timed-out head
                         // frees its reservation but does not pass the queue's turn on.
                         return;
                     }
-                    return self.head_left(state & !HEAD);
+                    return self.head_left(new);
                 }
                 Err(actual) => state = actual,
             }
@@ -330,17 +407,23 @@ impl Semaphore {
         }
     }
 
-    /// The release's slow path when a head waits: wake it if the permits now cover its need.
-    #[cold]
+    /// The release's path when a head waits: if the head is armed and the permits now cover
+    /// its need, claim its wake and wake it. Not cold: with barging threads, every release
+    /// while a head waits comes here (and usually finds the wake claimed already).
     fn wake_head_slow(&self, old: u32, added: u32) {
         // Relaxed: if the head's re-check RMW came before our RMW of `state`, we acquired it
-        // and see its need; if it came after, the head sees our permits. So a stale need (0
-        // before the first head stored one, or a previous head's: it is not reset when a head
-        // leaves) only matters when the head re-checks after us, and sees our permits. 0: wake
-        // anyway (the head re-checks).
+        // and read its arming (or a later value); if it came after, the head sees our permits.
+        // So a stale value (0: claimed, or before the first head; or a previous head's need:
+        // it is not reset when a head leaves) only matters when the head re-checks after us,
+        // and sees our permits.
         let need = self.head_need.load(Relaxed);
-        if need == 0 || permits(old) + added >= need {
-            futex::wake_one(&self.state, Primitive::Semaphore);
+        if need != 0
+            && permits(old) + added >= need
+            // Relaxed: the futex checks its word under its own lock: a head that has not slept
+            // yet finds it changed and returns; one asleep is woken below.
+            && self.head_need.compare_exchange(need, 0, Relaxed, Relaxed).is_ok()
+        {
+            futex::wake_one(&self.head_need, Primitive::Semaphore);
         }
     }
 
@@ -357,18 +440,20 @@ impl Semaphore {
         }
     }
 
-    /// The transition behind `close`: set CLOSED, wake everybody on both words (once).
+    /// The transition behind `close`: set CLOSED, wake everybody on both futex words (once).
     pub(super) fn close_transition(&self) {
         // AcqRel: a waiter whose re-check RMW of `state` came before this saw no CLOSED and
-        // will sleep; we acquire that RMW, so its read of the queue generation happened before
-        // the bump below, which makes its sleep return.
+        // will sleep; we acquire that RMW, so its arming of `head_need` or its read of the
+        // queue generation happened before our change of that word below, which makes its
+        // sleep return.
         let old = self.state.fetch_or(CLOSED, AcqRel);
         if old & CLOSED != 0 {
             return;
         }
-        futex::wake_all(&self.state, Primitive::Semaphore);
-        // Relaxed: the futex checks the word under its own lock, after our bump or before our
-        // wake; either way the sleeper returns.
+        // Relaxed: the futex checks the word under its own lock, after our change or before
+        // our wake; either way the sleeper returns.
+        self.head_need.store(0, Relaxed);
+        futex::wake_all(&self.head_need, Primitive::Semaphore);
         self.queue.fetch_add(1, Relaxed);
         futex::wake_all(&self.queue, Primitive::Semaphore);
     }
@@ -386,12 +471,14 @@ mod tests {
     use super::*;
 
     // The flags sit below the permit field.
-    const _: () = assert!((CLOSED | HEAD) >> PERMIT_SHIFT == 0);
+    const _: () = assert!((CLOSED | HEAD | RESERVED) >> PERMIT_SHIFT == 0);
 
     #[test]
-    fn encoding_leaves_room_for_an_overflowing_release() {
-        assert_eq!(permits(u32::MAX), 2 * MAX + 1);
+    fn the_permit_field_holds_max_permits_exactly() {
+        assert_eq!(permits(u32::MAX), MAX);
         assert_eq!(Semaphore::MAX_PERMITS, (1 << 29) - 1);
+        // A release of every permit into an empty word leaves the flags alone.
+        assert_eq!((HEAD | RESERVED) + (MAX << PERMIT_SHIFT), !CLOSED);
     }
 
     #[test]
