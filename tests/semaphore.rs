@@ -145,6 +145,46 @@ fn random_traffic_from_8_threads_conserves_permits() {
     });
 }
 
+/// Threads that loop *acquire one permit, `hold()`, release* on one semaphore until stopped.
+struct Loopers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Loopers {
+    /// Starts `count` loopers and returns once they have gone round 10 000 times between them:
+    /// the stream is flowing (progress, not a sleep).
+    fn start(semaphore: &Arc<Semaphore>, count: usize, hold: fn()) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let threads = (0..count)
+            .map(|_| {
+                let (semaphore, stop, rounds) =
+                    (Arc::clone(semaphore), Arc::clone(&stop), Arc::clone(&rounds));
+                thread::spawn(move || {
+                    while !stop.load(SeqCst) {
+                        let permit = semaphore.acquire().unwrap();
+                        hold();
+                        drop(permit);
+                        rounds.fetch_add(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        while rounds.load(SeqCst) < 10_000 {
+            thread::yield_now();
+        }
+        Self { stop, threads }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, SeqCst);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+    }
+}
+
 /// One round of the starvation check: 4 threads loop on acquire(1)/release of 8 permits; once
 /// all of them have gone round many times, the main thread asks for all 8 and must get them
 /// within a generous bound while the loopers keep going. Each looper yields while it holds its
@@ -154,26 +194,7 @@ fn acquire_many_is_not_starved_once() -> Duration {
     const PERMITS: u32 = 8;
     const BOUND: Duration = Duration::from_secs(5);
     let semaphore = Arc::new(Semaphore::new(PERMITS as usize));
-    let stop = Arc::new(AtomicBool::new(false));
-    let rounds = Arc::new(AtomicUsize::new(0));
-    let loopers: Vec<_> = (0..4)
-        .map(|_| {
-            let (semaphore, stop, rounds) =
-                (Arc::clone(&semaphore), Arc::clone(&stop), Arc::clone(&rounds));
-            thread::spawn(move || {
-                while !stop.load(SeqCst) {
-                    let permit = semaphore.acquire().unwrap();
-                    thread::yield_now();
-                    drop(permit);
-                    rounds.fetch_add(1, SeqCst);
-                }
-            })
-        })
-        .collect();
-    // The stream is flowing: every looper has had time to go round (progress, not a sleep).
-    while rounds.load(SeqCst) < 10_000 {
-        thread::yield_now();
-    }
+    let loopers = Loopers::start(&semaphore, 4, thread::yield_now);
     let start = Instant::now();
     let all = semaphore.acquire_many_for(PERMITS, BOUND);
     let waited = start.elapsed();
@@ -182,10 +203,7 @@ fn acquire_many_is_not_starved_once() -> Duration {
     assert_eq!(all.num_permits(), PERMITS as usize);
     assert_eq!(semaphore.available_permits(), 0);
     drop(all);
-    stop.store(true, SeqCst);
-    for looper in loopers {
-        looper.join().unwrap();
-    }
+    loopers.stop();
     assert_eq!(semaphore.available_permits(), PERMITS as usize);
     waited
 }
@@ -200,6 +218,85 @@ fn acquire_many_is_not_starved_by_a_stream_of_single_acquires_20_times() {
             "acquire_many(8) waited at most {:?} over 20 rounds",
             waits.iter().max().unwrap()
         );
+    });
+}
+
+/// A waiting head is barged past at first and reserves the permits once it has waited about
+/// 0.5 ms. On 2 permits that the test holds, `acquire_many(2)` sleeps as the head; one permit
+/// is released (it does not cover the head: nobody is woken). A `try_acquire` takes it past
+/// the unreserved head; the test gives it back and tries again every 100 µs, until a
+/// `try_acquire` is refused while that permit is still free: the head has reserved it. (Each
+/// try that succeeds is barging; how many happen depends on when the test first looks.) The
+/// second release then serves the head.
+#[test]
+fn a_waiting_head_is_barged_past_until_it_reserves() {
+    within(|| {
+        let semaphore = Arc::new(Semaphore::new(2));
+        let mut held = semaphore.acquire_many(2).unwrap();
+        let (head, head_id) = {
+            let semaphore = Arc::clone(&semaphore);
+            spawn_watched(move || semaphore.acquire_many(2).map(|permit| permit.num_permits()))
+        };
+        wait_until_asleep_on(head_id, &words_of(&semaphore));
+        drop(held.split(1).unwrap());
+        let start = Instant::now();
+        let mut barged = 0;
+        loop {
+            match semaphore.try_acquire() {
+                Ok(permit) => {
+                    barged += 1;
+                    drop(permit);
+                    assert!(start.elapsed() < PROMPT, "the head never reserved the free permit");
+                    thread::sleep(Duration::from_micros(100));
+                }
+                Err(error) => {
+                    assert_eq!(error, TryAcquireError::NoPermits);
+                    break;
+                }
+            }
+        }
+        let reserved_after = start.elapsed();
+        // Refused with a permit free: reserved (the head needs 2, so it cannot have taken it).
+        assert_eq!(semaphore.available_permits(), 1);
+        drop(held);
+        assert_eq!(head.join().unwrap(), Ok(2));
+        assert_eq!(semaphore.available_permits(), 2);
+        // Visible with --nocapture.
+        eprintln!("barged past the head {barged} times; reserved within {reserved_after:?}");
+    });
+}
+
+/// A waiter is not starved by threads that barge: four threads hammer `acquire()` on the one
+/// permit (each holds it for a short spin and asks again at once, so it is almost never free
+/// and the releaser is the first to try again), and 50 `acquire()`s of the test thread, as the
+/// head or queued behind one, each get the permit within a generous bound for a loaded
+/// 2-CPU machine: the head reserves after about 0.5 ms, the rest is waiting for a CPU. At load
+/// 7-11 (2026-11-30) the longest of 50 waits was 16-80 ms, and on the strict hand-off before
+/// barging 70 ms to over 100 ms: 100 ms would measure the machine, hence 1 s.
+#[test]
+fn a_head_is_not_starved_by_barging_single_acquires() {
+    within(|| {
+        const BOUND: Duration = Duration::from_secs(1);
+        let semaphore = Arc::new(Semaphore::new(1));
+        let hammers = Loopers::start(&semaphore, 4, || {
+            for _ in 0..20 {
+                std::hint::spin_loop();
+            }
+        });
+        let mut longest = Duration::ZERO;
+        for _ in 0..50 {
+            let start = Instant::now();
+            let permit = semaphore.acquire_for(BOUND).unwrap_or_else(|error| {
+                panic!("starved by barging acquires: {error} after {:?}", start.elapsed())
+            });
+            longest = longest.max(start.elapsed());
+            drop(permit);
+            thread::yield_now();
+        }
+        hammers.stop();
+        assert_eq!(semaphore.available_permits(), 1);
+        // Visible with --nocapture.
+        eprintln!("an acquire among barging ones waited at most {longest:?} over 50 acquires");
     });
 }
 
