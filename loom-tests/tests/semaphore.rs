@@ -1,8 +1,8 @@
 //! loom models of `Semaphore`: two acquirers sleeping (as the head and behind it) and woken
 //! by a release, free races of acquirers and a release, `acquire_many` against `acquire(1)`
 //! racing a release, barging past a head and its reservation (under loom a head counts as
-//! old once it has slept: `src/semaphore/raw.rs`, Fairness), `close` racing sleeping
-//! acquirers, and the timed paths. See `docs/loom.md`.
+//! old once it has slept: `src/semaphore/raw.rs`, Fairness), a queue wake in flight, `close`
+//! racing sleeping acquirers, and the timed paths. See `docs/loom.md`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p atomsync-loom-tests --release --test semaphore`
@@ -192,6 +192,57 @@ fn a_barger_takes_the_permit_past_a_woken_head() {
         assert_eq!(usage.semaphore.available_permits(), 1);
     });
     BARGED.assert("let the barger take the permit before the woken head");
+}
+
+/// A queue wake in flight (WAKING) silences the releases that come before its waiter runs:
+/// that waiter must pass on the permits beyond its need. On 3 permits that main holds, an
+/// untimed head and two queued waiters sleep, each keeping its permit to the end. Main
+/// releases one (it wakes the head, which takes it and wakes one queued waiter, setting
+/// WAKING) and then two more, racing that waiter: if the release finds WAKING set it wakes
+/// nobody, and the woken waiter, clearing WAKING, sees 2 free for its 1 and wakes the other.
+/// Without that pass-on the other sleeps forever beside a free permit (loom deadlock).
+#[test]
+fn a_release_silenced_by_a_queue_wake_in_flight_is_passed_on() {
+    model("a_release_silenced_by_a_queue_wake_in_flight_is_passed_on", || {
+        let semaphore = std::sync::Arc::new(Semaphore::new(3));
+        let mut held = semaphore.try_acquire_many(3).unwrap();
+        let acquirers: Vec<_> = (1..=3)
+            .map(|asleep| {
+                spawn_asleep(&semaphore, asleep, |semaphore| semaphore.acquire_owned().unwrap())
+            })
+            .collect();
+        drop(held.split(1).unwrap());
+        drop(held);
+        let permits: Vec<_> = acquirers.into_iter().map(|a| a.join().unwrap()).collect();
+        assert_eq!(semaphore.available_permits(), 0);
+        drop(permits);
+        assert_eq!(semaphore.available_permits(), 3);
+    });
+}
+
+/// A second round after a head was served with nobody behind it: that head leaves a stale
+/// `head_need` and must leave no queue wake marked in flight (WAKING is set only while
+/// somebody is queued). On 1 permit that main holds, a head sleeps, is served and keeps its
+/// permit; then a second head and a queued waiter sleep behind it, and main returns the
+/// permit: the second head is woken, served, and must wake the queued one.
+#[test]
+fn a_second_head_and_queue_after_a_head_served_alone() {
+    model("a_second_head_and_queue_after_a_head_served_alone", || {
+        let semaphore = std::sync::Arc::new(Semaphore::new(1));
+        let held = semaphore.try_acquire().unwrap();
+        let acquire = |asleep| {
+            spawn_asleep(&semaphore, asleep, |semaphore| semaphore.acquire_owned().unwrap())
+        };
+        let first = acquire(1);
+        drop(held);
+        let held = first.join().unwrap();
+        let second = acquire(1);
+        let queued = acquire(2);
+        drop(held);
+        drop(second.join().unwrap());
+        drop(queued.join().unwrap());
+        assert_eq!(semaphore.available_permits(), 1);
+    });
 }
 
 /// Two acquirers on an empty semaphore race `close`: both return `Closed`, whether they slept

@@ -13,7 +13,8 @@
 //!
 //! head_need   the head's futex word: the permits it asks for while it is armed (about to
 //!             sleep or asleep), 0 once a release has claimed its wake (and before any head)
-//! queued      threads registered to sleep on `queue` (waiters behind the head)
+//! queued      threads registered to sleep on `queue` (waiters behind the head), and in bit
+//!             31 WAKING: a queue wake is in flight (set only while the count is not 0)
 //! queue       a generation counter, the futex word of the waiters behind the head
 //! total       the permits that exist: available + held by permits (at most MAX_PERMITS)
 //! ```
@@ -30,10 +31,14 @@
 //!                       `head_need` (unreserved: at most until it is 0.5 ms old).
 //!                       Then take the permits and clear HEAD | RESERVED in one CAS; wake the
 //!                       queue for what is left (at least one, to become the next head)
-//!              a head:  queued += 1, sleep on `queue` while HEAD is set; retry
+//!              a head:  queued += 1, sleep on `queue` while HEAD is set, queued -= 1; if
+//!                       WAKING was set: clear it, and wake the queue for the permits beyond
+//!                       n if there is no head; retry
 //! release(n):  fetch_add(n permits); if HEAD was set: if head_need is armed and the permits
 //!              now cover it, claim the wake (CAS head_need -> 0) and wake the head;
-//!              else if queued > 0: wake min(n, queued) of the queue
+//!              else if queued > 0 and no WAKING: set WAKING, wake min(n, queued) of the queue
+//! wake queue:  the served head (at least one), a timed-out one, a timed-out queued waiter
+//!              (one, if permits are free): all only if queued > 0 and no WAKING
 //! add_permits: total += n (checked, before the permits appear), then as release(n)
 //! forget:      permits leave `state` (or the permit), then total -= n
 //! close():     set CLOSED, disarm head_need, wake everybody on both futex words
@@ -53,7 +58,11 @@
 //! either. A release that finds `head_need` already claimed (0) wakes nobody: its RMW came
 //! before the head's next re-check (or it would read the re-armed need), so the head sees its
 //! permits. So a head that running threads keep beating is woken at most once per arming, not
-//! once per release.
+//! once per release. Likewise a release that finds WAKING set wakes nobody on the queue: the
+//! counted waiter that clears WAKING next (woken, or on its way: the bump changed its futex
+//! word) re-checks `state` with an RMW after the clear, so it sees those permits and passes on
+//! what it does not need. WAKING is set only by a CAS that sees the count above 0, and every
+//! counted waiter leaves `sleep_in_queue` through the clear, so it never stays set for nobody.
 //!
 //! **Fairness.** The first waiter that finds too few permits becomes the *head*; the others
 //! queue behind it. While the head waits, running threads still take permits (barging: a
@@ -82,9 +91,12 @@
 //! **Orderings.** The sleep handshake above (AcqRel RMWs of `state`); the site comments of
 //! the handshake say which side of it they are. The acquiring CASes are Acquire and the
 //! release `fetch_add` Release, so a permit's previous holder happens-before its next. Flag
-//! and count changes that publish nothing (`forget_permits`' CAS, `queued`, the generation
-//! bump, arming and claiming `head_need`) are Relaxed: what they announce is published by the
-//! RMW of `state` that follows them, and the futex checks its word under its own lock. `total`
+//! and count changes that publish nothing (`forget_permits`' CAS, `queued` and its WAKING,
+//! close's generation bump, arming and claiming `head_need`) are Relaxed: what they announce is
+//! published by the RMW of `state` that follows them, and the futex checks its word under its
+//! own lock. A queue wake's generation bump is Release, read with Acquire before a waiter
+//! registers: a waiter that sees the bump registers after the WAKING that came with it, so it
+//! is not one of the waiters that WAKING counts on to clear it. `total`
 //! is lowered with Release after the permits left `state` (or the permit), and raised with
 //! Acquire before they enter `state`, so an `add_permits` that counts a forget's decrement
 //! comes after the forget in `state`'s order too.
@@ -107,6 +119,9 @@ pub(super) const PERMIT_SHIFT: u32 = 3;
 /// MAX_PERMITS: the whole permit field. No release can overflow it (held permits count
 /// against the maximum, `mod.rs`, Limits).
 pub(super) const MAX: u32 = u32::MAX >> PERMIT_SHIFT;
+
+/// In `queued` (whose count is far below it): a queue wake is in flight (module docs).
+const WAKING: u32 = 1 << 31;
 
 /// How long a head may be barged past before it reserves the permits (the mutex's figure).
 const STARVATION_LIMIT: Duration = Duration::from_micros(500);
@@ -258,7 +273,7 @@ impl Semaphore {
             }
 
             // 6. Behind somebody else's head: register and sleep on the queue while HEAD is set.
-            self.sleep_in_queue(deadline);
+            self.sleep_in_queue(need, deadline);
             was_queued = true;
             spin.reset();
             state = self.state.load(Relaxed);
@@ -317,8 +332,9 @@ impl Semaphore {
     /// Step 6 of `acquire_contended`: register on the queue and sleep on it while somebody
     /// else's HEAD is set. The waiter's side of the handshake with `release`, `head_left` and
     /// `close` (module docs).
-    fn sleep_in_queue(&self, deadline: Option<Instant>) {
-        // Acquire: a generation not older than the last bump we saw.
+    fn sleep_in_queue(&self, need: u32, deadline: Option<Instant>) {
+        // Acquire: a generation not older than the last bump we saw; pairs with the bump's
+        // Release (`wake_queue`).
         let generation = self.queue.load(Acquire);
         // Relaxed: published by the re-check RMW below (Release).
         self.queued.fetch_add(1, Relaxed);
@@ -329,18 +345,25 @@ impl Semaphore {
         }
         // Relaxed: a releaser that still counts us may wake us for nothing; harmless.
         self.queued.fetch_sub(1, Relaxed);
+        // Relaxed: published by the RMW of `state` that follows (Release).
+        if self.queued.fetch_and(!WAKING, Relaxed) & WAKING != 0 {
+            // AcqRel: as a release (an RMW of `state`, then the count): a release that saw
+            // WAKING and woke nobody made its RMW before ours, so we see its permits.
+            let state = self.state.fetch_add(0, AcqRel);
+            if state & (CLOSED | HEAD) == 0 && permits(state) > need {
+                self.wake_queue_once(permits(state) - need);
+            }
+        }
     }
 
     /// After the head left (`state` is the word it left): wake queued waiters for the
-    /// permits left, and at least one so that somebody becomes the next head.
+    /// permits left, and at least one so that somebody becomes the next head; none if a queue
+    /// wake is in flight (its waiter passes on).
     fn head_left(&self, state: u32) {
-        // Relaxed: our clearing RMW of `state` acquired every queued waiter's re-check RMW
-        // that came before it, and with it the waiter's increment; a waiter whose re-check
-        // came after sees HEAD clear and does not sleep.
-        let queued = self.queued.load(Relaxed);
-        if queued > 0 {
-            self.wake_queue(permits(state).max(1).min(queued));
-        }
+        // The count is read Relaxed in `wake_queue_once`: our clearing RMW of `state` acquired
+        // every queued waiter's re-check RMW that came before it, and with it the waiter's
+        // increment; a waiter whose re-check came after sees HEAD clear and does not sleep.
+        self.wake_queue_once(permits(state).max(1));
     }
 
     /// A head that times out clears HEAD and RESERVED (so the permits it may have reserved are
@@ -372,8 +395,8 @@ impl Semaphore {
     fn pass_on_queue_wake(&self) {
         // AcqRel, then Relaxed: as in `release` (an RMW, then the count).
         let state = self.state.fetch_add(0, AcqRel);
-        if state & (CLOSED | HEAD) == 0 && permits(state) > 0 && self.queued.load(Relaxed) > 0 {
-            self.wake_queue(1);
+        if state & (CLOSED | HEAD) == 0 && permits(state) > 0 {
+            self.wake_queue_once(1);
         }
     }
 
@@ -402,8 +425,8 @@ impl Semaphore {
         }
         // Relaxed: the handshake with the queued waiters (see `head_left`).
         let queued = self.queued.load(Relaxed);
-        if queued > 0 {
-            self.wake_queue(added.min(queued));
+        if queued != 0 && queued & WAKING == 0 {
+            self.wake_queue_once(added);
         }
     }
 
@@ -427,12 +450,35 @@ impl Semaphore {
         }
     }
 
+    /// Marks a queue wake in flight (WAKING) and wakes up to `count` (at least 1) of the
+    /// queued waiters, unless a wake is in flight already or nobody is queued. WAKING is set
+    /// only while somebody is counted, so a counted waiter leaves `sleep_in_queue` after it
+    /// and clears it: woken by us, or not asleep yet (our bump changes its futex word).
+    #[cold]
+    fn wake_queue_once(&self, count: u32) {
+        debug_assert!(count > 0, "a queue wake in flight that wakes nobody would stay set");
+        // Relaxed: the count changes with RMWs only; the CAS below decides.
+        let mut queued = self.queued.load(Relaxed);
+        loop {
+            if queued == 0 || queued & WAKING != 0 {
+                return;
+            }
+            // Relaxed: what the mark silences is published by the releases' RMWs of `state`.
+            match self.queued.compare_exchange_weak(queued, queued | WAKING, Relaxed, Relaxed) {
+                Ok(_) => return self.wake_queue(count.min(queued)),
+                Err(actual) => queued = actual,
+            }
+        }
+    }
+
     /// Bumps the queue generation and wakes up to `count` queued waiters.
     #[cold]
     fn wake_queue(&self, count: u32) {
-        // Relaxed: a waiter that read the old generation and has not slept yet finds the futex
-        // value changed (the futex checks it under its own lock, which our wake takes after).
-        self.queue.fetch_add(1, Relaxed);
+        // Release: a waiter that reads this generation registers after our WAKING (so it is
+        // not one of those the mark counts on). A waiter that read the old generation and has
+        // not slept yet finds the futex value changed (the futex checks it under its own
+        // lock, which our wake takes after).
+        self.queue.fetch_add(1, Release);
         for _ in 0..count {
             if !futex::wake_one(&self.queue, Primitive::Semaphore) {
                 break;
