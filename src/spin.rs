@@ -6,7 +6,9 @@
 //! mutex's newcomers always spin (a spinner claims WOKEN, so unlocks need not wake a sleeper);
 //! the RwLock's readers spin only while no reader sleeps, its writers only while no writer
 //! waits, and a writer behind readers runs only the busy-wait rounds
-//! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering.
+//! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering. The
+//! semaphore's waiters spin only the busy-wait rounds too, while no head has reserved the
+//! permits (a loser sleeps and waits its turn: fairer with barging, `docs/design.md`).
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted

@@ -197,7 +197,8 @@ fn a_sleeping_head_waiter_is_handed_the_permits() {
         let counters = stats::snapshot().semaphore;
         assert_eq!((counters.fast, counters.contended, counters.handoffs), (0, 1, 1));
         assert!(counters.futex_waits >= 2 && counters.futex_wakes >= 1, "{counters:?}");
-        assert!(counters.spins >= 3 && counters.yields >= 7, "{counters:?}");
+        // The semaphore spins only the busy-wait rounds (a head again after its first sleep).
+        assert!(counters.spins >= 3 && counters.yields == 0, "{counters:?}");
         assert_eq!(counters.timeouts, 0);
         // A timed acquire that gives up.
         assert!(SEMAPHORE.acquire_for(Duration::from_millis(5)).is_err());

@@ -247,7 +247,7 @@ impl Semaphore {
 
             // 3. Nobody reserved: permits may come back soon, spin a little (a head only after
             //    a wake: it became the head when its spin was used up).
-            if state & RESERVED == 0 && spin.spin() {
+            if state & RESERVED == 0 && spin.spin_without_yield() {
                 state = self.state.load(Relaxed);
                 continue;
             }
