@@ -545,6 +545,37 @@ mod tests {
         assert_eq!(total(), 7);
     }
 
+    /// A head is old enough to reserve only once it has slept *and* its 0.5 ms are up.
+    #[test]
+    fn a_head_reserves_only_after_a_sleep_and_its_time() {
+        let before = Instant::now();
+        let clock = HeadClock::start();
+        assert!(clock.reserve_at >= before + STARVATION_LIMIT);
+        assert!(!clock.slept);
+        let hour = Duration::from_secs(3600);
+        let young = HeadClock { reserve_at: before + hour, slept: true };
+        assert!(!young.is_old(), "slept, but its time is not up");
+        let sleepless = HeadClock { reserve_at: before - Duration::from_millis(1), slept: false };
+        assert!(!sleepless.is_old(), "its time is up, but it never slept");
+        let old = HeadClock { reserve_at: before - Duration::from_millis(1), slept: true };
+        assert!(old.is_old());
+    }
+
+    /// A young head re-checks without reserving: running threads may still take permits.
+    #[test]
+    fn a_young_head_sleeps_without_reserving() {
+        let semaphore = Semaphore::new(0);
+        semaphore.become_head(0).unwrap();
+        let mut clock = HeadClock::start();
+        // A deadline already passed: the futex wait returns at once.
+        semaphore.sleep_as_head(HEAD, 2, Some(Instant::now()), &mut clock);
+        assert!(clock.slept);
+        assert_eq!(semaphore.state.load(Relaxed), HEAD, "no RESERVED");
+        assert_eq!(semaphore.head_need.load(Relaxed), 2, "armed");
+        semaphore.release(1);
+        assert!(semaphore.try_acquire().is_ok(), "barging past an unreserved head");
+    }
+
     #[test]
     fn uncontended_round_trip_leaves_the_word_clean() {
         let semaphore = Semaphore::new(3);
