@@ -3,7 +3,7 @@
 //! outside the timed loop.
 //!
 //! ```text
-//! cargo bench --bench pool                  # everything, about 1.5 min on 2 cores
+//! cargo bench --bench pool                  # everything, about 2 min on 2 cores
 //! cargo bench --bench pool -- fib           # a criterion filter (regex on the id)
 //! ```
 //!
@@ -14,8 +14,10 @@
 //! - `pool_scope_10k/<impl>`: a scope of 10 000 tiny tasks that each write their own element
 //!   of a borrowed `Vec`. `std_thread_scope` spawns one OS thread per task (what the scope
 //!   replaces).
-//! - `pool_fib30/<impl>`: recursive `join` computing fib(30), sequential below n = 18 (about
-//!   1 200 joins), entered through `install` (on a worker) and through `join` from outside the
+//! - `pool_scope_100k/<impl>`: the same with 100 000 tasks (issue 13's size), without the OS
+//!   threads.
+//! - `pool_fib30/<impl>`, `pool_fib32/<impl>`: recursive `join` computing fib(30) (about 1 200
+//!   joins) or fib(32) (about 3 200), sequential below n = 18, entered through `install` (on a worker) and through `join` from outside the
 //!   pool (atomsync then runs the left spine on the caller); `sequential` is the plain
 //!   recursion on one thread.
 //! - `pool_join_outside_1000/<impl>`: 1 000 `join`s called from the main thread, each of two

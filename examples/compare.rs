@@ -117,11 +117,11 @@ const PRIMITIVES: &[Primitive] = &[
     },
     Primitive {
         name: "pool",
-        about: "ThreadPool: 100k tiny tasks, scope of 10k (from outside and installed), fib(30) by join (installed and from outside), 1000 joins from outside: atomsync vs rayon vs threadpool",
+        about: "ThreadPool: 100k tiny tasks, scopes of 10k and 100k (from outside and installed), fib(30) and fib(32) by join (installed and from outside), 1000 joins from outside: atomsync vs rayon vs threadpool",
         default_threads: &[2],
-        // About 1.5 s per run and pool size on a 2-CPU machine (5 repetitions of the whole
+        // About 2 s per run and pool size on a 2-CPU machine (5 repetitions of the whole
         // list).
-        cost: Cost::Seconds(1.5),
+        cost: Cost::Seconds(2.0),
         run: compare_pool,
     },
 ];

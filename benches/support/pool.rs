@@ -8,15 +8,17 @@ use std::sync::{Arc, mpsc};
 
 /// Tasks in the task-throughput workload.
 pub const TASKS: usize = 100_000;
-/// Tasks in the scope workload (and the length of the `Vec` they write).
-pub const SCOPE_TASKS: usize = 10_000;
+/// Tasks in the large scope workload (issue 13's size), and the length of the `Vec` the scope
+/// cases get to write.
+pub const SCOPE_TASKS: usize = 100_000;
+/// Tasks in the small scope workload (they write the first elements of the `Vec`).
+const SMALL_SCOPE_TASKS: usize = 10_000;
 /// Joins per repetition of the join-from-outside workload.
 pub const OUTSIDE_JOINS: usize = 1_000;
 /// Tiny operations in each half of a join from outside.
 const JOIN_HALF: usize = 2_000;
-/// The fork-join workload computes fib(FIB_N)...
-const FIB_N: u32 = 30;
-/// ... sequentially below this n.
+/// The fork-join workloads compute fib(30) and fib(32) (issue 13's size), sequentially below
+/// this n.
 const FIB_CUTOFF: u32 = 18;
 
 /// The pools under test, each with the same number of workers.
@@ -86,13 +88,25 @@ pub fn pool_workloads() -> Vec<PoolWorkload> {
             "scope of 10k tiny tasks writing a borrowed Vec",
             "pool_scope_10k",
             (10, 2),
-            scope_cases(),
+            scope_cases::<SMALL_SCOPE_TASKS>(),
+        ),
+        workload(
+            "scope of 100k tiny tasks writing a borrowed Vec",
+            "pool_scope_100k",
+            (10, 3),
+            scope_cases::<SCOPE_TASKS>(),
         ),
         workload(
             "fib(30) by recursive join, sequential below 18",
             "pool_fib30",
             (20, 2),
-            fib_cases(),
+            fib_cases::<30>(),
+        ),
+        workload(
+            "fib(32) by recursive join, sequential below 18",
+            "pool_fib32",
+            (10, 3),
+            fib_cases::<32>(),
         ),
         workload(
             "1000 joins from outside the pool, two halves of ~2k tiny ops",
@@ -118,18 +132,19 @@ fn task_cases() -> Vec<PoolCase> {
     ]
 }
 
-fn scope_cases() -> Vec<PoolCase> {
+/// A scope of `N` tasks, each writing one of the first `N` elements of the `Vec`.
+fn scope_cases<const N: usize>() -> Vec<PoolCase> {
     vec![
-        case("atomsync scope", "atomsync", |p, data| atomsync_scope(&p.atomsync, data)),
+        case("atomsync scope", "atomsync", |p, data| atomsync_scope(&p.atomsync, &mut data[..N])),
         case("atomsync install+scope", "atomsync_install_scope", |p, data| {
-            p.atomsync.install(|| atomsync_scope(&p.atomsync, data))
+            p.atomsync.install(|| atomsync_scope(&p.atomsync, &mut data[..N]))
         }),
-        case("rayon scope", "rayon", |p, data| rayon_scope(&p.rayon, data)),
-        // One OS thread per task: what a scope replaces.
+        case("rayon scope", "rayon", |p, data| rayon_scope(&p.rayon, &mut data[..N])),
+        // One OS thread per task: what a scope replaces (criterion only, for the 10k size).
         PoolCase {
             compare: None,
-            bench: Some("std_thread_scope"),
-            run: |_, data| std_thread_scope(data),
+            bench: (N == SMALL_SCOPE_TASKS).then_some("std_thread_scope"),
+            run: |_, data| std_thread_scope(&mut data[..N]),
         },
     ]
 }
@@ -155,26 +170,27 @@ fn join_cases() -> Vec<PoolCase> {
     ]
 }
 
-fn fib_cases() -> Vec<PoolCase> {
+/// fib(`N`) by recursive `join`.
+fn fib_cases<const N: u32>() -> Vec<PoolCase> {
     vec![
         case("atomsync install+join", "atomsync_install_join", |p, _| {
             let pool = &p.atomsync;
-            black_box(pool.install(|| fib_atomsync(pool, black_box(FIB_N))));
+            black_box(pool.install(|| fib_atomsync(pool, black_box(N))));
         }),
         // `join` called from outside the pool runs `a` (here: the whole recursion's left
         // spine) on the caller, and offers `b` to the workers.
         case("atomsync join from outside", "atomsync_join_from_outside", |p, _| {
             let pool = &p.atomsync;
-            black_box(pool.join(|| fib_atomsync(pool, black_box(FIB_N)), || ()));
+            black_box(pool.join(|| fib_atomsync(pool, black_box(N)), || ()));
         }),
         case("rayon install+join", "rayon_install_join", |p, _| {
-            black_box(p.rayon.install(|| fib_rayon(black_box(FIB_N))));
+            black_box(p.rayon.install(|| fib_rayon(black_box(N))));
         }),
         case("rayon join from outside", "rayon_join_from_outside", |p, _| {
-            black_box(p.rayon.join(|| fib_rayon(black_box(FIB_N)), || ()));
+            black_box(p.rayon.join(|| fib_rayon(black_box(N)), || ()));
         }),
         case("sequential", "sequential", |_, _| {
-            black_box(fib_sequential(black_box(FIB_N)));
+            black_box(fib_sequential(black_box(N)));
         }),
     ]
 }
