@@ -152,6 +152,72 @@ fn two_workers_two_jobs_then_shutdown() {
     });
 }
 
+/// The push lands while the worker is registered as idle: re-checking the queues, committing
+/// to sleep, or asleep (wherever loom puts it). A pusher that finds it registered but not
+/// committed only bumps the event counter (no wake): the worker must then not sleep through
+/// the job.
+#[test]
+fn push_while_worker_registered() {
+    model("pool::push_while_worker_registered", || {
+        let pool = Pool::new();
+        let worker = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.worker(Some(1)))
+        };
+        while pool.sleep.registered() == 0 {
+            thread::yield_now();
+        }
+        pool.push();
+        worker.join().unwrap();
+        assert_eq!(pool.ran.load(Relaxed), 1);
+    });
+}
+
+/// One worker asleep, two concurrent pushes: the second may find the first one's wake in
+/// flight (`WAKE_PENDING`) and skip its own, so the woken worker must find both jobs.
+#[test]
+fn second_push_while_wake_in_flight() {
+    model("pool::second_push_while_wake_in_flight", || {
+        let pool = Pool::new();
+        let worker = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.worker(Some(2)))
+        };
+        wait_until_asleep(1);
+        let pusher = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.push())
+        };
+        pool.push();
+        pusher.join().unwrap();
+        worker.join().unwrap();
+        assert_eq!(pool.ran.load(Relaxed), 2);
+    });
+}
+
+/// Both workers asleep, two pushes (the second while the first wake may be in flight), then
+/// shutdown: both jobs run once and both workers exit.
+#[test]
+fn two_sleepers_two_pushes_then_shutdown() {
+    model("pool::two_sleepers_two_pushes_then_shutdown", || {
+        let pool = Pool::new();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                thread::spawn(move || pool.worker(None))
+            })
+            .collect();
+        wait_until_asleep(2);
+        pool.push();
+        pool.push();
+        pool.begin_shutdown();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(pool.ran.load(Relaxed), 2);
+    });
+}
+
 /// A worker's wait on a latch (`WorkerThread::wait_until` without the spin phase): run jobs
 /// while the latch is unset; when there are none, announce itself on the latch, announce
 /// itself to the sleep protocol, re-check both, sleep. `run_job` is what running one job does.
