@@ -94,23 +94,34 @@ impl Pool {
     }
 }
 
+/// Starts a thread running `pool.worker(stop_after)`.
+fn spawn_worker(pool: &Arc<Pool>, stop_after: Option<usize>) -> thread::JoinHandle<()> {
+    let pool = Arc::clone(pool);
+    thread::spawn(move || pool.worker(stop_after))
+}
+
+/// One worker that stops after `jobs` jobs; `submit` (given the pool) pushes them: every job
+/// runs, and the worker is done.
+fn one_worker_runs_every_job(jobs: usize, submit: impl FnOnce(&Arc<Pool>)) {
+    let pool = Pool::new();
+    let worker = spawn_worker(&pool, Some(jobs));
+    submit(&pool);
+    worker.join().unwrap();
+    assert_eq!(pool.ran.load(Relaxed), jobs);
+}
+
 /// A worker that already sleeps (or is deciding to) when the job is pushed: the push wakes it
 /// and the job runs. Without the wake (the seeded bug) the worker sleeps forever: a loom
 /// deadlock. CI runs this model on the seeded-bug build and requires that deadlock.
 #[test]
 fn push_wakes_sleeping_worker() {
     model("pool::push_wakes_sleeping_worker", || {
-        let pool = Pool::new();
-        let worker = {
-            let pool = Arc::clone(&pool);
-            thread::spawn(move || pool.worker(Some(1)))
-        };
-        // Every execution takes the sleeping path at least once: the job comes after the
-        // worker is asleep.
-        wait_until_asleep(1);
-        pool.push();
-        worker.join().unwrap();
-        assert_eq!(pool.ran.load(Relaxed), 1);
+        one_worker_runs_every_job(1, |pool| {
+            // Every execution takes the sleeping path at least once: the job comes after the
+            // worker is asleep.
+            wait_until_asleep(1);
+            pool.push();
+        });
     });
 }
 
@@ -119,15 +130,23 @@ fn push_wakes_sleeping_worker() {
 #[test]
 fn push_races_worker_going_to_sleep() {
     model("pool::push_races_worker_going_to_sleep", || {
-        let pool = Pool::new();
-        let worker = {
-            let pool = Arc::clone(&pool);
-            thread::spawn(move || pool.worker(Some(1)))
-        };
-        pool.push();
-        worker.join().unwrap();
-        assert_eq!(pool.ran.load(Relaxed), 1);
+        one_worker_runs_every_job(1, |pool| pool.push());
     });
+}
+
+/// Two workers; `before_pushes` (given the pool), then two pushes and shutdown: each job runs
+/// exactly once and both workers exit.
+fn two_workers_two_pushes_then_shutdown(before_pushes: impl Fn(&Pool)) {
+    let pool = Pool::new();
+    let workers = [spawn_worker(&pool, None), spawn_worker(&pool, None)];
+    before_pushes(&pool);
+    pool.push();
+    pool.push();
+    pool.begin_shutdown();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(pool.ran.load(Relaxed), 2);
 }
 
 /// Two workers, two jobs, then shutdown: each job runs exactly once and both workers exit
@@ -135,20 +154,7 @@ fn push_races_worker_going_to_sleep() {
 #[test]
 fn two_workers_two_jobs_then_shutdown() {
     model("pool::two_workers_two_jobs_then_shutdown", || {
-        let pool = Pool::new();
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let pool = Arc::clone(&pool);
-                thread::spawn(move || pool.worker(None))
-            })
-            .collect();
-        pool.push();
-        pool.push();
-        pool.begin_shutdown();
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        assert_eq!(pool.ran.load(Relaxed), 2);
+        two_workers_two_pushes_then_shutdown(|_| {});
     });
 }
 
@@ -159,17 +165,12 @@ fn two_workers_two_jobs_then_shutdown() {
 #[test]
 fn push_while_worker_registered() {
     model("pool::push_while_worker_registered", || {
-        let pool = Pool::new();
-        let worker = {
-            let pool = Arc::clone(&pool);
-            thread::spawn(move || pool.worker(Some(1)))
-        };
-        while pool.sleep.registered() == 0 {
-            thread::yield_now();
-        }
-        pool.push();
-        worker.join().unwrap();
-        assert_eq!(pool.ran.load(Relaxed), 1);
+        one_worker_runs_every_job(1, |pool| {
+            while pool.sleep.registered() == 0 {
+                thread::yield_now();
+            }
+            pool.push();
+        });
     });
 }
 
@@ -178,20 +179,15 @@ fn push_while_worker_registered() {
 #[test]
 fn second_push_while_wake_in_flight() {
     model("pool::second_push_while_wake_in_flight", || {
-        let pool = Pool::new();
-        let worker = {
-            let pool = Arc::clone(&pool);
-            thread::spawn(move || pool.worker(Some(2)))
-        };
-        wait_until_asleep(1);
-        let pusher = {
-            let pool = Arc::clone(&pool);
-            thread::spawn(move || pool.push())
-        };
-        pool.push();
-        pusher.join().unwrap();
-        worker.join().unwrap();
-        assert_eq!(pool.ran.load(Relaxed), 2);
+        one_worker_runs_every_job(2, |pool| {
+            wait_until_asleep(1);
+            let pusher = {
+                let pool = Arc::clone(pool);
+                thread::spawn(move || pool.push())
+            };
+            pool.push();
+            pusher.join().unwrap();
+        });
     });
 }
 
@@ -200,21 +196,7 @@ fn second_push_while_wake_in_flight() {
 #[test]
 fn two_sleepers_two_pushes_then_shutdown() {
     model("pool::two_sleepers_two_pushes_then_shutdown", || {
-        let pool = Pool::new();
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let pool = Arc::clone(&pool);
-                thread::spawn(move || pool.worker(None))
-            })
-            .collect();
-        wait_until_asleep(2);
-        pool.push();
-        pool.push();
-        pool.begin_shutdown();
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        assert_eq!(pool.ran.load(Relaxed), 2);
+        two_workers_two_pushes_then_shutdown(|_| wait_until_asleep(2));
     });
 }
 
