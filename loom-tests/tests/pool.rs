@@ -61,18 +61,24 @@ impl Pool {
     }
 
     /// `WorkerThread::main_loop` (without the spin phase): run jobs; when there are none,
-    /// announce, re-check, sleep; exit on shutdown with empty queues. Returns after `stop_after`
-    /// jobs if given (a model without shutdown).
+    /// announce, re-check, sleep; exit on shutdown with empty queues. A wake acknowledged by
+    /// `sleep` is passed on when the next job is taken (or, here, when the worker stops, as a
+    /// worker returning to a task would). Returns after `stop_after` jobs if given (a model
+    /// without shutdown).
     fn worker(&self, stop_after: Option<usize>) {
         let mut ran = 0;
+        let mut owe_wake = false;
         loop {
             if stop_after == Some(ran) {
+                self.pass_on_wake(&mut owe_wake);
                 return;
             }
             if self.try_run_one() {
+                self.pass_on_wake(&mut owe_wake);
                 ran += 1;
                 continue;
             }
+            owe_wake = false;
             let ticket = self.sleep.prepare_to_sleep();
             let shutting_down = self.shutdown.load(SeqCst);
             loom::sync::atomic::fence(SeqCst);
@@ -83,8 +89,15 @@ impl Pool {
                 self.sleep.cancel(ticket);
                 return;
             } else {
-                self.sleep.sleep(ticket);
+                owe_wake = self.sleep.sleep(ticket);
             }
+        }
+    }
+
+    /// `WorkerThread::pass_on_wake`.
+    fn pass_on_wake(&self, owe_wake: &mut bool) {
+        if std::mem::take(owe_wake) {
+            self.sleep.notify_one();
         }
     }
 
@@ -200,15 +213,45 @@ fn two_sleepers_two_pushes_then_shutdown() {
     });
 }
 
+/// Both workers asleep, two pushes; each worker runs one job and then stops, as a worker
+/// that blocks in its task would. The second push may skip its wake on the first one's, which
+/// is in flight: the woken worker must pass the wake on when it takes its job (`sleep`
+/// returned true), or the other job stays queued behind a blocked worker while the other one
+/// sleeps (a deadlock).
+#[test]
+fn busy_worker_passes_the_wake_on() {
+    model("pool::busy_worker_passes_the_wake_on", || {
+        let pool = Pool::new();
+        let workers = [spawn_worker(&pool, Some(1)), spawn_worker(&pool, Some(1))];
+        wait_until_asleep(2);
+        pool.push();
+        pool.push();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(pool.ran.load(Relaxed), 2);
+    });
+}
+
 /// A worker's wait on a latch (`WorkerThread::wait_until` without the spin phase): run jobs
 /// while the latch is unset; when there are none, announce itself on the latch, announce
-/// itself to the sleep protocol, re-check both, sleep. `run_job` is what running one job does.
+/// itself to the sleep protocol, re-check both, sleep; a wake acknowledged by `sleep` is passed
+/// on when a job is taken or the wait ends. `run_job` is what running one job does.
 fn wait_until(pool: &Pool, latch: &Latch, run_job: impl Fn()) {
+    let mut owe_wake = false;
+    help_until(pool, latch, &run_job, &mut owe_wake);
+    pool.pass_on_wake(&mut owe_wake);
+}
+
+/// `WorkerThread::help_until`: `wait_until`'s loop.
+fn help_until(pool: &Pool, latch: &Latch, run_job: &impl Fn(), owe_wake: &mut bool) {
     while !latch.is_set() {
         if pool.try_run_one() {
+            pool.pass_on_wake(owe_wake);
             run_job();
             continue;
         }
+        *owe_wake = false;
         match latch.announce_pool_sleeper() {
             Announce::Set => return,
             Announce::Setting => {
@@ -226,7 +269,7 @@ fn wait_until(pool: &Pool, latch: &Latch, run_job: impl Fn()) {
             pool.sleep.cancel(ticket);
             run_job();
         } else {
-            pool.sleep.sleep(ticket);
+            *owe_wake = pool.sleep.sleep(ticket);
         }
     }
 }

@@ -26,8 +26,9 @@
 //! Why a worker asleep in the pool protocol is not missed: its announcement (`POOL_SLEEPING`)
 //! precedes its ticket read, and the setter's `WAKING` store precedes its `notify_all` bump. If
 //! the worker's ticket read sees the bump (Acquire on the SeqCst RMW), its re-check sees
-//! `WAKING` or `SET` and it does not sleep; if its ticket predates the bump, the futex wait
-//! returns at once or is ended by `notify_all`'s `wake_all`. A push while the worker decides is
+//! `WAKING` or `SET` and it does not sleep; if its ticket predates the bump, it either sees
+//! the bump when it commits to sleeping, or `notify_all` sees it committed and its `wake_all`
+//! ends the futex wait (`sleep.rs`). A push while the worker decides is
 //! the `sleep.rs` protocol itself. Waking every idle worker for one latch is a thundering herd,
 //! but only when the waiter really went to sleep; a targeted wake would need a futex word per
 //! worker.

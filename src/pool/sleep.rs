@@ -39,10 +39,13 @@
 //!   worker's sleep; either leaves and clears the bit.
 //!
 //! So a push wakes at most one worker, only when one is committed and no wake is in flight; a
-//! wake is never lost, but a second push while a wake is in flight relies on the woken worker
-//! (or any leaver) to find its job, as the mutex's WOKEN bit does: the leaver wakes the next
-//! sleeper only through later pushes. When every worker is busy a push costs one fence and one
-//! load. `notify_all` (shutdown, a latch set while its waiter sleeps here) bumps `event` and
+//! wake is never lost. A push that skipped its wake hands its job to the leaver that clears
+//! the bit (as the mutex's WOKEN bit does), and that leaver may take another job, or return
+//! to a task whose latch is set, without running it; so `sleep` returns whether it cleared the
+//! bit, and such a leaver passes the wake on (`notify_one`) when it takes a job or stops
+//! looking (`worker.rs`): a burst of pushes still wakes the sleepers one after the other, and a
+//! job is never left queued behind a worker that is busy or blocked while others sleep. When
+//! every worker is busy a push costs one fence and one load. `notify_all` (shutdown, a latch set while its waiter sleeps here) bumps `event` and
 //! issues `futex_wake_all` only if a worker is committed (the same pair as steps 4–5).
 //!
 //! **Orderings.** The fences of step 1 order the queues against `sleepers`, so the pusher's
@@ -116,8 +119,12 @@ impl Sleep {
     }
 
     /// Sleeps until an event after `ticket` (returns at once if one already happened). May
-    /// return spuriously; the caller loops back to looking for work.
-    pub fn sleep(&self, ticket: Ticket) {
+    /// return spuriously; the caller loops back to looking for work. True if we acknowledged a
+    /// wake in flight (cleared `WAKE_PENDING`): pushes may have skipped their wakes on it, so
+    /// the caller must pass the wake on ([`notify_one`](Self::notify_one)) when it takes a job
+    /// or stops looking for work (module docs).
+    #[must_use = "a wake acknowledged here must be passed on"]
+    pub fn sleep(&self, ticket: Ticket) -> bool {
         // Step 4, the commit: from here a push wakes us (with the check below, the second
         // store-buffering pair of the module docs).
         self.sleeping.fetch_add(1, SeqCst);
@@ -139,6 +146,7 @@ impl Sleep {
         // Pairs with the fence of a push that saw `WAKE_PENDING` and skipped its wake: our
         // search for work, next, sees that push's job.
         fence(SeqCst);
+        state & WAKE_PENDING != 0
     }
 
     /// The number of workers registered as idle (loom models wait for a registration).

@@ -85,11 +85,18 @@ impl WorkerThread {
 
     fn main_loop(&self) {
         let shared = &*self.shared;
+        // We acknowledged a wake in flight and have not passed it on yet (`sleep.rs`).
+        let mut owe_wake = false;
         loop {
             if let Some(job) = self.find_work().or_else(|| self.spin_for_work()) {
+                // Pushes that skipped their wake on ours may have queued more than this job:
+                // wake the next sleeper before running it.
+                self.pass_on_wake(&mut owe_wake);
                 self.execute(job);
                 continue;
             }
+            // Nothing anywhere: every job whose wake we acknowledged has been taken.
+            owe_wake = false;
             let ticket = shared.sleep.prepare_to_sleep();
             let shutting_down = shared.shutdown_begun();
             // With the flag seen: orders the queue checks below after `begin_shutdown`'s
@@ -106,7 +113,7 @@ impl WorkerThread {
                     shared.sleep.cancel(ticket);
                     return;
                 }
-                None => shared.sleep.sleep(ticket),
+                None => owe_wake = shared.sleep.sleep(ticket),
             }
         }
     }
@@ -181,14 +188,36 @@ impl WorkerThread {
     /// pool's idle protocol with the latch announced (`latch.rs`), so that a job pushed
     /// anywhere in the pool or the latch being set wakes it: a waiting worker stays a worker.
     pub(super) fn wait_until(&self, latch: &Latch) {
+        // We acknowledged a wake in flight and have not passed it on yet (`sleep.rs`).
+        let mut owe_wake = false;
+        self.help_until(latch, &mut owe_wake);
+        // We stop looking for work (the latch is set): a wake that pushes may have skipped
+        // theirs on goes to the next sleeper.
+        self.pass_on_wake(&mut owe_wake);
+    }
+
+    /// If we owe a wake (we acknowledged one in flight and have not passed it on), pass it to
+    /// the next committed sleeper, if any (`sleep.rs`).
+    fn pass_on_wake(&self, owe_wake: &mut bool) {
+        if std::mem::take(owe_wake) {
+            self.shared.sleep.notify_one();
+        }
+    }
+
+    /// `wait_until`'s loop; `owe_wake` tells whether a wake acknowledged in our last sleep is
+    /// still to be passed on.
+    fn help_until(&self, latch: &Latch, owe_wake: &mut bool) {
         let sleep = &self.shared.sleep;
         let mut spin = SpinWait::new(Primitive::ThreadPool);
         while !latch.is_set() {
             if let Some(job) = self.find_work() {
+                self.pass_on_wake(owe_wake);
                 self.execute(job);
                 spin.reset();
                 continue;
             }
+            // Nothing anywhere: every job whose wake we acknowledged has been taken.
+            *owe_wake = false;
             if spin.spin() {
                 continue;
             }
@@ -211,7 +240,7 @@ impl WorkerThread {
                     self.execute(job);
                 }
                 // Our deque is empty: nothing the latch depends on is stranded with us.
-                None => sleep.sleep(ticket),
+                None => *owe_wake = sleep.sleep(ticket),
             }
             spin.reset();
         }
