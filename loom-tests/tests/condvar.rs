@@ -360,3 +360,76 @@ fn timed_wait_requeued_by_notify_all_reports_the_notify() {
         shared.assert_final(1);
     });
 }
+
+/// notify_all with two waiters asleep on the condvar, then the notifier barges: one
+/// `try_lock` (and unlock) after its own unlock. `unlock` releases first and deals with
+/// REQUEUED afterwards (it takes the free lock back to wake a requeued sleeper before
+/// releasing again), so the barger may take the lock between that release and the
+/// take-back: the wake of the requeued sleeper is then the barger's to make at its unlock.
+/// No requeued sleeper may be left behind. `timed`: the second waiter to be woken may be the
+/// timed one, and the clock fires at any point after the notify (also just after the wake
+/// that a take-back spent on it): it must still report the notify and finish.
+fn requeue_survives_a_barging_locker(name: &'static str, timed: bool) {
+    // A plain std flag per model (the two tests run at once): loom does not see it.
+    let barged = std::sync::Arc::new(AtomicBool::new(false));
+    let seen = std::sync::Arc::clone(&barged);
+    model(name, move || {
+        let shared = Shared::new();
+        let waiters: Vec<_> = (0..2)
+            .map(|index| {
+                let shared = Arc::clone(&shared);
+                let deadline = if timed && index == 1 { far_deadline() } else { None };
+                thread::spawn(move || {
+                    shared.mutex.lock();
+                    while shared.read() < 1 {
+                        // SAFETY: we hold `mutex`.
+                        let notified = unsafe { shared.condvar.wait_raw(&shared.mutex, deadline) };
+                        assert!(notified, "a wait notified before its deadline reported a timeout");
+                    }
+                    // SAFETY: held (`wait_raw` returns with the mutex re-locked).
+                    unsafe { shared.mutex.unlock() };
+                })
+            })
+            .collect();
+        // Nobody holds the mutex while main polls, so both sleep on the condvar.
+        wait_until_asleep(2);
+        shared.mutex.lock();
+        shared.add_one();
+        shared.condvar.notify_all();
+        // SAFETY: acquired above.
+        unsafe { shared.mutex.unlock() };
+        let timer = timed.then(|| thread::spawn(atomsync::futex_model_expire_deadlines));
+        // Barge: one try (a full `lock` makes the model much larger).
+        if shared.mutex.try_lock() {
+            if futex_model_stats().requeued > 0 {
+                seen.store(true, Ordering::Relaxed);
+            }
+            // SAFETY: `try_lock` returned true.
+            unsafe { shared.mutex.unlock() };
+        }
+        for waiter in waiters {
+            waiter.join().unwrap();
+        }
+        if let Some(timer) = timer {
+            timer.join().unwrap();
+        }
+        shared.assert_final(1);
+    });
+    assert!(barged.load(Ordering::Relaxed), "{name}: no execution barged after the requeue");
+}
+
+#[test]
+fn requeued_sleeper_is_woken_when_a_locker_barges_into_the_release() {
+    requeue_survives_a_barging_locker(
+        "requeued_sleeper_is_woken_when_a_locker_barges_into_the_release",
+        false,
+    );
+}
+
+#[test]
+fn timed_requeued_sleeper_survives_a_barging_locker_and_the_clock() {
+    requeue_survives_a_barging_locker(
+        "timed_requeued_sleeper_survives_a_barging_locker_and_the_clock",
+        true,
+    );
+}

@@ -1,0 +1,92 @@
+//! Unit tests of the mutex word's transitions (they read and set `state` directly).
+
+use super::*;
+use std::cell::Cell;
+
+thread_local! {
+    /// Spin rounds this thread has taken in `lock_contended` (unit tests only).
+    pub(super) static SPIN_ROUNDS: Cell<u32> = const { Cell::new(0) };
+}
+
+#[test]
+fn a_passed_deadline_gives_up_without_spinning() {
+    let raw = RawMutex::new();
+    raw.lock();
+    let past = Instant::now();
+    SPIN_ROUNDS.with(|rounds| rounds.set(0));
+    assert!(!raw.try_lock_until(Some(past)));
+    assert!(!raw.try_lock_until(futex::deadline_after(Duration::ZERO)));
+    assert_eq!(SPIN_ROUNDS.with(Cell::get), 0, "a passed deadline ran the spin schedule");
+    // A future deadline still spins before it sleeps.
+    assert!(!raw.try_lock_until(futex::deadline_after(Duration::from_millis(1))));
+    assert!(SPIN_ROUNDS.with(Cell::get) > 0);
+    // SAFETY: held since `lock` above.
+    unsafe { raw.unlock() };
+    assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+}
+
+#[test]
+fn state_bits_do_not_overlap() {
+    let flags = [LOCKED, WOKEN, HANDOFF, STARVING, REQUEUED];
+    let all = flags.iter().fold(0, |acc, flag| {
+        assert_eq!(acc & flag, 0);
+        acc | flag
+    });
+    assert!(all < WAITER);
+    // The flags never read as waiters, and the count reads back whole.
+    assert_eq!(waiters(all), 0);
+    assert_eq!(waiters(all | (3 * WAITER)), 3);
+}
+
+#[test]
+fn uncontended_round_trip_leaves_the_word_clear() {
+    let raw = RawMutex::new();
+    raw.lock();
+    assert_eq!(raw.state.load(Relaxed), LOCKED);
+    // SAFETY: held.
+    unsafe { raw.unlock() };
+    assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+}
+
+#[test]
+fn fast_paths_keep_the_other_bits() {
+    let raw = RawMutex::new();
+    // A sleeper counted and woken, not yet running: the fast paths take and release the
+    // lock around it and leave its bits alone (WOKEN set: no wake is due).
+    raw.state.store(WOKEN | WAITER, Relaxed);
+    raw.lock();
+    assert_eq!(raw.state.load(Relaxed), LOCKED | WOKEN | WAITER);
+    // SAFETY: held.
+    unsafe { raw.unlock() };
+    assert_eq!(raw.state.load(Relaxed), WOKEN | WAITER);
+}
+
+#[test]
+fn requeued_unlock_with_nobody_asleep_clears_requeued() {
+    let raw = RawMutex::new();
+    raw.lock();
+    raw.mark_requeued();
+    // SAFETY: held. Nobody sleeps on the word: the wake after the release finds nobody,
+    // so the unlock takes the lock back, wakes again while holding it, and clears the bit.
+    unsafe { raw.unlock() };
+    assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "unlock of an unowned mutex")]
+fn unlock_of_an_unowned_mutex_panics_in_debug_builds() {
+    let raw = RawMutex::new();
+    // SAFETY: deliberately breaks `unlock`'s contract to check its debug assertion; the
+    // word is a plain atomic and nothing else is at stake.
+    unsafe { raw.unlock() };
+}
+
+#[test]
+fn fair_release_without_sleepers_is_a_plain_release() {
+    let raw = RawMutex::new();
+    raw.lock();
+    // SAFETY: held.
+    unsafe { raw.unlock_fair() };
+    assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+}
