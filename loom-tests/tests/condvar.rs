@@ -81,6 +81,18 @@ impl Shared {
         unsafe { self.mutex.unlock() };
     }
 
+    /// Once two waiters sleep (on the condvar: nobody holds the mutex while main polls, and a
+    /// thread sleeps on the mutex word only while another holds it): lock, add one,
+    /// `notify_all`, unlock.
+    fn add_one_and_notify_all_to_two_sleepers(&self) {
+        wait_until_asleep(2);
+        self.mutex.lock();
+        self.add_one();
+        self.condvar.notify_all();
+        // SAFETY: acquired above.
+        unsafe { self.mutex.unlock() };
+    }
+
     /// With every other thread joined: the mutex is free and the value is `expected`.
     fn assert_final(&self, expected: usize) {
         assert!(self.mutex.try_lock(), "the mutex is still held after every thread finished");
@@ -139,15 +151,7 @@ fn notify_all_requeues_second_waiter() {
                 thread::spawn(move || shared.wait_for_at_least(1))
             })
             .collect();
-        // The mutex is not held by the main thread while it polls, so once two threads sleep
-        // both are on the condvar (a thread sleeps on the mutex word only while another holds
-        // the mutex, and a waiter releases it before it sleeps).
-        wait_until_asleep(2);
-        shared.mutex.lock();
-        shared.add_one();
-        shared.condvar.notify_all();
-        // SAFETY: acquired above.
-        unsafe { shared.mutex.unlock() };
+        shared.add_one_and_notify_all_to_two_sleepers();
         for waiter in waiters {
             waiter.join().unwrap();
         }
@@ -344,13 +348,7 @@ fn timed_wait_requeued_by_notify_all_reports_the_notify() {
             let shared = Arc::clone(&shared);
             thread::spawn(move || shared.wait_for_at_least(1))
         };
-        // Nobody holds the mutex while main polls, so both sleep on the condvar.
-        wait_until_asleep(2);
-        shared.mutex.lock();
-        shared.add_one();
-        shared.condvar.notify_all();
-        // SAFETY: acquired above.
-        unsafe { shared.mutex.unlock() };
+        shared.add_one_and_notify_all_to_two_sleepers();
         let timer = thread::spawn(atomsync::futex_model_expire_deadlines);
         let (notified, value) = timed.join().unwrap();
         untimed.join().unwrap();
@@ -391,13 +389,7 @@ fn requeue_survives_a_barging_locker(name: &'static str, timed: bool) {
                 })
             })
             .collect();
-        // Nobody holds the mutex while main polls, so both sleep on the condvar.
-        wait_until_asleep(2);
-        shared.mutex.lock();
-        shared.add_one();
-        shared.condvar.notify_all();
-        // SAFETY: acquired above.
-        unsafe { shared.mutex.unlock() };
+        shared.add_one_and_notify_all_to_two_sleepers();
         let timer = timed.then(|| thread::spawn(atomsync::futex_model_expire_deadlines));
         // Barge: one try (a full `lock` makes the model much larger).
         if shared.mutex.try_lock() {
