@@ -21,8 +21,8 @@ pub use lock_api_impls::{
 use crate::shim::{self, AtomicU32};
 pub use raw::RawRwLock;
 use raw::{
-    READER, READERS_MASK, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count,
-    is_read_lockable, readers,
+    MAX_READERS, READER, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count,
+    is_read_lockable,
 };
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
@@ -46,8 +46,7 @@ impl RawRwLock {
     /// Blocks until a read lock is acquired.
     ///
     /// # Panics
-    /// If `2^25` read locks are held already (counting, near that limit, the readers entering at
-    /// the same instant).
+    /// If `2^27 - 2` read locks are held already.
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -57,21 +56,15 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn lock_shared(&self) {
-        // A `fetch_add`, which cannot lose a race to another reader as a CAS can: if the
-        // state before it let a reader in, the read lock is ours; else the add was tentative
-        // and is taken back. The load before it keeps the adds to that race: a reader that
-        // sees a writer (or a waiting one) does not touch the word (see "Tentative adds").
         let state = self.state.load(Relaxed);
-        if !is_read_lockable(state, false) {
-            self.read_contended(None, false);
-            return;
-        }
         // Acquire: pairs with the Release of the last write unlock (or downgrade), so that
         // writer's critical section happens-before our reads.
-        if is_read_lockable(self.state.fetch_add(READER, Acquire), false) {
-            stat!(RwLock, Fast);
+        if !(is_read_lockable(state, false)
+            && self.state.compare_exchange_weak(state, state + READER, Acquire, Relaxed).is_ok())
+        {
+            self.read_contended(None, false);
         } else {
-            self.read_backed_out();
+            stat!(RwLock, Fast);
         }
     }
 
@@ -79,8 +72,7 @@ impl RawRwLock {
     /// writer or upgrade waiting); never blocks.
     ///
     /// # Panics
-    /// If `2^25` read locks are held already (counting, near that limit, the readers entering at
-    /// the same instant).
+    /// If `2^27 - 2` read locks are held already.
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -126,7 +118,7 @@ impl RawRwLock {
         // Release: orders our reads before the next writer's Acquire (its CAS reads this
         // value or a later one in the word's release sequence of read-modify-writes).
         let state = self.state.fetch_sub(READER, Release) - READER;
-        debug_assert!(readers(state) < READERS_MASK, "release of an unheld read lock");
+        debug_assert!(count(state) < MAX_READERS, "release of an unheld read lock");
         if state & (WRITERS_WAITING | UPGRADING) != 0 {
             self.unlock_shared_slow(state);
         }
@@ -138,8 +130,7 @@ impl RawRwLock {
     /// writers and other upgradable readers.
     ///
     /// # Panics
-    /// If `2^25` read locks are held already (counting, near that limit, the readers entering at
-    /// the same instant).
+    /// If `2^27 - 2` read locks are held already.
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -415,8 +406,7 @@ impl RawRwLock {
         self.downgrade_exclusive(READER | UPGRADABLE);
     }
 
-    /// True if the lock is held in any mode (a snapshot that may be stale at once; a reader
-    /// that is entering, or finding it cannot, counts for that instant).
+    /// True if the lock is held in any mode (a snapshot that may be stale at once).
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -437,7 +427,7 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn is_locked_exclusive(&self) -> bool {
-        self.state.load(Relaxed) & WRITE_LOCKED != 0
+        count(self.state.load(Relaxed)) == WRITE_LOCKED
     }
 }
 

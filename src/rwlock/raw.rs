@@ -8,8 +8,7 @@
 //!
 //! | bits   | name            | meaning                                                          |
 //! |--------|-----------------|------------------------------------------------------------------|
-//! | 0..26  | readers         | read locks held (the upgradable one included), plus the tentative adds of readers on their way in or out (see below); at most `MAX_READERS` = 2^25 held, bit 25 is the headroom |
-//! | 26     | WRITE_LOCKED    | a writer holds the lock (`count` = bits 0..27 is 0 only when nobody holds or enters it) |
+//! | 0..27  | count           | read locks held (the upgradable one included); `MASK` = write-locked |
 //! | 27     | HANDOFF         | a write unlock handed the lock to the sleeping readers: one phantom read lock is counted, the first reader to come claims it |
 //! | 28     | UPGRADABLE      | an upgradable read lock is held (also counted as a reader)       |
 //! | 29     | UPGRADING       | its holder waits in `upgrade` for the other readers to drain     |
@@ -20,22 +19,21 @@
 //!
 //! | operation | condition | change | then |
 //! |---|---|---|---|
-//! | read (fast) | a load finds it as for a fresh read (else: the slow path) | `fetch_add` READER (Acquire); the lock is ours if the state before the add was still as for a fresh read | else take the add back: `fetch_sub` READER (Release), and if that left count 0 with WRITERS_WAITING, or 1 with UPGRADING, wake as the read unlock does; then the slow path |
-//! | read (fresh) | readers < MAX_READERS, not write-locked, no WRITERS_WAITING, no UPGRADING | count + 1 (Acquire) | |
+//! | read (fresh) | count < MAX_READERS, no WRITERS_WAITING, no UPGRADING | count + 1 (Acquire) | |
 //! | read (slow) | HANDOFF set | clear HANDOFF (Acquire): the phantom lock is ours | |
-//! | read (slow, woken from a sleep) | 0 < readers < MAX_READERS, not write-locked, no HANDOFF, no UPGRADING | count + 1 (Acquire): join the running read phase | |
-//! | read (slow) | readers ≥ MAX_READERS | panic, nothing acquired | |
+//! | read (slow, woken from a sleep) | 0 < count < MAX_READERS, no HANDOFF, no UPGRADING | count + 1 (Acquire): join the running read phase | |
+//! | read (slow) | count = MAX_READERS | panic, nothing acquired | |
 //! | read (slow) | otherwise | spin while READERS_WAITING is clear; then set it, `wait(state)` | |
 //! | upgradable | as read, and no UPGRADABLE, no HANDOFF | count + 1, set UPGRADABLE | |
-//! | write | count = 0 | set WRITE_LOCKED, plus WRITERS_WAITING if we ever registered (Acquire) | |
+//! | write | count = 0 | count = MASK, plus WRITERS_WAITING if we ever registered (Acquire) | |
 //! | write (slow) | count > 0 | spin while WRITERS_WAITING is clear (behind readers: busy-wait rounds only, no yields); set it; read `writer_notify`; re-check; `wait(writer_notify)` | |
 //! | read unlock | | count - 1 (Release) | count 0 and WRITERS_WAITING: wake one writer, *keeping* the flag; if none was asleep (or the platform cannot tell), clear WRITERS_WAITING and READERS_WAITING while count is 0 and wake all readers. count 1 and UPGRADING: wake all of `writer_notify` |
-//! | write unlock | readers wait (writers too, or not) | clear WRITE_LOCKED and READERS_WAITING, readers + 1, set HANDOFF, keep WRITERS_WAITING (Release) | wake all readers; if none woke, take the phantom lock back and read-unlock it |
-//! | write unlock | only writers wait (or tentative adds are in) | clear WRITE_LOCKED, WRITERS_WAITING kept (Release) | wake one writer; if none was asleep, as the read unlock |
+//! | write unlock | readers wait (writers too, or not) | count = 1 + HANDOFF, clear READERS_WAITING, keep WRITERS_WAITING (Release) | wake all readers; if none woke, take the phantom lock back and read-unlock it |
+//! | write unlock | only writers wait | count = 0, WRITERS_WAITING kept (Release) | wake one writer; if none was asleep, as the read unlock |
 //! | upgradable unlock | | count - 1, clear UPGRADABLE and READERS_WAITING (Release) | wake all readers; count 0 and WRITERS_WAITING: as the read unlock |
-//! | upgrade | count = 1 | readers = 0, set WRITE_LOCKED, clear UPGRADABLE, UPGRADING (Acquire) | |
+//! | upgrade | count = 1 | count = MASK, clear UPGRADABLE, UPGRADING (Acquire) | |
 //! | upgrade (slow) | count > 1 | spin; set UPGRADING; `wait(writer_notify)` | |
-//! | downgrade (write → read / upgradable) | | clear WRITE_LOCKED, readers + 1 (+ UPGRADABLE), clear READERS_WAITING (Release) | wake all readers |
+//! | downgrade (write → read / upgradable) | | count = 1 (+ UPGRADABLE), clear READERS_WAITING (Release) | wake all readers |
 //! | upgradable → read | | clear UPGRADABLE and READERS_WAITING | wake all readers |
 //! | writer times out | it had registered | clear WRITERS_WAITING; if not write-locked and no UPGRADING, clear READERS_WAITING | wake all writers (they re-register); wake all readers if cleared |
 //! | upgrade times out | | clear UPGRADING and READERS_WAITING | wake all readers if it was set |
@@ -55,30 +53,10 @@
 //!   starved; it takes the write lock when the count drops to 1 (itself).
 //! - `downgrade` (write -> read, write -> upgradable) and upgradable -> read are one atomic
 //!   step that keeps every writer out, and wake the sleeping readers.
-//! - More than `MAX_READERS` (2^25) read locks at once is a panic, never a wrap-around. The
-//!   limit is checked against the readers field, tentative adds included, so the panic can come
-//!   up to one read lock per thread entering at that instant early.
+//! - More than `MAX_READERS` (2^27 - 2) read locks at once is a panic, never a wrap-around.
 //! - Writers among themselves barge, as in std: a woken writer can lose the lock to a running
 //!   one. There is no writer-to-writer hand-off (and `unlock_exclusive_fair` is the plain
 //!   unlock), so per-thread fairness among many writers is weaker than the mutex's.
-//!
-//! **Tentative adds.** `lock_shared` loads the word and, if a fresh reader may enter, adds
-//! READER with a `fetch_add` (which, unlike a CAS, cannot lose to another reader's lock or
-//! unlock). If a writer locked, registered or an upgrade began between the load and the add,
-//! the add is not a read lock: the reader takes it back at once with a `fetch_sub` that is, for
-//! everyone else, a read unlock. It wakes the writer if it brings the count to 0 with
-//! WRITERS_WAITING (clearing a stale flag as the read unlock does), the upgrader if to 1 with
-//! UPGRADING. Meanwhile the add only makes the lock look read-held: a writer or upgrader sees a
-//! count it must wait for (and is woken by the take-back), `try_lock_exclusive` and
-//! `try_upgrade` can fail for that instant, a write unlock or downgrade keeps the add in the
-//! field (they clear WRITE_LOCKED and only *add* their phantom or their own read lock). Each
-//! thread has at most one add in flight, so the field never carries into WRITE_LOCKED:
-//! MAX_READERS held read locks plus at most 2^22 threads (Linux's `pid_max` limit) stay below
-//! 2^26. The load first is not only for cost: without it every reader arriving during a write
-//! adds, and a take-back that finds no writer asleep because the one just woken has not run yet
-//! clears WRITERS_WAITING and lets a new read phase in ahead of that writer. With the load,
-//! that takes a reader stopped between its load and its add (a preemption there), so a waiting
-//! writer still waits for one read phase, plus, in that rare case, the readers so caught.
 //!
 //! **Who clears WRITERS_WAITING.** Only (a) a waker that found no writer asleep (the flag was
 //! stale; a writer about to sleep finds `writer_notify` bumped and sets it again), while the
@@ -97,9 +75,7 @@
 //! the lock free takes it even if its deadline has passed. A timed-out upgrade clears UPGRADING
 //! and wakes the readers held back by it; a woken upgrader that finds the count at 1 upgrades.
 //!
-//! **Orderings.** Every acquisition is an Acquire RMW (a CAS, or the read fast path's
-//! `fetch_add`) and every release a Release RMW (a tentative add's take-back too, though it
-//! publishes nothing: any RMW would carry the release sequence on), so a
+//! **Orderings.** Every acquisition is an Acquire CAS and every release a Release RMW, so a
 //! writer's critical section happens-before the next reader's or writer's, and readers' reads
 //! happen-before the next writer's writes (the count changes only by RMWs, so each release
 //! sequence reaches the writer that takes count 0). Flag-only changes are Relaxed: no data is
@@ -116,36 +92,25 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
 pub(super) const READER: u32 = 1;
-/// The reader count's field: held read locks plus readers' in-flight tentative adds.
-pub(super) const READERS_MASK: u32 = (1 << 26) - 1;
-pub(super) const WRITE_LOCKED: u32 = 1 << 26;
-/// Readers and the writer: the lock is free when these bits are 0.
-pub(super) const MASK: u32 = READERS_MASK | WRITE_LOCKED;
-/// Read locks held at most; the field's upper half is headroom for tentative adds.
-pub(super) const MAX_READERS: u32 = 1 << 25;
+pub(super) const MASK: u32 = (1 << 27) - 1;
+pub(super) const WRITE_LOCKED: u32 = MASK;
+pub(super) const MAX_READERS: u32 = MASK - 1;
 pub(super) const HANDOFF: u32 = 1 << 27;
 pub(super) const UPGRADABLE: u32 = 1 << 28;
 pub(super) const UPGRADING: u32 = 1 << 29;
 pub(super) const READERS_WAITING: u32 = 1 << 30;
 pub(super) const WRITERS_WAITING: u32 = 1 << 31;
 
-/// The readers and the write-locked bit: 0 if and only if nobody holds (or is entering) the lock.
 #[inline]
 pub(super) fn count(state: u32) -> u32 {
     state & MASK
 }
 
-/// The reader count, tentative adds included.
-#[inline]
-pub(super) fn readers(state: u32) -> u32 {
-    state & READERS_MASK
-}
-
 /// May a reader (`upgradable`: an upgradable reader) that has not slept enter in `state`?
 #[inline]
 pub(super) fn is_read_lockable(state: u32, upgradable: bool) -> bool {
-    readers(state) < MAX_READERS
-        && state & (WRITE_LOCKED | WRITERS_WAITING | UPGRADING) == 0
+    count(state) < MAX_READERS
+        && state & (WRITERS_WAITING | UPGRADING) == 0
         && !(upgradable && state & (UPGRADABLE | HANDOFF) != 0)
 }
 
@@ -153,10 +118,10 @@ pub(super) fn is_read_lockable(state: u32, upgradable: bool) -> bool {
 /// join a running read phase (count > 0) even if a writer waits, but not an upgrade's drain.
 #[inline]
 pub(super) fn is_read_lockable_after_wakeup(state: u32, upgradable: bool) -> bool {
-    let readers = readers(state);
-    readers > 0
-        && readers < MAX_READERS
-        && state & (WRITE_LOCKED | HANDOFF | UPGRADING) == 0
+    let count = count(state);
+    count > 0
+        && count < MAX_READERS
+        && state & (HANDOFF | UPGRADING) == 0
         && !(upgradable && state & UPGRADABLE != 0)
 }
 
@@ -323,7 +288,7 @@ impl RawRwLock {
         let mut state = self.state.load(Relaxed);
         loop {
             if !is_read_lockable(state, upgradable) {
-                if readers(state) >= MAX_READERS {
+                if count(state) == MAX_READERS {
                     too_many_readers();
                 }
                 return false;
@@ -375,7 +340,7 @@ impl RawRwLock {
                 }
                 continue;
             }
-            if readers(state) >= MAX_READERS {
+            if count(state) == MAX_READERS {
                 too_many_readers();
             }
 
@@ -399,21 +364,6 @@ impl RawRwLock {
             spin.reset();
             state = self.state.load(Relaxed);
         }
-    }
-
-    /// The fast path of `lock_shared` added a reader to a state that did not let one in:
-    /// take the tentative add back (as a read unlock: if that brings the count to 0 or to the
-    /// upgrader's 1, it wakes the writer or upgrader waiting for that), then wait.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn read_backed_out(&self) {
-        // Release: as `unlock_shared` (we read nothing, but a writer's Acquire CAS may read
-        // this value; a plain RMW would carry the release sequence on just as well).
-        let state = self.state.fetch_sub(READER, Release) - READER;
-        if state & (WRITERS_WAITING | UPGRADING) != 0 {
-            self.unlock_shared_slow(state);
-        }
-        self.read_contended(None, false);
     }
 
     /// The slow path of `unlock_shared`: a writer or the upgrader may need waking.
@@ -482,8 +432,11 @@ impl RawRwLock {
             //    rounds: until WRITERS_WAITING is set new readers keep entering, so every
             //    yield (a whole time slice on a loaded machine) would lengthen our wait.
             if state & WRITERS_WAITING == 0 {
-                let spun =
-                    if state & WRITE_LOCKED != 0 { spin.spin() } else { spin.spin_without_yield() };
+                let spun = if count(state) == WRITE_LOCKED {
+                    spin.spin()
+                } else {
+                    spin.spin_without_yield()
+                };
                 if spun {
                     state = self.state.load(Relaxed);
                     continue;
@@ -523,8 +476,9 @@ impl RawRwLock {
                 return;
             }
             let mut new = state & !WRITERS_WAITING;
-            let wake_readers =
-                state & READERS_WAITING != 0 && state & WRITE_LOCKED == 0 && state & UPGRADING == 0;
+            let wake_readers = state & READERS_WAITING != 0
+                && count(state) != WRITE_LOCKED
+                && state & UPGRADING == 0;
             if wake_readers {
                 new &= !READERS_WAITING;
             }
@@ -547,17 +501,16 @@ impl RawRwLock {
     pub(super) fn unlock_exclusive_slow(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
-            debug_assert!(state & WRITE_LOCKED != 0, "release of an unheld write lock");
-            // Besides the lock, only READERS_WAITING, WRITERS_WAITING and readers' tentative
-            // adds (which they take back themselves) can be set: keep the adds.
-            let unlocked = state & !WRITE_LOCKED;
+            debug_assert!(count(state) == WRITE_LOCKED, "release of an unheld write lock");
+            // Only READERS_WAITING and WRITERS_WAITING can be set besides the lock.
+            let unlocked = state & !MASK;
             let readers = state & READERS_WAITING != 0;
             let writers = state & WRITERS_WAITING != 0;
             let new = if readers {
                 // Phase-fair hand-over: one phantom read lock, claimed by a woken reader, so a
                 // writer on the CPU (this one, locking again at once) cannot barge ahead of
                 // the readers that waited through our critical section.
-                ((unlocked & !READERS_WAITING) + READER) | HANDOFF
+                (unlocked & !READERS_WAITING) | READER | HANDOFF
             } else {
                 // Writers only: WRITERS_WAITING stays set until the woken writer has the lock
                 // (see `wake_waiting_writer`).
@@ -612,9 +565,8 @@ impl RawRwLock {
     pub(super) fn downgrade_exclusive(&self, held: u32) {
         let mut state = self.state.load(Relaxed);
         loop {
-            debug_assert!(state & WRITE_LOCKED != 0, "downgrade of an unheld write lock");
-            // Tentative adds stay: their readers take them back.
-            let new = ((state & !WRITE_LOCKED) + held) & !READERS_WAITING;
+            debug_assert!(count(state) == WRITE_LOCKED, "downgrade of an unheld write lock");
+            let new = ((state & !MASK) | held) & !READERS_WAITING;
             // Release: publishes our writes to the readers that enter after this.
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
