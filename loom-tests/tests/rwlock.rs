@@ -1,7 +1,9 @@
 //! loom models of `RawRwLock`: read/write exclusion, the writer-waiting path, upgrade racing a
 //! reader, downgrade waking a reader, writers woken one by one through `writer_notify`, and the
 //! phase-fair hand-over to sleeping readers, and upgradable readers waking each other and
-//! upgrading beside a reader and a writer. See `docs/loom.md`.
+//! upgrading beside a reader and a writer, and the read fast path's tentative add taken back
+//! beside a downgrade and a waiting writer, and tentative readers racing a woken writer
+//! (WRITER_WOKEN). See `docs/loom.md`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 \
 //!       cargo test -p atomsync-loom-tests --release --test rwlock`
@@ -327,6 +329,101 @@ fn upgrade_with_a_reader_and_a_writer() {
         assert!(reader.join().unwrap() <= 2);
         writer.join().unwrap();
         assert_eq!(locked.total(), 2);
+    });
+}
+
+/// The read fast path's tentative add racing a writer: main writes and downgrades while a
+/// reader enters. The reader's `fetch_add` may land on the write-locked word (the downgrade
+/// keeps the add, the reader takes it back and waits, or is woken by the downgrade), or after
+/// the downgrade (a read lock beside main's). The reader sees 0 (before main's write lock) or 1, never a racing access; the
+/// lock ends free.
+#[test]
+fn tentative_reader_races_a_write_and_a_downgrade() {
+    model("tentative_reader_races_a_write_and_a_downgrade", || {
+        let locked = Locked::new();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        locked.lock.lock_exclusive();
+        locked.write(1);
+        // SAFETY: the write lock is held; then a read lock.
+        unsafe { locked.lock.downgrade() };
+        assert_eq!(locked.read(), 1);
+        // SAFETY: the read lock from the downgrade.
+        unsafe { locked.lock.unlock_shared() };
+        assert!(reader.join().unwrap() <= 1);
+        assert_eq!(locked.total(), 1);
+    });
+}
+
+/// The take-back as a read unlock: main holds a read lock; a reader and a writer come. When
+/// the writer registers before the reader's `fetch_add`, the add is tentative and taken back,
+/// racing main's unlock: whichever brings the count to 0 must wake
+/// the writer (with that wake deleted from the take-back, loom reports the deadlock). The
+/// reader sees 0 (in before the writer) or 1.
+#[test]
+fn tentative_reader_backs_out_to_a_waiting_writer() {
+    model("tentative_reader_backs_out_to_a_waiting_writer", || {
+        let locked = Locked::new();
+        locked.lock.lock_shared();
+        let reader = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.read_locked())
+        };
+        let writer = {
+            let locked = Arc::clone(&locked);
+            thread::spawn(move || locked.increment())
+        };
+        // SAFETY: acquired above.
+        unsafe { locked.lock.unlock_shared() };
+        assert!(reader.join().unwrap() <= 1);
+        writer.join().unwrap();
+        assert_eq!(locked.total(), 1);
+    });
+}
+
+/// WRITER_WOKEN: a writer sleeps behind main's read lock; then (`second_reader`) a reader R
+/// arrives (its add is tentative: WRITERS_WAITING is set). Main releases, waking the writer,
+/// and at once reads again (another tentative add). Whatever take-back brings the count to 0
+/// while the woken writer has not run yet must leave WRITERS_WAITING alone: the readers arrived
+/// after the writer registered, so they must see its write (1). Without WRITER_WOKEN a
+/// take-back found no writer asleep, cleared the flag as stale and read 0.
+fn readers_behind_a_woken_writer(second_reader: bool) {
+    let locked = Locked::new();
+    locked.lock.lock_shared();
+    let writer = {
+        let locked = Arc::clone(&locked);
+        thread::spawn(move || locked.increment())
+    };
+    wait_until_asleep(1);
+    let reader = second_reader.then(|| {
+        let locked = Arc::clone(&locked);
+        thread::spawn(move || locked.read_locked())
+    });
+    // SAFETY: acquired above.
+    unsafe { locked.lock.unlock_shared() };
+    assert_eq!(locked.read_locked(), 1, "main read before the woken writer");
+    if let Some(reader) = reader {
+        assert_eq!(reader.join().unwrap(), 1, "a reader passed the woken writer");
+    }
+    writer.join().unwrap();
+    assert_eq!(locked.total(), 1);
+}
+
+/// Main's own take-back races the writer its unlock woke.
+#[test]
+fn tentative_reader_does_not_pass_a_woken_writer() {
+    model("tentative_reader_does_not_pass_a_woken_writer", || {
+        readers_behind_a_woken_writer(false);
+    });
+}
+
+/// Two take-backs (R's and main's) race the writer and each other.
+#[test]
+fn tentative_readers_do_not_pass_a_woken_writer() {
+    model("tentative_readers_do_not_pass_a_woken_writer", || {
+        readers_behind_a_woken_writer(true);
     });
 }
 

@@ -7,10 +7,12 @@ use crate::lock_api_glue::forward_to_inherent;
 use std::time::{Duration, Instant};
 
 forward_to_inherent! {
-    // SAFETY: a shared guard is returned only after a CAS (Acquire) that counted a reader while
-    // the count was below MAX_READERS (so not write-locked), or claimed the phantom reader of a
-    // HANDOFF; an exclusive guard only after a CAS (Acquire) from count 0 to WRITE_LOCKED, or
-    // an upgrade from count 1 (the upgrader alone). Readers therefore never coexist with a
+    // SAFETY: a shared guard is returned only after an Acquire CAS or `fetch_add` that counted
+    // a reader in a state with fewer than MAX_READERS readers and WRITE_LOCKED clear (a fast
+    // path add that found it otherwise is taken back, not returned), or claimed the phantom
+    // reader of a HANDOFF; an exclusive guard only after a CAS (Acquire) from count 0 (no
+    // reader, not even a tentative one, and not write-locked) to WRITE_LOCKED, or an upgrade
+    // from count 1 (the upgrader alone). Readers therefore never coexist with a
     // writer, nor writers with each other; every release is a Release read-modify-write. The
     // only panic of a lock operation (too many readers) happens before anything is acquired.
     unsafe impl lock_api::RawRwLock for RawRwLock {
@@ -51,7 +53,7 @@ forward_to_inherent! {
         fn try_lock_exclusive_until(&self, deadline: Instant) -> Option<Self::ExclusiveGuard>;
     }
 
-    // SAFETY: the count goes from WRITE_LOCKED to 1 in one Release CAS: no writer can enter in
+    // SAFETY: WRITE_LOCKED is replaced by one read lock in one Release CAS: no writer can enter in
     // between, and the readers that enter afterwards acquire from it.
     unsafe impl lock_api::RawRwLockDowngrade for RawRwLock {
         unsafe fn downgrade(&self, _guard: Self::ExclusiveGuard) -> Self::SharedGuard;

@@ -21,8 +21,8 @@ pub use lock_api_impls::{
 use crate::shim::{self, AtomicU32};
 pub use raw::RawRwLock;
 use raw::{
-    MAX_READERS, READER, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITERS_WAITING, count,
-    is_read_lockable,
+    READER, READERS_MASK, UPGRADABLE, UPGRADING, WRITE_LOCKED, WRITER_WOKEN, WRITERS_WAITING,
+    count, is_read_lockable, readers,
 };
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
@@ -46,7 +46,8 @@ impl RawRwLock {
     /// Blocks until a read lock is acquired.
     ///
     /// # Panics
-    /// If `2^27 - 2` read locks are held already.
+    /// If `2^24` read locks are held already (counting, near that limit, the readers entering at
+    /// the same instant).
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -56,15 +57,15 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn lock_shared(&self) {
-        let state = self.state.load(Relaxed);
-        // Acquire: pairs with the Release of the last write unlock (or downgrade), so that
-        // writer's critical section happens-before our reads.
-        if !(is_read_lockable(state, false)
-            && self.state.compare_exchange_weak(state, state + READER, Acquire, Relaxed).is_ok())
-        {
-            self.read_contended(None, false);
-        } else {
+        // A `fetch_add`, which cannot lose a race to another reader as a CAS can: if the
+        // state before it let a reader in, the read lock is ours; else the add was tentative
+        // and is taken back (see "Tentative adds" in raw.rs). Acquire: pairs with the Release
+        // of the last write unlock (or downgrade), so that writer's critical section
+        // happens-before our reads.
+        if is_read_lockable(self.state.fetch_add(READER, Acquire), false) {
             stat!(RwLock, Fast);
+        } else {
+            self.read_backed_out();
         }
     }
 
@@ -72,7 +73,8 @@ impl RawRwLock {
     /// writer or upgrade waiting); never blocks.
     ///
     /// # Panics
-    /// If `2^27 - 2` read locks are held already.
+    /// If `2^24` read locks are held already (counting, near that limit, the readers entering at
+    /// the same instant).
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -118,7 +120,7 @@ impl RawRwLock {
         // Release: orders our reads before the next writer's Acquire (its CAS reads this
         // value or a later one in the word's release sequence of read-modify-writes).
         let state = self.state.fetch_sub(READER, Release) - READER;
-        debug_assert!(count(state) < MAX_READERS, "release of an unheld read lock");
+        debug_assert!(readers(state) < READERS_MASK, "release of an unheld read lock");
         if state & (WRITERS_WAITING | UPGRADING) != 0 {
             self.unlock_shared_slow(state);
         }
@@ -130,7 +132,8 @@ impl RawRwLock {
     /// writers and other upgradable readers.
     ///
     /// # Panics
-    /// If `2^27 - 2` read locks are held already.
+    /// If `2^24` read locks are held already (counting, near that limit, the readers entering at
+    /// the same instant).
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -321,7 +324,10 @@ impl RawRwLock {
         let mut state = self.state.load(Relaxed);
         while count(state) == 0 {
             // Acquire: as in `lock_exclusive`.
-            match self.state.compare_exchange_weak(state, state | WRITE_LOCKED, Acquire, Relaxed) {
+            // A woken writer still on its way (WRITER_WOKEN) finds the lock taken and sleeps
+            // again; our unlock wakes a writer anew.
+            let new = (state & !WRITER_WOKEN) | WRITE_LOCKED;
+            match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                 Ok(_) => {
                     stat!(RwLock, Fast);
                     return true;
@@ -406,7 +412,8 @@ impl RawRwLock {
         self.downgrade_exclusive(READER | UPGRADABLE);
     }
 
-    /// True if the lock is held in any mode (a snapshot that may be stale at once).
+    /// True if the lock is held in any mode (a snapshot that may be stale at once; a reader
+    /// that is entering, or finding it cannot, counts for that instant).
     ///
     /// ```
     /// let raw = atomsync::RawRwLock::new();
@@ -427,7 +434,7 @@ impl RawRwLock {
     /// ```
     #[inline]
     pub fn is_locked_exclusive(&self) -> bool {
-        count(self.state.load(Relaxed)) == WRITE_LOCKED
+        self.state.load(Relaxed) & WRITE_LOCKED != 0
     }
 }
 

@@ -8,7 +8,9 @@
 //!
 //! | bits   | name            | meaning                                                          |
 //! |--------|-----------------|------------------------------------------------------------------|
-//! | 0..27  | count           | read locks held (the upgradable one included); `MASK` = write-locked |
+//! | 0..25  | readers         | read locks held (the upgradable one included), plus the tentative adds of readers on their way in or out (see below); at most `MAX_READERS` = 2^24 held, bit 24 is the headroom |
+//! | 25     | WRITE_LOCKED    | a writer holds the lock (`count` = bits 0..26 is 0 only when nobody holds or enters it) |
+//! | 26     | WRITER_WOKEN    | a writer was woken for the free lock and no writer has taken it since (nor timed out); implies WRITERS_WAITING; excludes WRITE_LOCKED and every held read lock |
 //! | 27     | HANDOFF         | a write unlock handed the lock to the sleeping readers: one phantom read lock is counted, the first reader to come claims it |
 //! | 28     | UPGRADABLE      | an upgradable read lock is held (also counted as a reader)       |
 //! | 29     | UPGRADING       | its holder waits in `upgrade` for the other readers to drain     |
@@ -19,23 +21,24 @@
 //!
 //! | operation | condition | change | then |
 //! |---|---|---|---|
-//! | read (fresh) | count < MAX_READERS, no WRITERS_WAITING, no UPGRADING | count + 1 (Acquire) | |
+//! | read (fast) | | `fetch_add` READER (Acquire); the lock is ours if the state before the add was as for a fresh read | else take the add back: `fetch_sub` READER (Release), then as a read unlock; then the slow path |
+//! | read (fresh) | readers < MAX_READERS, not write-locked, no WRITERS_WAITING, no UPGRADING | count + 1 (Acquire) | |
 //! | read (slow) | HANDOFF set | clear HANDOFF (Acquire): the phantom lock is ours | |
-//! | read (slow, woken from a sleep) | 0 < count < MAX_READERS, no HANDOFF, no UPGRADING | count + 1 (Acquire): join the running read phase | |
-//! | read (slow) | count = MAX_READERS | panic, nothing acquired | |
+//! | read (slow, woken from a sleep) | 0 < readers < MAX_READERS, not write-locked, no WRITER_WOKEN, no HANDOFF, no UPGRADING | count + 1 (Acquire): join the running read phase | |
+//! | read (slow) | readers ≥ MAX_READERS | panic, nothing acquired | |
 //! | read (slow) | otherwise | spin while READERS_WAITING is clear; then set it, `wait(state)` | |
 //! | upgradable | as read, and no UPGRADABLE, no HANDOFF | count + 1, set UPGRADABLE | |
-//! | write | count = 0 | count = MASK, plus WRITERS_WAITING if we ever registered (Acquire) | |
-//! | write (slow) | count > 0 | spin while WRITERS_WAITING is clear (behind readers: busy-wait rounds only, no yields); set it; read `writer_notify`; re-check; `wait(writer_notify)` | |
-//! | read unlock | | count - 1 (Release) | count 0 and WRITERS_WAITING: wake one writer, *keeping* the flag; if none was asleep (or the platform cannot tell), clear WRITERS_WAITING and READERS_WAITING while count is 0 and wake all readers. count 1 and UPGRADING: wake all of `writer_notify` |
-//! | write unlock | readers wait (writers too, or not) | count = 1 + HANDOFF, clear READERS_WAITING, keep WRITERS_WAITING (Release) | wake all readers; if none woke, take the phantom lock back and read-unlock it |
-//! | write unlock | only writers wait | count = 0, WRITERS_WAITING kept (Release) | wake one writer; if none was asleep, as the read unlock |
+//! | write | count = 0 | set WRITE_LOCKED, clear WRITER_WOKEN, plus WRITERS_WAITING if we ever registered (Acquire) | |
+//! | write (slow) | count > 0 | spin while WRITERS_WAITING is clear (behind readers: busy-wait rounds only, no yields); set it; spin and yield while WRITER_WOKEN is set; read `writer_notify`; re-check; `wait(writer_notify)` | |
+//! | read unlock | | count - 1 (Release) | count 0, WRITERS_WAITING, no WRITER_WOKEN: set WRITER_WOKEN (CAS, while so), wake one writer, *keeping* WRITERS_WAITING; if none was asleep (or the platform cannot tell), clear WRITER_WOKEN, and WRITERS_WAITING and READERS_WAITING if count is 0, and wake all readers if cleared. count 1 and UPGRADING: wake all of `writer_notify` |
+//! | write unlock | readers wait (writers too, or not) | clear WRITE_LOCKED and READERS_WAITING, readers + 1, set HANDOFF, keep WRITERS_WAITING (Release) | wake all readers; if none woke, take the phantom lock back and read-unlock it |
+//! | write unlock | only writers wait (or tentative adds are in) | clear WRITE_LOCKED, WRITERS_WAITING kept (Release) | wake one writer; if none was asleep, as the read unlock |
 //! | upgradable unlock | | count - 1, clear UPGRADABLE and READERS_WAITING (Release) | wake all readers; count 0 and WRITERS_WAITING: as the read unlock |
-//! | upgrade | count = 1 | count = MASK, clear UPGRADABLE, UPGRADING (Acquire) | |
+//! | upgrade | count = 1 | readers = 0, set WRITE_LOCKED, clear UPGRADABLE, UPGRADING (Acquire) | |
 //! | upgrade (slow) | count > 1 | spin; set UPGRADING; `wait(writer_notify)` | |
-//! | downgrade (write → read / upgradable) | | count = 1 (+ UPGRADABLE), clear READERS_WAITING (Release) | wake all readers |
+//! | downgrade (write → read / upgradable) | | clear WRITE_LOCKED, readers + 1 (+ UPGRADABLE), clear READERS_WAITING (Release) | wake all readers |
 //! | upgradable → read | | clear UPGRADABLE and READERS_WAITING | wake all readers |
-//! | writer times out | it had registered | clear WRITERS_WAITING; if not write-locked and no UPGRADING, clear READERS_WAITING | wake all writers (they re-register); wake all readers if cleared |
+//! | writer times out | it had registered | clear WRITERS_WAITING and WRITER_WOKEN; if not write-locked and no UPGRADING, clear READERS_WAITING | wake all writers (they re-register); wake all readers if cleared |
 //! | upgrade times out | | clear UPGRADING and READERS_WAITING | wake all readers if it was set |
 //!
 //! **Policy (phase-fair):**
@@ -53,17 +56,39 @@
 //!   starved; it takes the write lock when the count drops to 1 (itself).
 //! - `downgrade` (write -> read, write -> upgradable) and upgradable -> read are one atomic
 //!   step that keeps every writer out, and wake the sleeping readers.
-//! - More than `MAX_READERS` (2^27 - 2) read locks at once is a panic, never a wrap-around.
+//! - More than `MAX_READERS` (2^25) read locks at once is a panic, never a wrap-around. The
+//!   limit is checked against the readers field, tentative adds included, so the panic can come
+//!   up to one read lock per thread entering at that instant early.
 //! - Writers among themselves barge, as in std: a woken writer can lose the lock to a running
 //!   one. There is no writer-to-writer hand-off (and `unlock_exclusive_fair` is the plain
 //!   unlock), so per-thread fairness among many writers is weaker than the mutex's.
 //!
+//! **Tentative adds.** `lock_shared` is one `fetch_add` of READER (which, unlike a CAS, cannot
+//! lose to another reader's lock or unlock). If the state before it did not let a fresh reader
+//! in, the add is not a read lock: the reader takes it back at once with a `fetch_sub` that
+//! is, for everyone else, a read unlock (it wakes the writer at count 0, the upgrader at 1).
+//! Meanwhile the lock only looks read-held: a writer or upgrader waits for the take-back,
+//! `try_lock_exclusive`/`try_upgrade` can fail for that instant, and a write unlock or
+//! downgrade keeps the add (they clear WRITE_LOCKED and only *add* their read lock). One add
+//! in flight per thread: MAX_READERS plus 2^22 threads (Linux's limit) stay below 2^25.
+//!
+//! **WRITER_WOKEN.** Every reader arriving behind a waiting writer adds and takes back, so a
+//! take-back can bring the count to 0 after the last reader out woke the writer, before that
+//! writer runs (cores busy). Finding no writer asleep, it would take WRITERS_WAITING for stale
+//! and let a new read phase in ahead of the writer, again and again. So the waker sets
+//! WRITER_WOKEN before its wake, and while it is set no reader enters (fresh or woken: the
+//! count is tentative adds only), a release to count 0 does nothing, and writers that find the
+//! count above 0 wait for the take-backs awake (spin, yield) instead of sleeping, so nobody
+//! else wakes a writer and a wake that finds nobody asleep still means a stale flag. Cleared
+//! by a writer's locking CAS (any writer's: its unlock wakes anew), by a timed-out writer with
+//! WRITERS_WAITING (it wakes every writer), and by a waker whose wake found nobody asleep.
+//!
 //! **Who clears WRITERS_WAITING.** Only (a) a waker that found no writer asleep (the flag was
 //! stale; a writer about to sleep finds `writer_notify` bumped and sets it again), while the
 //! lock is free, and (b) a writer that times out, which then wakes *every* writer so the others
-//! set it again. So a writer never sleeps on a wake that a timed-out writer swallowed, and a
-//! reader never slips in between the wake of a writer and that writer's CAS: once a writer
-//! waits, a writer is next (a waiting writer waits for at most one read phase).
+//! set it again. So a writer never sleeps on a wake that a timed-out writer swallowed, and no
+//! reader slips in between the wake of a writer and that writer's CAS (WRITER_WOKEN): once a
+//! writer waits, a writer is next (a waiting writer waits for at most one read phase).
 //!
 //! **Timeouts** (every timed path checks its deadline before spinning, so a passed deadline
 //! returns at once): a timed-out reader leaves READERS_WAITING set (harmless: at worst a
@@ -75,53 +100,70 @@
 //! the lock free takes it even if its deadline has passed. A timed-out upgrade clears UPGRADING
 //! and wakes the readers held back by it; a woken upgrader that finds the count at 1 upgrades.
 //!
-//! **Orderings.** Every acquisition is an Acquire CAS and every release a Release RMW, so a
+//! **Orderings.** Every acquisition is an Acquire RMW (a CAS, or the read fast path's
+//! `fetch_add`) and every release a Release RMW (a tentative add's take-back too, though it
+//! publishes nothing: any RMW would carry the release sequence on), so a
 //! writer's critical section happens-before the next reader's or writer's, and readers' reads
 //! happen-before the next writer's writes (the count changes only by RMWs, so each release
-//! sequence reaches the writer that takes count 0). Flag-only changes are Relaxed: no data is
-//! published through them, and whoever acts on a flag acquires with its own CAS.
+//! sequence reaches the writer that takes count 0). Flag-only changes are Relaxed (WRITER_WOKEN
+//! set or taken back too): no data is published through them, and whoever acts on a flag
+//! acquires with its own CAS.
 //! `writer_notify` is bumped with Release *after* the state change it announces; a sleeper
 //! loads it with Acquire *before* re-checking `state` and sleeps only on the value it loaded,
 //! so a wake between its check and its sleep makes the `futex_wait` return at once.
 
 use crate::futex;
-use crate::shim::AtomicU32;
+use crate::shim::{self, AtomicU32};
 use crate::spin::SpinWait;
 use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Instant;
 
 pub(super) const READER: u32 = 1;
-pub(super) const MASK: u32 = (1 << 27) - 1;
-pub(super) const WRITE_LOCKED: u32 = MASK;
-pub(super) const MAX_READERS: u32 = MASK - 1;
+/// The reader count's field: held read locks plus readers' in-flight tentative adds.
+pub(super) const READERS_MASK: u32 = (1 << 25) - 1;
+pub(super) const WRITE_LOCKED: u32 = 1 << 25;
+/// A writer was woken to take the free lock and has not yet taken it or slept again.
+pub(super) const WRITER_WOKEN: u32 = 1 << 26;
+/// Readers and the writer: the lock is free when these bits are 0.
+pub(super) const MASK: u32 = READERS_MASK | WRITE_LOCKED;
+/// Read locks held at most; the field's upper half is headroom for tentative adds.
+pub(super) const MAX_READERS: u32 = 1 << 24;
 pub(super) const HANDOFF: u32 = 1 << 27;
 pub(super) const UPGRADABLE: u32 = 1 << 28;
 pub(super) const UPGRADING: u32 = 1 << 29;
 pub(super) const READERS_WAITING: u32 = 1 << 30;
 pub(super) const WRITERS_WAITING: u32 = 1 << 31;
 
+/// The readers and the write-locked bit: 0 if and only if nobody holds (or is entering) the lock.
 #[inline]
 pub(super) fn count(state: u32) -> u32 {
     state & MASK
 }
 
+/// The reader count, tentative adds included.
+#[inline]
+pub(super) fn readers(state: u32) -> u32 {
+    state & READERS_MASK
+}
+
 /// May a reader (`upgradable`: an upgradable reader) that has not slept enter in `state`?
 #[inline]
 pub(super) fn is_read_lockable(state: u32, upgradable: bool) -> bool {
-    count(state) < MAX_READERS
-        && state & (WRITERS_WAITING | UPGRADING) == 0
+    readers(state) < MAX_READERS
+        && state & (WRITE_LOCKED | WRITERS_WAITING | UPGRADING) == 0
         && !(upgradable && state & (UPGRADABLE | HANDOFF) != 0)
 }
 
 /// May a reader that was woken from its sleep enter in `state`? Besides the fresh rule, it may
-/// join a running read phase (count > 0) even if a writer waits, but not an upgrade's drain.
+/// join a running read phase (count > 0) even if a writer waits, but not an upgrade's drain,
+/// nor once a writer was woken for the free lock (the count is then tentative adds only).
 #[inline]
 pub(super) fn is_read_lockable_after_wakeup(state: u32, upgradable: bool) -> bool {
-    let count = count(state);
-    count > 0
-        && count < MAX_READERS
-        && state & (HANDOFF | UPGRADING) == 0
+    let readers = readers(state);
+    readers > 0
+        && readers < MAX_READERS
+        && state & (WRITE_LOCKED | WRITER_WOKEN | HANDOFF | UPGRADING) == 0
         && !(upgradable && state & UPGRADABLE != 0)
 }
 
@@ -288,7 +330,7 @@ impl RawRwLock {
         let mut state = self.state.load(Relaxed);
         loop {
             if !is_read_lockable(state, upgradable) {
-                if count(state) == MAX_READERS {
+                if readers(state) >= MAX_READERS {
                     too_many_readers();
                 }
                 return false;
@@ -340,7 +382,7 @@ impl RawRwLock {
                 }
                 continue;
             }
-            if count(state) == MAX_READERS {
+            if readers(state) >= MAX_READERS {
                 too_many_readers();
             }
 
@@ -366,6 +408,21 @@ impl RawRwLock {
         }
     }
 
+    /// The fast path of `lock_shared` added a reader to a state that did not let one in:
+    /// take the tentative add back (as a read unlock: if that brings the count to 0 or to the
+    /// upgrader's 1, it wakes the writer or upgrader waiting for that), then wait.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn read_backed_out(&self) {
+        // Release: as `unlock_shared` (we read nothing, but a writer's Acquire CAS may read
+        // this value; a plain RMW would carry the release sequence on just as well).
+        let state = self.state.fetch_sub(READER, Release) - READER;
+        if state & (WRITERS_WAITING | UPGRADING) != 0 {
+            self.unlock_shared_slow(state);
+        }
+        self.read_contended(None, false);
+    }
+
     /// The slow path of `unlock_shared`: a writer or the upgrader may need waking.
     #[cold]
     pub(super) fn unlock_shared_slow(&self, state: u32) {
@@ -382,19 +439,52 @@ impl RawRwLock {
 
     /// The lock became free with WRITERS_WAITING set: wake one writer, *leaving the flag set*
     /// so that no reader can slip in before that writer takes the lock (it would cost the
-    /// writer a whole read phase). If no writer was asleep, the flag may be stale (the last
-    /// writer that set it has the lock already, or gave up): clear it while the lock is still
-    /// free and let in the readers that stopped behind it. A writer that was about to sleep
-    /// finds `writer_notify` bumped, does not sleep, and sets the flag again.
+    /// writer a whole read phase), and set WRITER_WOKEN first, so that a read unlock or a
+    /// take-back that brings the count to 0 again meanwhile knows a writer is on its way and
+    /// does nothing. If no writer was asleep, the flag may be stale (the last writer that set
+    /// it has the lock already, or gave up): take WRITER_WOKEN back and, while the lock is
+    /// still free, clear WRITERS_WAITING and let in the readers that stopped behind it. A
+    /// writer that was about to sleep finds `writer_notify` bumped, does not sleep, and sets
+    /// the flag again.
     pub(super) fn wake_waiting_writer(&self) {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            // Taken or entered meanwhile (its release takes over), cleared by a timed-out
+            // writer or a waker (which woke whom it had to), or a writer is already woken (it
+            // waits for the take-backs without sleeping: see `write_contended`).
+            if count(state) != 0 || state & (WRITERS_WAITING | WRITER_WOKEN) != WRITERS_WAITING {
+                return;
+            }
+            // Relaxed: a flag only; the woken writer acquires with its own CAS.
+            match self.state.compare_exchange_weak(state, state | WRITER_WOKEN, Relaxed, Relaxed) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
         // Where `wake_one` cannot tell whether it woke anyone, never trust it: clear the flag.
         if self.wake_writer() && futex::WAKES_ARE_COUNTED {
             return;
         }
-        // If it was taken meanwhile (by a writer, which keeps the flag), its unlock takes over.
-        self.clear_flags_waking_readers(WRITERS_WAITING | READERS_WAITING, |state| {
-            count(state) == 0 && state & WRITERS_WAITING != 0
-        });
+        // No writer was asleep, and none was woken by anyone else since we set WRITER_WOKEN
+        // (nobody else wakes a writer while it is set). Nobody took it from us but a writer
+        // taking the lock (its unlock takes over) or a timed-out one (which cleared
+        // WRITERS_WAITING too and woke every writer).
+        let mut state = self.state.load(Relaxed);
+        while state & WRITER_WOKEN != 0 {
+            // With the count above 0 (a tentative add), its take-back wakes a writer anew.
+            let stale = if count(state) == 0 { WRITERS_WAITING | READERS_WAITING } else { 0 };
+            let new = state & !(WRITER_WOKEN | stale);
+            // Relaxed: only flags change; woken threads acquire with their own Acquire CAS.
+            match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
+                Ok(_) => {
+                    if state & stale & READERS_WAITING != 0 {
+                        futex::wake_all(&self.state, Primitive::RwLock);
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
     }
 
     /// Waits for the write lock until `deadline`; false if it passed.
@@ -409,7 +499,9 @@ impl RawRwLock {
         loop {
             // 1. Nobody holds the lock: take it.
             if count(state) == 0 {
-                let new = state | WRITE_LOCKED | other_writers_waiting;
+                // A woken writer has arrived: WRITER_WOKEN goes (a barging writer clears it
+                // too: the woken one finds the lock taken and sleeps; our unlock wakes anew).
+                let new = (state & !WRITER_WOKEN) | WRITE_LOCKED | other_writers_waiting;
                 // Acquire: as in `lock_exclusive`.
                 match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
                     Ok(_) => return true,
@@ -432,11 +524,8 @@ impl RawRwLock {
             //    rounds: until WRITERS_WAITING is set new readers keep entering, so every
             //    yield (a whole time slice on a loaded machine) would lengthen our wait.
             if state & WRITERS_WAITING == 0 {
-                let spun = if count(state) == WRITE_LOCKED {
-                    spin.spin()
-                } else {
-                    spin.spin_without_yield()
-                };
+                let spun =
+                    if state & WRITE_LOCKED != 0 { spin.spin() } else { spin.spin_without_yield() };
                 if spun {
                     state = self.state.load(Relaxed);
                     continue;
@@ -450,10 +539,22 @@ impl RawRwLock {
             }
             other_writers_waiting = WRITERS_WAITING;
 
-            // 5. Sleep on writer_notify while the lock is held and the flag still set.
+            // 5. A writer was woken for the free lock: no reader enters while WRITER_WOKEN is
+            //    set, so the count is only readers' tentative adds, each taken back at once,
+            //    and no release to count 0 wakes a writer now. Wait for them awake.
+            if state & WRITER_WOKEN != 0 {
+                if !spin.spin() {
+                    shim::yield_now();
+                }
+                state = self.state.load(Relaxed);
+                continue;
+            }
+
+            // 6. Sleep on writer_notify while the lock is held, the flag still set and no
+            //    writer woken.
             let slept;
             (state, slept) = self.sleep_on_writer_notify(deadline, |state| {
-                count(state) != 0 && state & WRITERS_WAITING != 0
+                count(state) != 0 && state & (WRITERS_WAITING | WRITER_WOKEN) == WRITERS_WAITING
             });
             if slept {
                 spin.reset();
@@ -475,10 +576,10 @@ impl RawRwLock {
                 // which woke them all. Either way no writer sleeps on a wake spent on us.
                 return;
             }
-            let mut new = state & !WRITERS_WAITING;
-            let wake_readers = state & READERS_WAITING != 0
-                && count(state) != WRITE_LOCKED
-                && state & UPGRADING == 0;
+            // WRITER_WOKEN too: if the wake was spent on us, the wake-all below passes it on.
+            let mut new = state & !(WRITERS_WAITING | WRITER_WOKEN);
+            let wake_readers =
+                state & READERS_WAITING != 0 && state & WRITE_LOCKED == 0 && state & UPGRADING == 0;
             if wake_readers {
                 new &= !READERS_WAITING;
             }
@@ -501,16 +602,17 @@ impl RawRwLock {
     pub(super) fn unlock_exclusive_slow(&self) {
         let mut state = self.state.load(Relaxed);
         loop {
-            debug_assert!(count(state) == WRITE_LOCKED, "release of an unheld write lock");
-            // Only READERS_WAITING and WRITERS_WAITING can be set besides the lock.
-            let unlocked = state & !MASK;
+            debug_assert!(state & WRITE_LOCKED != 0, "release of an unheld write lock");
+            // Besides the lock, only READERS_WAITING, WRITERS_WAITING and readers' tentative
+            // adds (which they take back themselves) can be set: keep the adds.
+            let unlocked = state & !WRITE_LOCKED;
             let readers = state & READERS_WAITING != 0;
             let writers = state & WRITERS_WAITING != 0;
             let new = if readers {
                 // Phase-fair hand-over: one phantom read lock, claimed by a woken reader, so a
                 // writer on the CPU (this one, locking again at once) cannot barge ahead of
                 // the readers that waited through our critical section.
-                (unlocked & !READERS_WAITING) | READER | HANDOFF
+                ((unlocked & !READERS_WAITING) + READER) | HANDOFF
             } else {
                 // Writers only: WRITERS_WAITING stays set until the woken writer has the lock
                 // (see `wake_waiting_writer`).
@@ -530,43 +632,13 @@ impl RawRwLock {
         }
     }
 
-    /// After setting HANDOFF: wake the readers. A thread woken from `state` claims the
-    /// phantom read lock first thing (the others join it); if no thread slept there, take
-    /// the phantom back.
-    pub(super) fn hand_over_to_readers(&self) {
-        if self.wake_readers_for_hand_over() {
-            return;
-        }
-        let mut state = self.state.load(Relaxed);
-        while state & HANDOFF != 0 {
-            // Relaxed: the phantom read lock becomes ours; `unlock_shared` publishes with
-            // Release (we did not write since the write unlock's Release anyway).
-            match self.state.compare_exchange_weak(state, state & !HANDOFF, Relaxed, Relaxed) {
-                // SAFETY: the phantom read lock we just claimed.
-                Ok(_) => return unsafe { self.unlock_shared() },
-                Err(actual) => state = actual,
-            }
-        }
-        // Claimed by a reader meanwhile: it releases it as its own.
-    }
-
-    /// Wakes every thread asleep on `state`; true only if the platform says one was woken.
-    pub(super) fn wake_readers_for_hand_over(&self) -> bool {
-        // The seeded bug for the loom CI check: forget to wake the readers (and believe that
-        // one woke, so the phantom read lock is left to nobody).
-        if cfg!(atomsync_seeded_bug) {
-            return true;
-        }
-        // Where the platform cannot tell, release the phantom ourselves (readers then race).
-        futex::wake_all(&self.state, Primitive::RwLock) && futex::WAKES_ARE_COUNTED
-    }
-
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.
     pub(super) fn downgrade_exclusive(&self, held: u32) {
         let mut state = self.state.load(Relaxed);
         loop {
-            debug_assert!(count(state) == WRITE_LOCKED, "downgrade of an unheld write lock");
-            let new = ((state & !MASK) | held) & !READERS_WAITING;
+            debug_assert!(state & WRITE_LOCKED != 0, "downgrade of an unheld write lock");
+            // Tentative adds stay: their readers take them back.
+            let new = ((state & !WRITE_LOCKED) + held) & !READERS_WAITING;
             // Release: publishes our writes to the readers that enter after this.
             match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
                 Ok(_) => {
@@ -621,23 +693,8 @@ impl RawRwLock {
             state & UPGRADING != 0
         });
     }
-
-    /// Wakes one writer; false only if the platform says no writer was asleep (on Linux and
-    /// under loom; elsewhere `wake_one` cannot tell and this is always true).
-    pub(super) fn wake_writer(&self) -> bool {
-        // Release: pairs with the Acquire load in `write_contended`: a writer that reads the
-        // new value sees the state change made before this bump.
-        self.writer_notify.fetch_add(1, Release);
-        futex::wake_one(&self.writer_notify, Primitive::RwLock)
-    }
-
-    /// Wakes every writer and the upgrader.
-    pub(super) fn wake_all_writers(&self) {
-        // Release: as in `wake_writer`.
-        self.writer_notify.fetch_add(1, Release);
-        futex::wake_all(&self.writer_notify, Primitive::RwLock);
-    }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+mod wake;

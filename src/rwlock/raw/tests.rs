@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn state_bits_do_not_overlap() {
-    let flags = [HANDOFF, UPGRADABLE, UPGRADING, READERS_WAITING, WRITERS_WAITING];
+    let flags = [WRITER_WOKEN, HANDOFF, UPGRADABLE, UPGRADING, READERS_WAITING, WRITERS_WAITING];
     let all = flags.iter().fold(MASK, |acc, flag| {
         assert_eq!(acc & flag, 0);
         acc | flag
@@ -79,4 +79,103 @@ fn a_woken_reader_joins_only_a_running_read_phase_it_can_count_in() {
     assert!(is_read_lockable_after_wakeup(READER | UPGRADABLE, false));
     assert!(!is_read_lockable_after_wakeup(READER | UPGRADABLE, true));
     assert!(is_read_lockable_after_wakeup(READER, true));
+}
+
+#[test]
+fn the_readers_field_has_headroom_for_a_tentative_add_per_thread() {
+    // MAX_READERS held read locks plus one tentative add per thread (Linux's pid_max is at
+    // most 2^22) never carry into WRITE_LOCKED.
+    const { assert!(MAX_READERS + (1 << 22) < READERS_MASK) };
+    assert_eq!(READERS_MASK & WRITE_LOCKED, 0);
+    assert_eq!(MASK, READERS_MASK | WRITE_LOCKED);
+}
+
+#[test]
+fn at_max_readers_with_tentative_adds_a_reader_panics_and_takes_its_add_back() {
+    let raw = RawRwLock::new();
+    // MAX_READERS read locks held and two other readers' tentative adds in flight.
+    raw.state.store(MAX_READERS + 2 * READER, Relaxed);
+    let result = std::panic::catch_unwind(|| raw.lock_shared());
+    assert!(result.is_err());
+    assert_eq!(raw.state.load(Relaxed), MAX_READERS + 2 * READER);
+    assert!(std::panic::catch_unwind(|| raw.try_lock_shared()).is_err());
+    // A write unlock on a word with that many adds on it (more than can happen) keeps them
+    // in their field.
+    raw.state.store(WRITE_LOCKED | (MAX_READERS + (1 << 22)), Relaxed);
+    // SAFETY: the "write lock" stored above; the adds stay for their readers to take back.
+    unsafe { raw.unlock_exclusive() };
+    assert_eq!(raw.state.load(Relaxed), MAX_READERS + (1 << 22));
+}
+
+#[test]
+fn a_back_out_to_count_0_with_writers_waiting_does_what_a_read_unlock_does() {
+    let raw = RawRwLock::new();
+    // A writer registered and then left without clearing the flag (or is about to take the
+    // free lock): the fast path's add is tentative. Its take-back brings the count to 0 with
+    // WRITERS_WAITING set, so it wakes a writer; none is asleep, so it clears the stale flag
+    // (as the last read unlock would), and the reader then enters.
+    raw.state.store(WRITERS_WAITING | READERS_WAITING, Relaxed);
+    raw.lock_shared();
+    assert_eq!(raw.state.load(Relaxed), READER);
+    // SAFETY: held.
+    unsafe { raw.unlock_shared() };
+    assert_eq!(raw.state.load(Relaxed), 0);
+}
+
+#[test]
+fn unlocks_and_downgrades_keep_tentative_adds() {
+    let raw = RawRwLock::new();
+    raw.lock_exclusive();
+    // A reader's tentative add lands on the write-locked word.
+    raw.state.fetch_add(READER, Relaxed);
+    // SAFETY: the write lock is held; then a read lock.
+    unsafe { raw.downgrade() };
+    assert_eq!(raw.state.load(Relaxed), 2 * READER);
+    // The tentative reader takes its add back; ours is the one left.
+    raw.state.fetch_sub(READER, Relaxed);
+    // SAFETY: the read lock from the downgrade.
+    unsafe { raw.unlock_shared() };
+    // A write unlock that hands over to readers (none asleep: it takes the phantom back).
+    raw.lock_exclusive();
+    raw.state.fetch_add(READER | READERS_WAITING, Relaxed);
+    // SAFETY: held.
+    unsafe { raw.unlock_exclusive() };
+    assert_eq!(raw.state.load(Relaxed), READER);
+    raw.state.fetch_sub(READER, Relaxed);
+    assert!(raw.try_lock_exclusive());
+    assert!(raw.is_locked_exclusive());
+    // SAFETY: held.
+    unsafe { raw.unlock_exclusive() };
+}
+
+#[test]
+fn a_release_to_count_0_leaves_a_woken_writer_alone() {
+    let raw = RawRwLock::new();
+    // A writer was woken for the free lock and has not run yet; a reader's tentative add
+    // lands and is taken back: the take-back must neither clear WRITERS_WAITING nor let the
+    // readers in (nor wake anyone), and the reader stays out.
+    raw.state.store(WRITERS_WAITING | WRITER_WOKEN, Relaxed);
+    assert!(!raw.try_lock_shared());
+    raw.state.fetch_add(READER, Relaxed);
+    let state = raw.state.fetch_sub(READER, Release) - READER;
+    raw.unlock_shared_slow(state);
+    assert_eq!(raw.state.load(Relaxed), WRITERS_WAITING | WRITER_WOKEN);
+    // Nor may a reader woken from its sleep join the tentative adds.
+    assert!(!is_read_lockable_after_wakeup(READER | WRITERS_WAITING | WRITER_WOKEN, false));
+    // The woken writer takes the lock and clears WRITER_WOKEN (keeping WRITERS_WAITING).
+    assert!(raw.try_lock_exclusive());
+    assert_eq!(raw.state.load(Relaxed), WRITE_LOCKED | WRITERS_WAITING);
+    // Its unlock finds no writer asleep: it takes its WRITER_WOKEN back and clears the stale
+    // WRITERS_WAITING.
+    // SAFETY: held.
+    unsafe { raw.unlock_exclusive() };
+    assert_eq!(raw.state.load(Relaxed), 0);
+}
+
+#[test]
+fn a_timed_out_writer_clears_writer_woken_with_its_flag() {
+    let raw = RawRwLock::new();
+    raw.state.store(WRITERS_WAITING | WRITER_WOKEN | READERS_WAITING, Relaxed);
+    raw.writer_timed_out();
+    assert_eq!(raw.state.load(Relaxed), 0);
 }
