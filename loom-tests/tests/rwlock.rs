@@ -74,6 +74,18 @@ impl Locked {
     }
 }
 
+/// A thread that takes the write lock and adds one (`Locked::increment`).
+fn spawn_increment(locked: &Arc<Locked>) -> thread::JoinHandle<()> {
+    let locked = Arc::clone(locked);
+    thread::spawn(move || locked.increment())
+}
+
+/// A thread that takes a read lock and returns the value it saw (`Locked::read_locked`).
+fn spawn_read(locked: &Arc<Locked>) -> thread::JoinHandle<usize> {
+    let locked = Arc::clone(locked);
+    thread::spawn(move || locked.read_locked())
+}
+
 /// A writer and a reader race: the reader sees 0 or 1 (never a torn or racing access), the
 /// writer's update is not lost, the lock ends free.
 #[test]
@@ -335,16 +347,13 @@ fn upgrade_with_a_reader_and_a_writer() {
 /// The read fast path's tentative add racing a writer: main writes and downgrades while a
 /// reader enters. The reader's `fetch_add` may land on the write-locked word (the downgrade
 /// keeps the add, the reader takes it back and waits, or is woken by the downgrade), or after
-/// the downgrade (a read lock beside main's). The reader sees 0 (before main's write lock) or 1, never a racing access; the
-/// lock ends free.
+/// the downgrade (a read lock beside main's). The reader sees 0 (before main's write lock) or
+/// 1, never a racing access; the lock ends free.
 #[test]
 fn tentative_reader_races_a_write_and_a_downgrade() {
     model("tentative_reader_races_a_write_and_a_downgrade", || {
         let locked = Locked::new();
-        let reader = {
-            let locked = Arc::clone(&locked);
-            thread::spawn(move || locked.read_locked())
-        };
+        let reader = spawn_read(&locked);
         locked.lock.lock_exclusive();
         locked.write(1);
         // SAFETY: the write lock is held; then a read lock.
@@ -359,22 +368,16 @@ fn tentative_reader_races_a_write_and_a_downgrade() {
 
 /// The take-back as a read unlock: main holds a read lock; a reader and a writer come. When
 /// the writer registers before the reader's `fetch_add`, the add is tentative and taken back,
-/// racing main's unlock: whichever brings the count to 0 must wake
-/// the writer (with that wake deleted from the take-back, loom reports the deadlock). The
-/// reader sees 0 (in before the writer) or 1.
+/// racing main's unlock: whichever brings the count to 0 must wake the writer (with that wake
+/// deleted from the take-back, loom reports the deadlock). The reader sees 0 (in before the
+/// writer) or 1.
 #[test]
 fn tentative_reader_backs_out_to_a_waiting_writer() {
     model("tentative_reader_backs_out_to_a_waiting_writer", || {
         let locked = Locked::new();
         locked.lock.lock_shared();
-        let reader = {
-            let locked = Arc::clone(&locked);
-            thread::spawn(move || locked.read_locked())
-        };
-        let writer = {
-            let locked = Arc::clone(&locked);
-            thread::spawn(move || locked.increment())
-        };
+        let reader = spawn_read(&locked);
+        let writer = spawn_increment(&locked);
         // SAFETY: acquired above.
         unsafe { locked.lock.unlock_shared() };
         assert!(reader.join().unwrap() <= 1);
@@ -392,15 +395,9 @@ fn tentative_reader_backs_out_to_a_waiting_writer() {
 fn readers_behind_a_woken_writer(second_reader: bool) {
     let locked = Locked::new();
     locked.lock.lock_shared();
-    let writer = {
-        let locked = Arc::clone(&locked);
-        thread::spawn(move || locked.increment())
-    };
+    let writer = spawn_increment(&locked);
     wait_until_asleep(1);
-    let reader = second_reader.then(|| {
-        let locked = Arc::clone(&locked);
-        thread::spawn(move || locked.read_locked())
-    });
+    let reader = second_reader.then(|| spawn_read(&locked));
     // SAFETY: acquired above.
     unsafe { locked.lock.unlock_shared() };
     assert_eq!(locked.read_locked(), 1, "main read before the woken writer");
