@@ -56,7 +56,7 @@
 //!   starved; it takes the write lock when the count drops to 1 (itself).
 //! - `downgrade` (write -> read, write -> upgradable) and upgradable -> read are one atomic
 //!   step that keeps every writer out, and wake the sleeping readers.
-//! - More than `MAX_READERS` (2^25) read locks at once is a panic, never a wrap-around. The
+//! - More than `MAX_READERS` (2^24) read locks at once is a panic, never a wrap-around. The
 //!   limit is checked against the readers field, tentative adds included, so the panic can come
 //!   up to one read lock per thread entering at that instant early.
 //! - Writers among themselves barge, as in std: a woken writer can lose the lock to a running
