@@ -321,21 +321,9 @@ impl RawRwLock {
     #[inline]
     #[must_use = "if it returns true the lock is held and must be released"]
     pub fn try_lock_exclusive(&self) -> bool {
-        let mut state = self.state.load(Relaxed);
-        while count(state) == 0 {
-            // Acquire: as in `lock_exclusive`.
-            // A woken writer still on its way (WRITER_WOKEN) finds the lock taken and sleeps
-            // again; our unlock wakes a writer anew.
-            let new = (state & !WRITER_WOKEN) | WRITE_LOCKED;
-            match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                Ok(_) => {
-                    stat!(RwLock, Fast);
-                    return true;
-                }
-                Err(actual) => state = actual,
-            }
-        }
-        false
+        // A woken writer still on its way (WRITER_WOKEN) finds the lock taken and sleeps
+        // again; our unlock wakes a writer anew.
+        self.try_take(|state| count(state) == 0, |state| (state & !WRITER_WOKEN) | WRITE_LOCKED)
     }
 
     /// Tries to take the write lock until `deadline` (`None`: forever). False only once the
@@ -410,6 +398,25 @@ impl RawRwLock {
     #[inline]
     pub unsafe fn downgrade_to_upgradable(&self) {
         self.downgrade_exclusive(READER | UPGRADABLE);
+    }
+
+    /// The loop of `try_lock_exclusive` and `try_upgrade`: while `may(state)` holds, CAS the
+    /// word to `taken(state)`; true once that succeeded.
+    #[inline]
+    fn try_take(&self, may: impl Fn(u32) -> bool, taken: impl Fn(u32) -> u32) -> bool {
+        let mut state = self.state.load(Relaxed);
+        while may(state) {
+            // Acquire: pairs with the Release of the unlocks that freed the lock (or drained
+            // the count), so their critical sections happen-before ours.
+            match self.state.compare_exchange_weak(state, taken(state), Acquire, Relaxed) {
+                Ok(_) => {
+                    stat!(RwLock, Fast);
+                    return true;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        false
     }
 
     /// True if the lock is held in any mode (a snapshot that may be stale at once; a reader

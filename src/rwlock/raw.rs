@@ -116,7 +116,7 @@ use crate::futex;
 use crate::shim::{self, AtomicU32};
 use crate::spin::SpinWait;
 use crate::stats::Primitive;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release};
 use std::time::Instant;
 
 pub(super) const READER: u32 = 1;
@@ -239,21 +239,13 @@ impl RawRwLock {
 
     /// The transition behind `try_upgrade` (see there).
     pub(super) fn try_upgrade_now(&self) -> bool {
-        let mut state = self.state.load(Relaxed);
-        while count(state) == 1 {
-            debug_assert!(state & UPGRADABLE != 0, "upgrade without an upgradable lock");
-            let new = (state & !(MASK | UPGRADABLE | UPGRADING)) | WRITE_LOCKED;
-            // Acquire: pairs with the Release of the read unlocks that drained the count, so
-            // their reads happen-before our writes.
-            match self.state.compare_exchange_weak(state, new, Acquire, Relaxed) {
-                Ok(_) => {
-                    stat!(RwLock, Fast);
-                    return true;
-                }
-                Err(actual) => state = actual,
-            }
-        }
-        false
+        self.try_take(
+            |state| count(state) == 1,
+            |state| {
+                debug_assert!(state & UPGRADABLE != 0, "upgrade without an upgradable lock");
+                (state & !(MASK | UPGRADABLE | UPGRADING)) | WRITE_LOCKED
+            },
+        )
     }
 
     /// The transition behind `downgrade_upgradable` (see there).
@@ -309,11 +301,24 @@ impl RawRwLock {
     /// asleep on `state` if that cleared READERS_WAITING. Relaxed: only flags change; woken
     /// threads acquire with their own Acquire CAS.
     fn clear_flags_waking_readers(&self, flags: u32, proceed: impl Fn(u32) -> bool) {
+        self.update_waking_readers(Relaxed, proceed, |state| state & !flags);
+    }
+
+    /// Moves the word to `next(state)` in one CAS (`success` ordering), retried while
+    /// `proceed(state)` holds, and wakes the threads asleep on `state` if that cleared
+    /// READERS_WAITING.
+    fn update_waking_readers(
+        &self,
+        success: Ordering,
+        proceed: impl Fn(u32) -> bool,
+        next: impl Fn(u32) -> u32,
+    ) {
         let mut state = self.state.load(Relaxed);
         while proceed(state) {
-            match self.state.compare_exchange_weak(state, state & !flags, Relaxed, Relaxed) {
+            let new = next(state);
+            match self.state.compare_exchange_weak(state, new, success, Relaxed) {
                 Ok(_) => {
-                    if state & flags & READERS_WAITING != 0 {
+                    if state & !new & READERS_WAITING != 0 {
                         futex::wake_all(&self.state, Primitive::RwLock);
                     }
                     return;
@@ -469,22 +474,16 @@ impl RawRwLock {
         // (nobody else wakes a writer while it is set). Nobody took it from us but a writer
         // taking the lock (its unlock takes over) or a timed-out one (which cleared
         // WRITERS_WAITING too and woke every writer).
-        let mut state = self.state.load(Relaxed);
-        while state & WRITER_WOKEN != 0 {
-            // With the count above 0 (a tentative add), its take-back wakes a writer anew.
-            let stale = if count(state) == 0 { WRITERS_WAITING | READERS_WAITING } else { 0 };
-            let new = state & !(WRITER_WOKEN | stale);
-            // Relaxed: only flags change; woken threads acquire with their own Acquire CAS.
-            match self.state.compare_exchange_weak(state, new, Relaxed, Relaxed) {
-                Ok(_) => {
-                    if state & stale & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state, Primitive::RwLock);
-                    }
-                    return;
-                }
-                Err(actual) => state = actual,
-            }
-        }
+        // Relaxed: only flags change; woken threads acquire with their own Acquire CAS.
+        self.update_waking_readers(
+            Relaxed,
+            |state| state & WRITER_WOKEN != 0,
+            |state| {
+                // With the count above 0 (a tentative add), its take-back wakes a writer anew.
+                let stale = if count(state) == 0 { WRITERS_WAITING | READERS_WAITING } else { 0 };
+                state & !(WRITER_WOKEN | stale)
+            },
+        );
     }
 
     /// Waits for the write lock until `deadline`; false if it passed.
@@ -634,22 +633,16 @@ impl RawRwLock {
 
     /// Write lock -> `held` (a read lock, or an upgradable one), waking the readers.
     pub(super) fn downgrade_exclusive(&self, held: u32) {
-        let mut state = self.state.load(Relaxed);
-        loop {
-            debug_assert!(state & WRITE_LOCKED != 0, "downgrade of an unheld write lock");
-            // Tentative adds stay: their readers take them back.
-            let new = ((state & !WRITE_LOCKED) + held) & !READERS_WAITING;
-            // Release: publishes our writes to the readers that enter after this.
-            match self.state.compare_exchange_weak(state, new, Release, Relaxed) {
-                Ok(_) => {
-                    if state & READERS_WAITING != 0 {
-                        futex::wake_all(&self.state, Primitive::RwLock);
-                    }
-                    return;
-                }
-                Err(actual) => state = actual,
-            }
-        }
+        // Release: publishes our writes to the readers that enter after this.
+        self.update_waking_readers(
+            Release,
+            |_| true,
+            |state| {
+                debug_assert!(state & WRITE_LOCKED != 0, "downgrade of an unheld write lock");
+                // Tentative adds stay: their readers take them back.
+                ((state & !WRITE_LOCKED) + held) & !READERS_WAITING
+            },
+        );
     }
 
     /// Waits, as the upgradable holder, for the count to drop to 1 until `deadline`.
