@@ -103,6 +103,18 @@ impl SpinWait {
         self.round < PAUSE_ROUNDS && self.spin()
     }
 
+    /// Spins once, and once the schedule is used up yields instead of giving up: for a wait
+    /// that must stay awake until another thread's step, which is due at once but may be
+    /// preempted (an RwLock writer waiting for readers' take-backs while a woken writer is
+    /// on its way).
+    #[inline]
+    pub(crate) fn spin_or_yield(&mut self) {
+        if !self.spin() {
+            stat!(self.by => Yield);
+            shim::yield_now();
+        }
+    }
+
     /// Starts the schedule again (after a wake-up).
     #[inline]
     pub(crate) fn reset(&mut self) {

@@ -113,7 +113,7 @@
 //! so a wake between its check and its sleep makes the `futex_wait` return at once.
 
 use crate::futex;
-use crate::shim::{self, AtomicU32};
+use crate::shim::AtomicU32;
 use crate::spin::SpinWait;
 use crate::stats::Primitive;
 use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release};
@@ -542,9 +542,7 @@ impl RawRwLock {
             //    set, so the count is only readers' tentative adds, each taken back at once,
             //    and no release to count 0 wakes a writer now. Wait for them awake.
             if state & WRITER_WOKEN != 0 {
-                if !spin.spin() {
-                    shim::yield_now();
-                }
+                spin.spin_or_yield();
                 state = self.state.load(Relaxed);
                 continue;
             }
