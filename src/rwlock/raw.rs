@@ -4,7 +4,9 @@
 //!
 //! Readers (and threads waiting to take an upgradable read lock) sleep on `state`; writers and
 //! an upgrading thread sleep on `writer_notify`, a sequence number bumped before each wake, so
-//! that waking a writer never wakes the readers and the other way round. 8 bytes in all.
+//! that waking a writer never wakes the readers and the other way round; its top bit says that
+//! a writer may be asleep there, so that a wake with none makes no system call (`raw/wake.rs`).
+//! 8 bytes in all.
 //!
 //! | bits   | name            | meaning                                                          |
 //! |--------|-----------------|------------------------------------------------------------------|
@@ -257,26 +259,6 @@ impl RawRwLock {
         });
     }
 
-    /// The writers' (and the upgrader's) sleep on `writer_notify`, if `blocked(state)` still
-    /// holds once the sequence is read. Returns the state to go on with and whether it slept.
-    fn sleep_on_writer_notify(
-        &self,
-        deadline: Option<Instant>,
-        blocked: impl Fn(u32) -> bool,
-    ) -> (u32, bool) {
-        // Read the sequence *before* re-checking the state: a wake that comes after our check
-        // bumped it first, so the futex wait returns at once. Acquire: pairs with the Release
-        // bump in `wake_writer`, so if we see the new value we also see the state change made
-        // before it.
-        let seq = self.writer_notify.load(Acquire);
-        let state = self.state.load(Relaxed);
-        if !blocked(state) {
-            return (state, false);
-        }
-        futex::wait(&self.writer_notify, seq, deadline, Primitive::RwLock);
-        (self.state.load(Relaxed), true)
-    }
-
     /// Sets `flag` in `state` unless it is set; `Err` carries the state to retry with. Relaxed:
     /// only the flag changes, and whoever acts on it reads it with a read-modify-write of the
     /// word (an unlock's, a reader's CAS), so it sees it in the word's modification order.
@@ -491,6 +473,8 @@ impl RawRwLock {
     pub(super) fn write_contended(&self, deadline: Option<Instant>) -> bool {
         stat!(RwLock, Contended);
         let mut spin = SpinWait::new(Primitive::RwLock);
+        // The busy-wait rounds for the readers to drain once we have registered (step 6).
+        let mut drain = SpinWait::new(Primitive::RwLock);
         // Once we have set WRITERS_WAITING (or seen it set), other writers may sleep: we set
         // it again when we take the lock, since the unlock that woke us cleared it.
         let mut other_writers_waiting = 0;
@@ -547,7 +531,16 @@ impl RawRwLock {
                 continue;
             }
 
-            // 6. Sleep on writer_notify while the lock is held, the flag still set and no
+            // 6. Behind readers only: with the flag set no new reader enters, and those in
+            //    leave within their critical sections. Busy-wait a few rounds for that
+            //    before committing to a sleep (its futex wait would mostly fail, and cost
+            //    the last reader out a futex wake).
+            if state & WRITE_LOCKED == 0 && drain.spin_without_yield() {
+                state = self.state.load(Relaxed);
+                continue;
+            }
+
+            // 7. Sleep on writer_notify while the lock is held, the flag still set and no
             //    writer woken.
             let slept;
             (state, slept) = self.sleep_on_writer_notify(deadline, |state| {
@@ -555,6 +548,7 @@ impl RawRwLock {
             });
             if slept {
                 spin.reset();
+                drain.reset();
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Unit tests of the RwLock's protocol (`raw.rs`): the state encoding and transitions a
 //! single thread can reach. In a file of their own so that `raw.rs` stays under 700 lines.
 
+use super::wake::WRITER_ASLEEP;
 use super::*;
 
 #[test]
@@ -178,4 +179,44 @@ fn a_timed_out_writer_clears_writer_woken_with_its_flag() {
     raw.state.store(WRITERS_WAITING | WRITER_WOKEN | READERS_WAITING, Relaxed);
     raw.writer_timed_out();
     assert_eq!(raw.state.load(Relaxed), 0);
+}
+
+#[test]
+fn a_wake_with_no_committed_writer_only_bumps_the_sequence() {
+    let raw = RawRwLock::new();
+    // A writer registered in `state` but never committed to a sleep: no futex call is owed.
+    assert!(!raw.wake_writer());
+    assert_eq!(raw.writer_notify.load(Relaxed), 2);
+    raw.wake_all_writers();
+    assert_eq!(raw.writer_notify.load(Relaxed), 4);
+}
+
+#[test]
+fn a_wake_that_finds_no_writer_asleep_clears_the_bit_and_bumps_again() {
+    let raw = RawRwLock::new();
+    // A writer committed (set the bit) and then found the lock free instead of sleeping.
+    assert!(!raw.sleep_on_writer_notify(None, |_| false).1);
+    assert_eq!(raw.writer_notify.load(Relaxed), WRITER_ASLEEP);
+    // The wake's futex call finds nobody: the bit is cleared with a second bump, so a writer
+    // that committed in between fails its wait.
+    assert!(!raw.wake_writer());
+    assert_eq!(raw.writer_notify.load(Relaxed), 4);
+    // From now on wakes make no futex call, and leave the bit clear.
+    assert!(!raw.wake_writer());
+    assert_eq!(raw.writer_notify.load(Relaxed), 6);
+    // A wake-all clears the bit with its one bump.
+    raw.writer_notify.fetch_or(WRITER_ASLEEP, Relaxed);
+    raw.wake_all_writers();
+    assert_eq!(raw.writer_notify.load(Relaxed), 8);
+}
+
+#[test]
+fn the_sequence_wraps_without_touching_the_bit() {
+    let raw = RawRwLock::new();
+    raw.writer_notify.store(u32::MAX, Relaxed);
+    raw.wake_all_writers();
+    assert_eq!(raw.writer_notify.load(Relaxed), 0);
+    raw.writer_notify.store(u32::MAX - 1, Relaxed);
+    assert!(!raw.wake_writer());
+    assert_eq!(raw.writer_notify.load(Relaxed), 0);
 }
