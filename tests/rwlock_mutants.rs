@@ -18,7 +18,10 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use common::{spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock, within};
+use common::{
+    asleep_on_rwlock_now, spawn_sleeping_on_rwlock, spawn_watched, wait_until_asleep_on_rwlock,
+    within,
+};
 
 /// How long an event that must come at once may take on a loaded machine (far below a hang).
 const PROMPT: Duration = Duration::from_secs(10);
@@ -187,5 +190,40 @@ fn a_contended_upgrade_leaves_no_upgradable_flag_behind() {
         assert!(!lock.is_locked());
         assert!(lock.try_upgradable_read().is_some(), "the upgradable lock is still marked held");
         assert_eq!(*lock.try_write().expect("the lock is free"), 1);
+    });
+}
+
+/// A writer blocked behind a reader sleeps in the kernel and stays asleep until the reader
+/// leaves, also on a lock whose `writer_notify` sequence has moved on: a writer that slept on
+/// a wrong value would spin through futex waits that fail at once. (Checks that the sleep uses
+/// the value the writer committed with, `src/rwlock/raw/wake.rs`.)
+#[test]
+fn a_blocked_writer_stays_asleep_on_a_used_lock() {
+    within(|| {
+        let lock = Arc::new(RwLock::new(0));
+        // Move the sequence on: writers that sleep behind a write lock and are woken.
+        for round in 1..=3 {
+            let write = lock.write();
+            let writer = spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+            drop(write);
+            writer.join().unwrap();
+            assert_eq!(*lock.read(), round);
+        }
+        let read = lock.read();
+        let (writer, writer_id) = {
+            let lock = Arc::clone(&lock);
+            spawn_watched(move || *lock.write() += 1)
+        };
+        wait_until_asleep_on_rwlock(writer_id, &lock);
+        for _ in 0..50 {
+            // `None`: the kernel's view cannot be read here; nothing to check.
+            if let Some(asleep) = asleep_on_rwlock_now(writer_id, &lock) {
+                assert!(asleep, "a writer blocked behind a reader woke up with nothing changed");
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        drop(read);
+        writer.join().unwrap();
+        assert_eq!(*lock.read(), 4);
     });
 }

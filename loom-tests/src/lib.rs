@@ -18,18 +18,46 @@ where
 
     // A plain std counter, outside the model: loom does not see it, and it does not change
     // what any execution does.
+    run_model(name, loom::model::Builder::new(), f);
+}
+
+/// As [`model`], but with at least `min_preemptions` preemptions explored whatever
+/// `LOOM_MAX_PREEMPTIONS` says: for a small model whose interleaving needs one more
+/// preemption than CI's bound (its doc says which).
+#[cfg(loom)]
+pub fn model_with_preemptions<F>(name: &str, min_preemptions: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound =
+        Some(builder.preemption_bound.map_or(min_preemptions, |bound| bound.max(min_preemptions)));
+    run_model(name, builder, f);
+}
+
+#[cfg(loom)]
+fn run_model<F>(name: &str, builder: loom::model::Builder, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A plain std counter, outside the model: loom does not see it, and it does not change
+    // what any execution does.
     let executions = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&executions);
     let start = std::time::Instant::now();
-    loom::model(move || {
+    let bound = builder.preemption_bound;
+    builder.check(move || {
         counted.fetch_add(1, Ordering::Relaxed);
         f();
     });
     println!(
-        "loom model {name}: {} executions in {:.2} s (LOOM_MAX_PREEMPTIONS={})",
+        "loom model {name}: {} executions in {:.2} s (preemption bound {})",
         executions.load(Ordering::Relaxed),
         start.elapsed().as_secs_f64(),
-        std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "unbounded".into()),
+        bound.map_or_else(|| "none".into(), |bound| bound.to_string()),
     );
 }
 

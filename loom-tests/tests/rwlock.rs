@@ -10,7 +10,7 @@
 #![cfg(loom)]
 
 use atomsync::{RawRwLock, futex_model_expire_deadlines, futex_model_stats};
-use atomsync_loom_tests::{model, wait_until_asleep};
+use atomsync_loom_tests::{model, model_with_preemptions, wait_until_asleep};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -260,6 +260,28 @@ fn writer_notify_wakes_writers_one_by_one() {
         wait_until_asleep(2);
         // SAFETY: the write lock is held.
         unsafe { locked.lock.unlock_exclusive() };
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        assert_eq!(locked.total(), 2);
+    });
+}
+
+/// Two writers behind main's read lock, free to spin, register and sleep in any order; main
+/// releases. The last read unlock's wake may find nobody asleep (a writer still on its way),
+/// while the other writer barges, takes the lock and lets the first sleep behind it: the
+/// waker's clearing of its stale flags must not outlive its WRITER_WOKEN, or the barging
+/// writer's unlock finds WRITERS_WAITING cleared and leaves the sleeper asleep on a free lock.
+/// That interleaving needs 3 preemptions (the mutant `state & WRITER_WOKEN` -> `|` in
+/// `wake_waiting_writer` passes at 2), so this small model always runs at 3 or more.
+#[test]
+fn read_unlock_and_two_writers() {
+    model_with_preemptions("read_unlock_and_two_writers", 3, || {
+        let locked = Locked::new();
+        locked.lock.lock_shared();
+        let writers = [spawn_increment(&locked), spawn_increment(&locked)];
+        // SAFETY: the read lock is held.
+        unsafe { locked.lock.unlock_shared() };
         for writer in writers {
             writer.join().unwrap();
         }

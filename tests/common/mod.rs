@@ -71,6 +71,33 @@ pub fn wait_until_asleep(thread_id: Option<u32>) {
     wait_until_in_futex(thread_id, |_| true);
 }
 
+/// Is the thread `thread_id` asleep in a futex wait on one of `lock`'s two words right now?
+/// `None` where the kernel's view cannot be read (not Linux, no /proc) or the thread has
+/// exited.
+pub fn asleep_on_rwlock_now<T: ?Sized>(
+    thread_id: Option<u32>,
+    lock: &atomsync::RwLock<T>,
+) -> Option<bool> {
+    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
+    let start = unsafe { lock.raw() } as *const atomsync::RawRwLock as u64;
+    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
+        return None;
+    };
+    let syscall = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/syscall")).ok()?;
+    let (number, word) = futex_call(&syscall);
+    Some(number == Some(futex) && word.is_some_and(|word| word == start || word == start + 4))
+}
+
+/// The system call number and first argument in a `/proc/<task>/syscall` line.
+fn futex_call(syscall: &str) -> (Option<u64>, Option<u64>) {
+    let mut fields = syscall.split_whitespace();
+    let number = fields.next().and_then(|field| field.parse::<u64>().ok());
+    let first_argument = fields
+        .next()
+        .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
+    (number, first_argument)
+}
+
 fn wait_until_in_futex(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) {
     let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
         return thread::sleep(LET_IT_SLEEP);
@@ -82,11 +109,7 @@ fn wait_until_in_futex(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) {
             // Exited, or /proc is not readable here.
             return thread::sleep(LET_IT_SLEEP);
         };
-        let mut fields = syscall.split_whitespace();
-        let number = fields.next().and_then(|field| field.parse::<u64>().ok());
-        let first_argument = fields
-            .next()
-            .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
+        let (number, first_argument) = futex_call(&syscall);
         if number == Some(futex) && first_argument.is_some_and(&on_word) {
             return;
         }
