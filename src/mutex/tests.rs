@@ -90,3 +90,24 @@ fn fair_release_without_sleepers_is_a_plain_release() {
     unsafe { raw.unlock_fair() };
     assert_eq!(raw.state.load(Relaxed), UNLOCKED);
 }
+
+#[test]
+fn a_woken_waiter_asks_for_a_hand_off_only_past_the_starvation_limit() {
+    // (woken from a sleep before, first slept this long ago, sets STARVING)
+    let cases = [
+        (true, STARVATION_LIMIT * 4, true),
+        (true, Duration::ZERO, false),
+        (false, STARVATION_LIMIT * 4, false),
+    ];
+    for (woken, slept_since, starving) in cases {
+        let raw = RawMutex::new();
+        raw.state.store(LOCKED, Relaxed);
+        let mut me = Contender::new(false);
+        me.woken = woken;
+        me.since = Some(Instant::now() - slept_since);
+        // A passed deadline: the futex wait returns at once, timed out.
+        let after = raw.sleep_counted(LOCKED, &mut me, Some(Instant::now())).unwrap();
+        assert_eq!(after & STARVING != 0, starving, "woken {woken}, since {slept_since:?}");
+        assert_eq!(waiters(after), 0);
+    }
+}
