@@ -200,3 +200,49 @@ impl Sleep {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_push_wakes_nobody_while_workers_are_only_registered() {
+        let sleep = Sleep::new();
+        let ticket = sleep.prepare_to_sleep();
+        // Registered, not committed: the push bumps the event (the worker will not sleep
+        // through it) but issues no wake and sets no WAKE_PENDING.
+        sleep.notify_one();
+        assert_eq!(sleep.sleeping.load(SeqCst), 0);
+        assert_ne!(sleep.event.load(SeqCst), ticket.event);
+        // The worker commits, finds the event moved on, and leaves at once: nothing to pass on.
+        assert!(!sleep.sleep(ticket));
+        assert_eq!(sleep.sleeping.load(SeqCst), 0);
+        assert_eq!(sleep.sleepers.load(SeqCst), 0);
+    }
+
+    #[test]
+    fn a_committed_sleeper_is_woken_and_acknowledges_the_wake() {
+        let sleep = Arc::new(Sleep::new());
+        let worker = {
+            let sleep = Arc::clone(&sleep);
+            std::thread::spawn(move || {
+                let ticket = sleep.prepare_to_sleep();
+                sleep.sleep(ticket)
+            })
+        };
+        // Wait for the commit (the worker then sleeps, or is about to: the push's bump makes
+        // its futex wait return at once).
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while sleep.sleeping.load(SeqCst) == 0 {
+            assert!(Instant::now() < give_up, "the worker never committed to its sleep");
+            std::thread::yield_now();
+        }
+        sleep.notify_one();
+        // The push set WAKE_PENDING; the woken worker cleared it, and must pass the wake on.
+        assert!(worker.join().unwrap());
+        assert_eq!(sleep.sleeping.load(SeqCst), 0);
+        assert_eq!(sleep.sleepers.load(SeqCst), 0);
+    }
+}
