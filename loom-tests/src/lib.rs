@@ -13,11 +13,6 @@ pub fn model<F>(name: &str, f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    // A plain std counter, outside the model: loom does not see it, and it does not change
-    // what any execution does.
     run_model(name, loom::model::Builder::new(), f);
 }
 

@@ -205,6 +205,7 @@ impl Sleep {
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
     use std::time::{Duration, Instant};
 
     #[test]
@@ -225,23 +226,34 @@ mod tests {
     #[test]
     fn a_committed_sleeper_is_woken_and_acknowledges_the_wake() {
         let sleep = Arc::new(Sleep::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        // The worker sleeps until a sleep of its ends with the acknowledgement of a wake in
+        // flight (a push found it committed and set WAKE_PENDING). A push that comes while it
+        // is committed but has not read the event yet lets it leave without one (the push then
+        // finds nobody committed): it just tries again.
         let worker = {
-            let sleep = Arc::clone(&sleep);
+            let (sleep, stop) = (Arc::clone(&sleep), Arc::clone(&stop));
             std::thread::spawn(move || {
-                let ticket = sleep.prepare_to_sleep();
-                sleep.sleep(ticket)
+                while !stop.load(SeqCst) {
+                    let ticket = sleep.prepare_to_sleep();
+                    if sleep.sleep(ticket) {
+                        return true;
+                    }
+                }
+                false
             })
         };
-        // Wait for the commit (the worker then sleeps, or is about to: the push's bump makes
-        // its futex wait return at once).
         let give_up = Instant::now() + Duration::from_secs(60);
-        while sleep.sleeping.load(SeqCst) == 0 {
-            assert!(Instant::now() < give_up, "the worker never committed to its sleep");
+        while !worker.is_finished() {
+            if Instant::now() > give_up {
+                stop.store(true, SeqCst);
+                sleep.notify_all();
+            } else if sleep.sleeping.load(SeqCst) != 0 {
+                sleep.notify_one();
+            }
             std::thread::yield_now();
         }
-        sleep.notify_one();
-        // The push set WAKE_PENDING; the woken worker cleared it, and must pass the wake on.
-        assert!(worker.join().unwrap());
+        assert!(worker.join().unwrap(), "no sleep ever acknowledged a wake in flight");
         assert_eq!(sleep.sleeping.load(SeqCst), 0);
         assert_eq!(sleep.sleepers.load(SeqCst), 0);
     }
