@@ -78,14 +78,19 @@ pub fn asleep_on_rwlock_now<T: ?Sized>(
     thread_id: Option<u32>,
     lock: &atomsync::RwLock<T>,
 ) -> Option<bool> {
-    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
-    let start = unsafe { lock.raw() } as *const atomsync::RawRwLock as u64;
     let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
         return None;
     };
     let syscall = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/syscall")).ok()?;
     let (number, word) = futex_call(&syscall);
-    Some(number == Some(futex) && word.is_some_and(|word| word == start || word == start + 4))
+    Some(number == Some(futex) && word.is_some_and(|word| rwlock_words(lock).contains(&word)))
+}
+
+/// The addresses of `lock`'s two futex words (the state word, the writers' word).
+fn rwlock_words<T: ?Sized>(lock: &atomsync::RwLock<T>) -> [u64; 2] {
+    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
+    let start = unsafe { lock.raw() } as *const atomsync::RawRwLock as u64;
+    [start, start + 4]
 }
 
 /// The system call number and first argument in a `/proc/<task>/syscall` line.
@@ -136,9 +141,7 @@ pub fn spawn_watched<R: Send + 'static>(
 /// Returns once thread `thread_id` sleeps in a futex wait on one of `lock`'s two words (the
 /// state word or the writers' word); see [`wait_until_asleep_on`].
 pub fn wait_until_asleep_on_rwlock<T: ?Sized>(thread_id: Option<u32>, lock: &atomsync::RwLock<T>) {
-    // SAFETY: we only take the address of the raw lock; we never lock or unlock through it.
-    let start = unsafe { lock.raw() } as *const atomsync::RawRwLock as u64;
-    wait_until_asleep_on(thread_id, &[start, start + 4]);
+    wait_until_asleep_on(thread_id, &rwlock_words(lock));
 }
 
 /// Spawns `body` (which blocks on `lock`) and returns its handle once it sleeps there.

@@ -115,13 +115,12 @@ impl RawRwLock {
         }
         // Nobody was asleep: clear the bit, and wake whoever slipped into a sleep between
         // our wake and the clear (see the module doc).
-        self.bump_clearing_asleep() && futex::wake_all(&self.writer_notify, Primitive::RwLock)
+        self.wake_all_writers()
     }
 
-    /// Wakes every writer and the upgrader.
-    pub(in crate::rwlock) fn wake_all_writers(&self) {
-        if self.bump_clearing_asleep() {
-            futex::wake_all(&self.writer_notify, Primitive::RwLock);
-        }
+    /// Wakes every writer and the upgrader; true if the futex call says it woke one (as
+    /// `wake_writer`).
+    pub(in crate::rwlock) fn wake_all_writers(&self) -> bool {
+        self.bump_clearing_asleep() && futex::wake_all(&self.writer_notify, Primitive::RwLock)
     }
 }
