@@ -164,8 +164,10 @@ pub struct Counters {
     /// `shutdown_timeout` returning false (Pool).
     pub timeouts: u64,
     /// Busy-wait rounds of the spin schedule before sleeping (each round is 2, 4 or 8
-    /// `spin_loop` hints; a contender runs at most 3 per wait). Pool: the same rounds of an
-    /// idle worker before it sleeps, of a worker waiting for a latch, and of `join` on a handle.
+    /// `spin_loop` hints; a contender runs at most 3 per wait). Condvar: the rounds of a
+    /// waiter watching for its notify while at most two threads wait. Pool: the same rounds of
+    /// an idle worker before it sleeps, of a worker waiting for a latch, and of `join` on a
+    /// handle.
     pub spins: u64,
     /// `yield_now` rounds of the spin schedule (each a `sched_yield` system call; at most 7
     /// per wait for a lock, 61 for an idle pool worker).
@@ -419,10 +421,8 @@ fn applies(row: usize, field: usize) -> bool {
     let locks_only = field == Event::Fast as usize
         || field == Event::Contended as usize
         || field == Event::HandOff as usize;
-    let spins = field == Event::Spin as usize || field == Event::Yield as usize;
     match row {
         POOL => !locks_only,
-        _ if row == Primitive::Condvar as usize => !pool_only && !spins,
         _ => !pool_only,
     }
 }

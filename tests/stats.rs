@@ -242,7 +242,53 @@ fn condvar_notifies_waits_timeouts_and_requeues() {
         unsafe { mutex.unlock() };
         let counters = stats::snapshot().condvar;
         assert_eq!((counters.contended, counters.timeouts, counters.futex_waits), (1, 1, 1));
+        // Alone on the condvar, it watched for a notify through the whole spin schedule
+        // (3 busy-wait rounds, 7 yields) before it slept.
+        assert_eq!((counters.spins, counters.yields), (3, 7), "{counters:?}");
     });
+}
+
+#[test]
+fn a_second_waiter_spins_and_a_third_sleeps_at_once() {
+    for (asleep, (spins, yields)) in [(1, (3, 7)), (2, (0, 0))] {
+        isolated(move || {
+            let pair = Arc::new((RawMutex::new(), RawCondvar::new()));
+            let condvar_word = &pair.1 as *const RawCondvar as u64;
+            let waiters: Vec<_> = (0..asleep)
+                .map(|_| {
+                    let pair = Arc::clone(&pair);
+                    let (handle, id) = spawn_watched(move || {
+                        pair.0.lock();
+                        // SAFETY: the mutex is held; it is held again when the wait returns.
+                        unsafe {
+                            pair.1.wait_raw(&pair.0, None);
+                            pair.0.unlock();
+                        }
+                    });
+                    wait_until_asleep_on(id, &[condvar_word, condvar_word + 4]);
+                    handle
+                })
+                .collect();
+            // With one asleep we still spin before sleeping (nobody notifies us); with two,
+            // we go straight to the futex wait.
+            stats::reset();
+            pair.0.lock();
+            let deadline = Instant::now() + Duration::from_millis(5);
+            // SAFETY: `pair.0` is held; it is held again when the wait returns.
+            let notified = unsafe { pair.1.wait_raw(&pair.0, Some(deadline)) };
+            // SAFETY: held again after the wait.
+            unsafe { pair.0.unlock() };
+            let counters = stats::snapshot().condvar;
+            assert!(!notified);
+            assert_eq!(
+                (counters.spins, counters.yields, counters.futex_waits),
+                (spins, yields, 1),
+                "{asleep} asleep: {counters:?}"
+            );
+            pair.1.notify_all();
+            waiters.into_iter().for_each(|waiter| waiter.join().unwrap());
+        });
+    }
 }
 
 #[test]
@@ -332,7 +378,7 @@ fn the_table_has_a_row_per_primitive_and_dashes_where_a_counter_does_not_apply()
             assert!(line.starts_with(&format!("| {name}")), "{line}");
         }
         // A dash exactly where a counter does not apply: jobs and steals are the pool's; the
-        // pool has no fast path, slow path or hand-off; the condvar never spins.
+        // pool has no fast path, slow path or hand-off.
         let cells = |line: &str| -> Vec<String> {
             line.split('|').map(|cell| cell.trim().to_string()).filter(|c| !c.is_empty()).collect()
         };
@@ -342,10 +388,8 @@ fn the_table_has_a_row_per_primitive_and_dashes_where_a_counter_does_not_apply()
             for (column, cell) in header.iter().zip(&row).skip(1) {
                 let pool_only = ["jobs", "steals"].contains(&column.as_str());
                 let lock_only = ["fast", "contended", "hand-offs"].contains(&column.as_str());
-                let spin = ["spins", "yields"].contains(&column.as_str());
                 let applies = match row[0].as_str() {
                     "ThreadPool" => !lock_only,
-                    "Condvar" => !pool_only && !spin,
                     _ => !pool_only,
                 };
                 assert_eq!(cell != "-", applies, "{} / {column}:\n{table}", row[0]);

@@ -101,7 +101,6 @@ fn shown(primitive: &str, name: &str) -> bool {
         "timeouts" => false,
         "jobs" | "steals" => primitive == "ThreadPool",
         "fast" | "contended" | "hand-offs" => primitive != "ThreadPool",
-        "spins" | "yields" => primitive != "Condvar",
         _ => true,
     }
 }
