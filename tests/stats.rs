@@ -36,6 +36,27 @@ fn word_of<T>(mutex: &Mutex<T>) -> u64 {
     (unsafe { mutex.raw() }) as *const RawMutex as u64
 }
 
+/// Starts `count` threads that each wait on `pair.1` with `pair.0` (no deadline) and unlock
+/// once notified; returns once each is asleep on one of the condvar's words.
+fn asleep_in_wait(pair: &Arc<(RawMutex, RawCondvar)>, count: usize) -> Vec<thread::JoinHandle<()>> {
+    let condvar_word = &pair.1 as *const RawCondvar as u64;
+    (0..count)
+        .map(|_| {
+            let pair = Arc::clone(pair);
+            let (handle, id) = spawn_watched(move || {
+                pair.0.lock();
+                // SAFETY: the mutex is held; it is held again when the wait returns.
+                unsafe {
+                    pair.1.wait_raw(&pair.0, None);
+                    pair.0.unlock();
+                }
+            });
+            wait_until_asleep_on(id, &[condvar_word, condvar_word + 4]);
+            handle
+        })
+        .collect()
+}
+
 /// Every row of `profile` except `keep` is all zeros.
 fn assert_only(profile: &Profile, keep: &str) {
     for (name, counters) in profile.rows() {
@@ -253,22 +274,7 @@ fn a_second_waiter_spins_and_a_third_sleeps_at_once() {
     for (asleep, (spins, yields)) in [(1, (3, 7)), (2, (0, 0))] {
         isolated(move || {
             let pair = Arc::new((RawMutex::new(), RawCondvar::new()));
-            let condvar_word = &pair.1 as *const RawCondvar as u64;
-            let waiters: Vec<_> = (0..asleep)
-                .map(|_| {
-                    let pair = Arc::clone(&pair);
-                    let (handle, id) = spawn_watched(move || {
-                        pair.0.lock();
-                        // SAFETY: the mutex is held; it is held again when the wait returns.
-                        unsafe {
-                            pair.1.wait_raw(&pair.0, None);
-                            pair.0.unlock();
-                        }
-                    });
-                    wait_until_asleep_on(id, &[condvar_word, condvar_word + 4]);
-                    handle
-                })
-                .collect();
+            let waiters = asleep_in_wait(&pair, asleep);
             // With one asleep we still spin before sleeping (nobody notifies us); with two,
             // we go straight to the futex wait.
             stats::reset();
@@ -295,22 +301,7 @@ fn a_second_waiter_spins_and_a_third_sleeps_at_once() {
 fn notify_all_requeues_the_other_sleepers_onto_the_mutex() {
     isolated(|| {
         let pair = Arc::new((RawMutex::new(), RawCondvar::new()));
-        let condvar_word = &pair.1 as *const RawCondvar as u64;
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let pair = Arc::clone(&pair);
-                let (handle, id) = spawn_watched(move || {
-                    pair.0.lock();
-                    // SAFETY: the mutex is held; it is held again when the wait returns.
-                    unsafe {
-                        pair.1.wait_raw(&pair.0, None);
-                        pair.0.unlock();
-                    }
-                });
-                wait_until_asleep_on(id, &[condvar_word, condvar_word + 4]);
-                handle
-            })
-            .collect();
+        let waiters = asleep_in_wait(&pair, 3);
         stats::reset();
         pair.1.notify_all();
         waiters.into_iter().for_each(|waiter| waiter.join().unwrap());
