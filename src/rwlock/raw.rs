@@ -4,7 +4,7 @@
 //!
 //! Readers (and threads waiting to take an upgradable read lock) sleep on `state`; writers and
 //! an upgrading thread sleep on `writer_notify`, a sequence number bumped before each wake, so
-//! that waking a writer never wakes the readers and the other way round; its top bit says that
+//! that waking a writer never wakes the readers and the other way round; its bit 0 says that
 //! a writer may be asleep there, so that a wake with none makes no system call (`raw/wake.rs`).
 //! 8 bytes in all.
 //!

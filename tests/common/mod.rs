@@ -78,12 +78,8 @@ pub fn asleep_on_rwlock_now<T: ?Sized>(
     thread_id: Option<u32>,
     lock: &atomsync::RwLock<T>,
 ) -> Option<bool> {
-    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
-        return None;
-    };
-    let syscall = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/syscall")).ok()?;
-    let (number, word) = futex_call(&syscall);
-    Some(number == Some(futex) && word.is_some_and(|word| rwlock_words(lock).contains(&word)))
+    let words = rwlock_words(lock);
+    in_futex_now(thread_id, |word| words.contains(&word)).map(|(asleep, _)| asleep)
 }
 
 /// The addresses of `lock`'s two futex words (the state word, the writers' word).
@@ -93,35 +89,36 @@ fn rwlock_words<T: ?Sized>(lock: &atomsync::RwLock<T>) -> [u64; 2] {
     [start, start + 4]
 }
 
-/// The system call number and first argument in a `/proc/<task>/syscall` line.
-fn futex_call(syscall: &str) -> (Option<u64>, Option<u64>) {
+/// Is the thread `thread_id` in a futex call on a word `on_word` accepts right now? With the
+/// answer, the thread's `/proc/<task>/syscall` line. `None` where the kernel's view cannot be
+/// read (not Linux, an unknown architecture, no /proc) or the thread has exited.
+fn in_futex_now(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) -> Option<(bool, String)> {
+    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
+        return None;
+    };
+    let syscall = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/syscall")).ok()?;
+    // The line starts with the system call's number and its first argument (the word).
     let mut fields = syscall.split_whitespace();
     let number = fields.next().and_then(|field| field.parse::<u64>().ok());
-    let first_argument = fields
+    let word = fields
         .next()
         .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
-    (number, first_argument)
+    Some((number == Some(futex) && word.is_some_and(on_word), syscall))
 }
 
 fn wait_until_in_futex(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) {
-    let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
-        return thread::sleep(LET_IT_SLEEP);
-    };
-    let path = format!("/proc/self/task/{thread_id}/syscall");
     let give_up = Instant::now() + DEADLOCK;
     loop {
-        let Ok(syscall) = std::fs::read_to_string(&path) else {
-            // Exited, or /proc is not readable here.
-            return thread::sleep(LET_IT_SLEEP);
-        };
-        let (number, first_argument) = futex_call(&syscall);
-        if number == Some(futex) && first_argument.is_some_and(&on_word) {
-            return;
+        match in_futex_now(thread_id, &on_word) {
+            // Exited, or the kernel's view cannot be read here.
+            None => return thread::sleep(LET_IT_SLEEP),
+            Some((true, _)) => return,
+            Some((false, syscall)) => assert!(
+                Instant::now() < give_up,
+                "thread {thread_id:?} never went to sleep in a futex wait (last seen: {syscall:?})"
+            ),
         }
-        assert!(
-            Instant::now() < give_up,
-            "thread {thread_id} never went to sleep in a futex wait (last seen: {syscall:?})"
-        );
+        // The poll's interval while waiting for the thread's real state, not a wait for it.
         thread::sleep(Duration::from_micros(200));
     }
 }
