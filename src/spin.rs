@@ -38,6 +38,15 @@ const YIELD_ROUNDS: u32 = 0;
 #[cfg(not(loom))]
 const IDLE_YIELD_ROUNDS: u32 = 64 - PAUSE_ROUNDS;
 
+/// The yield rounds of a semaphore head that was woken (or handed the head's place): a few,
+/// to stay on the CPU through a barger's short hold instead of paying another sleep and
+/// wake-up, but not the whole schedule, which leaves the queue behind it waiting through
+/// other threads' time slices (`docs/benchmarks.md`, Semaphore, session 7).
+#[cfg(not(loom))]
+const WOKEN_HEAD_YIELD_ROUNDS: u32 = 2;
+#[cfg(loom)]
+const WOKEN_HEAD_YIELD_ROUNDS: u32 = 0;
+
 /// One contender's progress through the spin schedule.
 #[derive(Debug)]
 pub(crate) struct SpinWait {
@@ -63,6 +72,17 @@ impl SpinWait {
 
     /// The longer schedule of an idle pool worker looking for work: the same pause rounds,
     /// then more yields.
+    /// A semaphore head after its wake-up: the busy-wait rounds, then
+    /// `WOKEN_HEAD_YIELD_ROUNDS` yields.
+    pub(crate) const fn woken_semaphore_head() -> Self {
+        Self {
+            round: 0,
+            yield_rounds: WOKEN_HEAD_YIELD_ROUNDS,
+            #[cfg(feature = "stats")]
+            by: Primitive::Semaphore,
+        }
+    }
+
     #[cfg(not(loom))]
     pub(crate) const fn idle_worker() -> Self {
         Self {

@@ -503,3 +503,97 @@ fn timed_queued_waiter_passes_on_a_wake_it_cannot_use() {
     });
     PASSED_ON.assert("timed the queued waiter out right after its wake");
 }
+
+// ---- The head's place passed on (issue 13, session 7) ----
+//
+// A served head with waiters queued behind it keeps HEAD set and passes its place to the
+// queued waiter that clears the queue wake's WAKING (`pass_head` in `src/semaphore/raw.rs`).
+// These models check that the place always reaches somebody (or HEAD is cleared): a HEAD left
+// set for nobody would send every later waiter to the queue, where no release wakes it.
+
+/// On a 1-permit semaphore that nobody holds any more, one more waiter must still get
+/// through: main takes the permit, an acquirer sleeps for sure (as the head if HEAD is clear,
+/// queued if HEAD was left set for nobody), and main's release must wake it.
+fn a_late_acquirer_still_gets_through(semaphore: &std::sync::Arc<Semaphore>) {
+    let held = semaphore.try_acquire().expect("the permit is back and nobody waits");
+    let late = spawn_asleep(semaphore, 1, |semaphore| semaphore.acquire().map(drop));
+    drop(held);
+    assert_eq!(late.join().unwrap(), Ok(()));
+}
+
+/// The head is served while a waiter is queued behind it and a third thread barges in. Main
+/// holds the only permit; an acquirer sleeps as the head, a second one queued; a third starts
+/// unforced (fast path, spin, queueing) and main releases, racing it. The served head passes
+/// its place to the queued waiter (HEAD stays set), so the third thread, if it finds no
+/// permit, queues behind instead of becoming the head. Everybody finishes and at most one
+/// holds the permit at a time (830 000 executions, about 80 s at bound 2).
+#[test]
+fn a_served_head_passes_its_place_while_a_third_thread_barges() {
+    model("a_served_head_passes_its_place_while_a_third_thread_barges", || {
+        let usage = Usage::new(1);
+        let held = usage.semaphore.try_acquire().unwrap();
+        let head = spawn_asleep(&usage, 1, |usage| usage.use_permits(1));
+        let queued = spawn_asleep(&usage, 2, |usage| usage.use_permits(1));
+        let barger = spawn_with(&usage, |usage| usage.use_permits(1));
+        drop(held);
+        head.join().unwrap();
+        queued.join().unwrap();
+        barger.join().unwrap();
+        assert_eq!(usage.semaphore.available_permits(), 1);
+    });
+}
+
+/// A served head reads the queue count, and the only queued waiter times out before the head
+/// passes its place: `pass_head` then finds nobody counted and must clear HEAD itself. Main
+/// holds the only permit; an untimed acquirer sleeps as the head and keeps its permit; a timed
+/// one sleeps queued; a timer thread fires the clock while main releases. The queued waiter
+/// is served (after the head's release), or times out at any point, also after the head's
+/// place was passed on to it. Then a late acquirer must still get through: no HEAD is left
+/// set for nobody. Both outcomes of the timed waiter occur.
+#[test]
+fn a_queued_waiter_times_out_while_the_head_passes_its_place() {
+    static SERVED: Seen = Seen::new();
+    static TIMED_OUT: Seen = Seen::new();
+    model("a_queued_waiter_times_out_while_the_head_passes_its_place", || {
+        let semaphore = std::sync::Arc::new(Semaphore::new(1));
+        let held = semaphore.try_acquire().unwrap();
+        let head = spawn_asleep(&semaphore, 1, |semaphore| semaphore.acquire_owned().unwrap());
+        let timed = spawn_asleep(&semaphore, 2, |semaphore| semaphore.acquire_for(LATER).map(drop));
+        let timer = thread::spawn(futex_model_expire_deadlines);
+        drop(held);
+        drop(head.join().unwrap());
+        match timed.join().unwrap() {
+            Ok(()) => SERVED.mark(),
+            Err(error) => {
+                assert_eq!(error, AcquireError::TimedOut);
+                TIMED_OUT.mark();
+            }
+        }
+        timer.join().unwrap();
+        assert_eq!(semaphore.available_permits(), 1);
+        a_late_acquirer_still_gets_through(&semaphore);
+    });
+    SERVED.assert("served the queued waiter");
+    TIMED_OUT.assert("timed the queued waiter out");
+}
+
+/// Two heads in a row pass their places down a queue of two: main holds the only permit, a
+/// head and two queued waiters sleep; main releases. Each served head releases at once, and
+/// its place goes to the next queued waiter, which is then served by that release. All three
+/// finish in turn, and afterwards no head is left behind.
+#[test]
+fn the_head_place_is_passed_down_a_queue_of_two() {
+    model("the_head_place_is_passed_down_a_queue_of_two", || {
+        let usage = Usage::new(1);
+        let held = usage.semaphore.try_acquire().unwrap();
+        let acquirers: Vec<_> = (1..=3)
+            .map(|asleep| spawn_asleep(&usage, asleep, |usage| usage.use_permits(1)))
+            .collect();
+        drop(held);
+        for acquirer in acquirers {
+            acquirer.join().unwrap();
+        }
+        assert_eq!(usage.semaphore.available_permits(), 1);
+        assert!(futex_model_stats().sleeps >= 3);
+    });
+}

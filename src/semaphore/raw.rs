@@ -13,8 +13,9 @@
 //!
 //! head_need   the head's futex word: the permits it asks for while it is armed (about to
 //!             sleep or asleep), 0 once a release has claimed its wake (and before any head)
-//! queued      threads registered to sleep on `queue` (waiters behind the head), and in bit
-//!             31 WAKING: a queue wake is in flight (set only while the count is not 0)
+//! queued      threads registered to sleep on `queue` (waiters behind the head); in bit 31
+//!             WAKING: a queue wake is in flight (set only while the count is not 0); in
+//!             bit 30, only with WAKING, HANDOFF: the wake carries the head's place
 //! queue       a generation counter, the futex word of the waiters behind the head
 //! total       the permits that exist: available + held by permits (at most MAX_PERMITS)
 //! ```
@@ -28,17 +29,21 @@
 //!              no head: CAS HEAD on, and as the head, until the permits suffice:
 //!                       arm (head_need = n); re-check `state` with a CAS that also sets
 //!                       RESERVED once the head has slept and is 0.5 ms old; sleep on
-//!                       `head_need` (unreserved: at most until it is 0.5 ms old).
-//!                       Then take the permits and clear HEAD | RESERVED in one CAS; wake the
-//!                       queue for what is left (at least one, to become the next head)
-//!              a head:  queued += 1, sleep on `queue` while HEAD is set, queued -= 1; if
-//!                       WAKING was set: clear it, and wake the queue for the permits beyond
-//!                       n if there is no head; retry
+//!                       `head_need` (unreserved: at most until it is 0.5 ms old); once
+//!                       woken, spin the busy-wait rounds and 2 yields before sleeping again.
+//!                       Then take the permits and clear RESERVED in one CAS, and HEAD too
+//!                       if nobody is queued; wake the queue for what is left (at least one):
+//!                       with HEAD kept, the wake carries HANDOFF (pass the place on)
+//!              a head:  queued += 1, sleep on `queue` while HEAD is set, queued -= 1; clear
+//!                       WAKING | HANDOFF: with HANDOFF, we are the head (HEAD is still set);
+//!                       with WAKING only, wake the queue for the permits beyond n if there
+//!                       is no head; retry
 //! release(n):  fetch_add(n permits); if HEAD was set: if head_need is armed and the permits
 //!              now cover it, claim the wake (CAS head_need -> 0) and wake the head;
 //!              else if queued > 0 and no WAKING: set WAKING, wake min(n, queued) of the queue
 //! wake queue:  the served head (at least one), a timed-out one, a timed-out queued waiter
-//!              (one, if permits are free): all only if queued > 0 and no WAKING
+//!              (one, if permits are free): all only if queued > 0 and no WAKING (a served
+//!              head that finds WAKING set adds HANDOFF to it instead of waking)
 //! add_permits: total += n (checked, before the permits appear), then as release(n)
 //! forget:      permits leave `state` (or the permit), then total -= n
 //! close():     set CLOSED, disarm head_need, wake everybody on both futex words
@@ -64,6 +69,16 @@
 //! what it does not need. WAKING is set only by a CAS that sees the count above 0, and every
 //! counted waiter leaves `sleep_in_queue` through the clear, so it never stays set for nobody.
 //!
+//! **The head's place passed on.** A served head that finds waiters queued keeps HEAD set and
+//! sets HANDOFF with WAKING (a CAS that sees the count above 0, as for WAKING alone). HANDOFF
+//! is cleared with WAKING, in one RMW, so exactly one counted waiter finds it, and there is
+//! one: the argument above. That waiter is the head from then on, HEAD never having been
+//! clear; meanwhile a release wakes nobody on the queue (HEAD is set; the stale `head_need`
+//! it may claim is re-armed by the new head, which re-checks `state` after arming). A head
+//! that finds the count gone to 0 (its queued waiter timed out in between) clears HEAD itself
+//! and wakes as `head_left` does. A waiter handed the place that times out resigns it as any
+//! head does.
+//!
 //! **Fairness.** The first waiter that finds too few permits becomes the *head*; the others
 //! queue behind it. While the head waits, running threads still take permits (barging: a
 //! permit goes to whoever is on a CPU, not through a futex wake and a context switch to the
@@ -74,12 +89,20 @@
 //! is woken exactly then. The head's first sleeps end at the 0.5 ms mark even if no release
 //! wakes it, so it reserves in time. A waiting `acquire_many(n)` therefore never starves
 //! behind a stream of `acquire(1)`: once it is the head it is served within about 0.5 ms plus
-//! the time until `n` permits have been released. Waiters behind the head are served in the
-//! order the kernel wakes them (FIFO on Linux), but a running thread may become the next head
-//! before a woken one: the order among them is not strictly FIFO (tokio's semaphore is; it
-//! keeps a queue in memory, this one keeps 20 bytes). Under loom, which has no clock for
+//! the time until `n` permits have been released. A served head passes its place to a waiter
+//! queued behind it (above), so a running thread that finds no permit queues behind the woken
+//! waiter instead of becoming the next head before it: the heads come from the queue in the
+//! order the kernel wakes it (FIFO on Linux). A running thread may still take free permits
+//! past the head and the queue until the head reserves (tokio's semaphore is strictly FIFO;
+//! it keeps a queue in memory, this one keeps 20 bytes). Under loom, which has no clock for
 //! 0.5 ms, a head counts as old as soon as it has slept once (a futile wake, or the model
 //! clock firing), so the models reach both the barging and the reserved mode.
+//!
+//! **Spinning.** A newcomer spins the busy-wait rounds only (`spin_without_yield`): a loser
+//! sleeps and waits its turn. A head woken from its sleep (or handed the place) that finds the
+//! permits taken by a barger also yields 2 rounds before sleeping again: on a machine where a
+//! wake-up costs about 10 µs, the barger's short hold is over first (`docs/design.md`,
+//! Semaphore). No spinning while a head has reserved.
 //!
 //! **Timeouts.** A timed acquire looks at its deadline before it spins, so a zero timeout or
 //! a passed deadline costs about what `try_acquire` costs (and, like it, takes free permits).
@@ -94,7 +117,9 @@
 //! and count changes that publish nothing (`forget_permits`' CAS, `queued` and its WAKING,
 //! close's generation bump, arming and claiming `head_need`) are Relaxed: what they announce is
 //! published by the RMW of `state` that follows them, and the futex checks its word under its
-//! own lock. A queue wake's generation bump is Release, read with Acquire before a waiter
+//! own lock. Passing the head's place is a Release CAS of `queued`, and the clear that finds
+//! HANDOFF is Acquire: the old head's arming of `head_need` happens before the new head's. A
+//! queue wake's generation bump is Release, read with Acquire before a waiter
 //! registers: a waiter that sees the bump registers after the WAKING that came with it, so it
 //! is not one of the waiters that WAKING counts on to clear it. `total`
 //! is lowered with Release after the permits left `state` (or the permit), and raised with
@@ -122,6 +147,11 @@ pub(super) const MAX: u32 = u32::MAX >> PERMIT_SHIFT;
 
 /// In `queued` (whose count is far below it): a queue wake is in flight (module docs).
 const WAKING: u32 = 1 << 31;
+/// In `queued`, only with WAKING: the head's place is passed on with the wake; the waiter that
+/// clears WAKING becomes the head (module docs, Fairness).
+const HANDOFF: u32 = 1 << 30;
+/// The count of `queued`, below its two flags.
+const COUNT: u32 = HANDOFF - 1;
 
 /// How long a head may be barged past before it reserves the permits (the mutex's figure).
 const STARVATION_LIMIT: Duration = Duration::from_micros(500);
@@ -145,9 +175,9 @@ pub(super) fn without_permits(state: u32, n: u32) -> u32 {
 /// running threads may still take permits while it waits (barging), but once it has waited
 /// about 0.5 ms it reserves them: no other acquire (`try_acquire` included) takes any until it
 /// is served, and it is woken as soon as releases cover its request. So `acquire_many(n)`
-/// never starves behind a stream of `acquire(1)`. Waiters behind the head are woken in the
-/// kernel's order (FIFO on Linux), but a running thread may become the next head before a
-/// woken one. Timed acquires return `Err(AcquireError::TimedOut)` never before their deadline.
+/// never starves behind a stream of `acquire(1)`. A served head passes its place to the
+/// waiter queued behind it that the kernel wakes first (FIFO on Linux), so heads come from the
+/// queue in order, though running threads may take free permits past them. Timed acquires return `Err(AcquireError::TimedOut)` never before their deadline.
 ///
 /// ```
 /// use atomsync::Semaphore;
@@ -216,6 +246,9 @@ impl Semaphore {
         let mut head: Option<HeadClock> = None;
         // Has this waiter registered on the queue (so a queue wake may have been spent on it)?
         let mut was_queued = false;
+        // Has this waiter been woken as the head (or been handed the head's place)? Then it
+        // also yields a little before it sleeps again (module docs, Spinning).
+        let mut woken_head = false;
         let mut state = self.state.load(Relaxed);
         loop {
             if state & CLOSED != 0 {
@@ -247,7 +280,9 @@ impl Semaphore {
 
             // 3. Nobody reserved: permits may come back soon, spin a little (a head only after
             //    a wake: it became the head when its spin was used up).
-            if state & RESERVED == 0 && spin.spin_without_yield() {
+            if state & RESERVED == 0
+                && if woken_head { spin.spin() } else { spin.spin_without_yield() }
+            {
                 state = self.state.load(Relaxed);
                 continue;
             }
@@ -267,26 +302,40 @@ impl Semaphore {
             // 5. The head: sleep on `head_need` until a release covers `need` (or close).
             if let Some(clock) = &mut head {
                 self.sleep_as_head(state, need, deadline, clock);
-                spin.reset();
+                woken_head = true;
+                spin = SpinWait::woken_semaphore_head();
                 state = self.state.load(Relaxed);
                 continue;
             }
 
-            // 6. Behind somebody else's head: register and sleep on the queue while HEAD is set.
-            self.sleep_in_queue(need, deadline);
+            // 6. Behind somebody else's head: register and sleep on the queue while HEAD is set;
+            //    we may come back as the head, its place passed on to us.
             was_queued = true;
-            spin.reset();
+            if self.sleep_in_queue(need, deadline) {
+                head = Some(HeadClock::start());
+                woken_head = true;
+                spin = SpinWait::woken_semaphore_head();
+            } else {
+                spin.reset();
+            }
             state = self.state.load(Relaxed);
         }
     }
 
-    /// Step 1 of `acquire_contended`: takes `need` permits out of `state` (the head clears
-    /// HEAD and RESERVED in the same CAS and then wakes the queue; any other waiter leaves the
-    /// flags alone); the actual state if the CAS failed.
+    /// Step 1 of `acquire_contended`: takes `need` permits out of `state`; the actual state if
+    /// the CAS failed. Any waiter but the head leaves the flags alone. The head clears
+    /// RESERVED in the same CAS, and HEAD too if nobody is queued (then wakes the queue as
+    /// `head_left`); if somebody is, it keeps HEAD set and passes its place on (`pass_head`).
     fn take_as_waiter(&self, state: u32, need: u32, is_head: bool) -> Result<(), u32> {
         let mut new = without_permits(state, need);
+        // Relaxed: a stale 0 only sends us the old way (clear HEAD, then `head_left`), which
+        // is right whoever is queued; a stale count is checked again by `pass_head`'s CAS.
+        let pass = is_head && self.queued.load(Relaxed) & COUNT != 0;
         if is_head {
-            new &= !(HEAD | RESERVED);
+            new &= !RESERVED;
+            if !pass {
+                new &= !HEAD;
+            }
         }
         // AcqRel: Acquire for the permits (as the fast path's CAS); Release so that a queued
         // waiter's re-check RMW that reads our clearing of HEAD is ordered after it (see
@@ -295,9 +344,44 @@ impl Semaphore {
         if is_head {
             // A hand-off: the permits it had reserved (not a race it won).
             stat!(Semaphore, HandOff, state & RESERVED != 0);
-            self.head_left(new);
+            if pass {
+                self.pass_head(new);
+            } else {
+                self.head_left(new);
+            }
         }
         Ok(())
+    }
+
+    /// A served head that left HEAD set (`state` is the word it left) passes its place to a
+    /// queued waiter: it marks HANDOFF with a queue wake (or with the one in flight), and the
+    /// waiter that clears WAKING becomes the head. Running threads meanwhile see HEAD and
+    /// queue behind it, so the woken waiter is not overtaken as the next head (module docs,
+    /// Fairness). If nobody is counted any more, HEAD is cleared and the queue woken as
+    /// `head_left` does.
+    fn pass_head(&self, state: u32) {
+        // Relaxed: the CAS below decides.
+        let mut queued = self.queued.load(Relaxed);
+        loop {
+            if queued & COUNT == 0 {
+                // AcqRel: as the clearing of HEAD in `take_as_waiter` (see `head_left`).
+                let left = self.state.fetch_and(!HEAD, AcqRel) & !HEAD;
+                return self.head_left(left);
+            }
+            // Release: the new head's `fetch_and` acquires it, so what we did as the head
+            // (our arming of `head_need`) happens before what it does. WAKING is set only
+            // while somebody is counted, so a counted waiter clears it, and takes our place.
+            match self.queued.compare_exchange_weak(
+                queued,
+                queued | WAKING | HANDOFF,
+                Release,
+                Relaxed,
+            ) {
+                Ok(_) if queued & WAKING != 0 => return,
+                Ok(_) => return self.wake_queue(permits(state).max(1).min(queued & COUNT)),
+                Err(actual) => queued = actual,
+            }
+        }
     }
 
     /// Step 4 of `acquire_contended`: CAS HEAD on; the actual state if the CAS failed.
@@ -331,8 +415,8 @@ impl Semaphore {
 
     /// Step 6 of `acquire_contended`: register on the queue and sleep on it while somebody
     /// else's HEAD is set. The waiter's side of the handshake with `release`, `head_left` and
-    /// `close` (module docs).
-    fn sleep_in_queue(&self, need: u32, deadline: Option<Instant>) {
+    /// `close` (module docs). True if the head's place was passed on to us (`pass_head`).
+    fn sleep_in_queue(&self, need: u32, deadline: Option<Instant>) -> bool {
         // Acquire: a generation not older than the last bump we saw; pairs with the bump's
         // Release (`wake_queue`).
         let generation = self.queue.load(Acquire);
@@ -345,8 +429,15 @@ impl Semaphore {
         }
         // Relaxed: a releaser that still counts us may wake us for nothing; harmless.
         self.queued.fetch_sub(1, Relaxed);
-        // Relaxed: published by the RMW of `state` that follows (Release).
-        if self.queued.fetch_and(!WAKING, Relaxed) & WAKING != 0 {
+        // Acquire: pairs with `pass_head`'s Release when we become the head. Otherwise what
+        // the clear says is published by the RMW of `state` that follows (Release).
+        let flags = self.queued.fetch_and(!(WAKING | HANDOFF), Acquire);
+        if flags & HANDOFF != 0 {
+            // The head's place is ours, HEAD still set: nothing to pass on (a release while
+            // HEAD is set serves the head, never the queue).
+            return true;
+        }
+        if flags & WAKING != 0 {
             // AcqRel: as a release (an RMW of `state`, then the count): a release that saw
             // WAKING and woke nobody made its RMW before ours, so we see its permits.
             let state = self.state.fetch_add(0, AcqRel);
@@ -354,6 +445,7 @@ impl Semaphore {
                 self.wake_queue_once(permits(state) - need);
             }
         }
+        false
     }
 
     /// After the head left (`state` is the word it left): wake queued waiters for the
@@ -574,6 +666,63 @@ mod tests {
         assert_eq!(semaphore.head_need.load(Relaxed), 2, "armed");
         semaphore.release(1);
         assert!(semaphore.try_acquire().is_ok(), "barging past an unreserved head");
+    }
+
+    /// A served head with somebody queued keeps HEAD set and marks the queue wake that
+    /// carries its place; the permits it leaves decide how many it wakes (at least one).
+    #[test]
+    fn a_served_head_with_a_waiter_queued_passes_its_place() {
+        let semaphore = Semaphore::new(0);
+        semaphore.queued.store(2, Relaxed); // two registered waiters
+        let state = (1 << PERMIT_SHIFT) | HEAD | RESERVED;
+        semaphore.state.store(state, Relaxed);
+        assert_eq!(semaphore.take_as_waiter(state, 1, true), Ok(()));
+        assert_eq!(semaphore.state.load(Relaxed), HEAD, "HEAD kept, RESERVED cleared");
+        assert_eq!(semaphore.queued.load(Relaxed), 2 | WAKING | HANDOFF);
+        assert_eq!(semaphore.queue.load(Relaxed), 1, "one queue wake");
+    }
+
+    /// With nobody queued, a served head clears HEAD as it leaves, and no wake is marked.
+    #[test]
+    fn a_served_head_with_nobody_queued_clears_head() {
+        let semaphore = Semaphore::new(0);
+        let state = (2 << PERMIT_SHIFT) | HEAD;
+        semaphore.state.store(state, Relaxed);
+        assert_eq!(semaphore.take_as_waiter(state, 1, true), Ok(()));
+        assert_eq!(semaphore.state.load(Relaxed), 1 << PERMIT_SHIFT);
+        assert_eq!(semaphore.queued.load(Relaxed), 0);
+        assert_eq!(semaphore.queue.load(Relaxed), 0);
+    }
+
+    /// `pass_head` that finds the count gone to 0 (the queued waiter timed out) clears HEAD
+    /// itself; one that finds a queue wake in flight adds HANDOFF to it without a second wake.
+    #[test]
+    fn passing_the_head_place_to_nobody_or_to_a_wake_in_flight() {
+        let semaphore = Semaphore::new(0);
+        semaphore.state.store(HEAD, Relaxed);
+        semaphore.pass_head(HEAD);
+        assert_eq!(semaphore.state.load(Relaxed), 0, "HEAD cleared: nobody to take it");
+
+        semaphore.state.store(HEAD, Relaxed);
+        semaphore.queued.store(1 | WAKING, Relaxed);
+        semaphore.pass_head(HEAD);
+        assert_eq!(semaphore.state.load(Relaxed), HEAD);
+        assert_eq!(semaphore.queued.load(Relaxed), 1 | WAKING | HANDOFF);
+        assert_eq!(semaphore.queue.load(Relaxed), 0, "the wake in flight carries it");
+    }
+
+    /// The counted waiter that clears a WAKING marked with HANDOFF becomes the head; the flags
+    /// are gone and its count with them.
+    #[test]
+    fn the_waiter_that_clears_a_handoff_becomes_the_head() {
+        let semaphore = Semaphore::new(0);
+        // HEAD clear, so the waiter does not sleep; as if woken at once.
+        semaphore.queued.store(WAKING | HANDOFF, Relaxed);
+        assert!(semaphore.sleep_in_queue(1, None));
+        assert_eq!(semaphore.queued.load(Relaxed), 0);
+        semaphore.queued.store(WAKING, Relaxed);
+        assert!(!semaphore.sleep_in_queue(1, None), "a plain queue wake passes no place");
+        assert_eq!(semaphore.queued.load(Relaxed), 0);
     }
 
     #[test]
