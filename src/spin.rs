@@ -8,7 +8,8 @@
 //! waits, and a writer behind readers runs only the busy-wait rounds
 //! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering. The
 //! semaphore's waiters spin only the busy-wait rounds too, while no head has reserved the
-//! permits (a loser sleeps and waits its turn: fairer with barging, `docs/design.md`).
+//! permits (a loser sleeps and waits its turn: fairer with barging, `docs/design.md`); only a
+//! woken semaphore head adds two yield rounds ([`SpinWait::woken_semaphore_head`]).
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
