@@ -177,7 +177,8 @@ pub(super) fn without_permits(state: u32, n: u32) -> u32 {
 /// is served, and it is woken as soon as releases cover its request. So `acquire_many(n)`
 /// never starves behind a stream of `acquire(1)`. A served head passes its place to the
 /// waiter queued behind it that the kernel wakes first (FIFO on Linux), so heads come from the
-/// queue in order, though running threads may take free permits past them. Timed acquires return `Err(AcquireError::TimedOut)` never before their deadline.
+/// queue in order, though running threads may take free permits past them. Timed acquires
+/// return `Err(AcquireError::TimedOut)` never before their deadline.
 ///
 /// ```
 /// use atomsync::Semaphore;
