@@ -200,7 +200,10 @@ fn a_barger_takes_the_permit_past_a_woken_head() {
 /// releases one (it wakes the head, which takes it and wakes one queued waiter, setting
 /// WAKING) and then two more, racing that waiter: if the release finds WAKING set it wakes
 /// nobody, and the woken waiter, clearing WAKING, sees 2 free for its 1 and wakes the other.
-/// Without that pass-on the other sleeps forever beside a free permit (loom deadlock).
+/// Without that pass-on the other sleeps forever beside a free permit (loom deadlock). Since
+/// the head's place is passed on (session 7), the served head keeps HEAD set and the releases
+/// serve the new head instead; the pass-on is checked by
+/// `a_release_silenced_after_a_timed_out_head_is_passed_on`.
 #[test]
 fn a_release_silenced_by_a_queue_wake_in_flight_is_passed_on() {
     model("a_release_silenced_by_a_queue_wake_in_flight_is_passed_on", || {
@@ -596,4 +599,39 @@ fn the_head_place_is_passed_down_a_queue_of_two() {
         assert_eq!(usage.semaphore.available_permits(), 1);
         assert!(futex_model_stats().sleeps >= 3);
     });
+}
+
+/// A release silenced by a queue wake in flight while no head waits must still be passed on
+/// (the exit pass-on of the waiter that clears WAKING). Since the head's place is passed on,
+/// a served head no longer clears HEAD with waiters queued, so this needs a head that times
+/// out: on 2 permits that main holds, a timed head and two untimed waiters queued behind it
+/// sleep, the queued ones keeping their permits to the end. Main fires the clock and then releases both
+/// permits, racing the head's resignation: if the head resigned first (HEAD clear, one queued
+/// waiter woken with WAKING set), the release finds WAKING set and wakes nobody, and the
+/// woken waiter, clearing WAKING, must wake the other for the permit beyond its own; without
+/// that pass-on the other sleeps forever beside a free permit (loom deadlock).
+#[test]
+fn a_release_silenced_after_a_timed_out_head_is_passed_on() {
+    static TIMED_OUT: Seen = Seen::new();
+    model("a_release_silenced_after_a_timed_out_head_is_passed_on", || {
+        let semaphore = std::sync::Arc::new(Semaphore::new(2));
+        let held = semaphore.try_acquire_many(2).unwrap();
+        // Served (if the release came first), the head returns its permit at once.
+        let head = spawn_asleep(&semaphore, 1, |semaphore| semaphore.acquire_for(LATER).map(drop));
+        let queued: Vec<_> = (2..=3)
+            .map(|asleep| {
+                spawn_asleep(&semaphore, asleep, |semaphore| semaphore.acquire_owned().unwrap())
+            })
+            .collect();
+        futex_model_expire_deadlines();
+        drop(held);
+        let head = head.join().unwrap();
+        let permits: Vec<_> = queued.into_iter().map(|q| q.join().unwrap()).collect();
+        if head.is_err() {
+            TIMED_OUT.mark();
+        }
+        drop(permits);
+        assert_eq!(semaphore.available_permits(), 2);
+    });
+    TIMED_OUT.assert("timed the head out");
 }

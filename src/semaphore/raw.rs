@@ -152,6 +152,8 @@ const WAKING: u32 = 1 << 31;
 const HANDOFF: u32 = 1 << 30;
 /// The count of `queued`, below its two flags.
 const COUNT: u32 = HANDOFF - 1;
+/// In `queued`: a queue wake in flight that carries the head's place.
+const PASSING: u32 = WAKING | HANDOFF;
 
 /// How long a head may be barged past before it reserves the permits (the mutex's figure).
 const STARVATION_LIMIT: Duration = Duration::from_micros(500);
@@ -324,32 +326,35 @@ impl Semaphore {
     }
 
     /// Step 1 of `acquire_contended`: takes `need` permits out of `state`; the actual state if
-    /// the CAS failed. Any waiter but the head leaves the flags alone. The head clears
-    /// RESERVED in the same CAS, and HEAD too if nobody is queued (then wakes the queue as
-    /// `head_left`); if somebody is, it keeps HEAD set and passes its place on (`pass_head`).
+    /// the CAS failed. A waiter that is not the head leaves the flags alone.
     fn take_as_waiter(&self, state: u32, need: u32, is_head: bool) -> Result<(), u32> {
-        let mut new = without_permits(state, need);
+        if is_head {
+            return self.take_as_head(state, need);
+        }
+        // Acquire: for the permits, as the fast path's CAS (we publish nothing).
+        self.state.compare_exchange_weak(state, without_permits(state, need), Acquire, Relaxed)?;
+        Ok(())
+    }
+
+    /// Step 1 for the head: takes the permits and clears RESERVED in one CAS, and HEAD too if
+    /// nobody is queued (then wakes the queue as `head_left`); if somebody is, it keeps HEAD
+    /// set and passes its place on (`pass_head`).
+    fn take_as_head(&self, state: u32, need: u32) -> Result<(), u32> {
         // Relaxed: a stale 0 only sends us the old way (clear HEAD, then `head_left`), which
         // is right whoever is queued; a stale count is checked again by `pass_head`'s CAS.
-        let pass = is_head && self.queued.load(Relaxed) & COUNT != 0;
-        if is_head {
-            new &= !RESERVED;
-            if !pass {
-                new &= !HEAD;
-            }
-        }
+        let pass = self.queued.load(Relaxed) & COUNT != 0;
+        let leaving = if pass { RESERVED } else { HEAD | RESERVED };
+        let new = without_permits(state, need) & !leaving;
         // AcqRel: Acquire for the permits (as the fast path's CAS); Release so that a queued
         // waiter's re-check RMW that reads our clearing of HEAD is ordered after it (see
         // `head_left`).
         self.state.compare_exchange_weak(state, new, AcqRel, Relaxed)?;
-        if is_head {
-            // A hand-off: the permits it had reserved (not a race it won).
-            stat!(Semaphore, HandOff, state & RESERVED != 0);
-            if pass {
-                self.pass_head(new);
-            } else {
-                self.head_left(new);
-            }
+        // A hand-off: the permits it had reserved (not a race it won).
+        stat!(Semaphore, HandOff, state & RESERVED != 0);
+        if pass {
+            self.pass_head(new);
+        } else {
+            self.head_left(new);
         }
         Ok(())
     }
@@ -365,19 +370,16 @@ impl Semaphore {
         let mut queued = self.queued.load(Relaxed);
         loop {
             if queued & COUNT == 0 {
-                // AcqRel: as the clearing of HEAD in `take_as_waiter` (see `head_left`).
-                let left = self.state.fetch_and(!HEAD, AcqRel) & !HEAD;
-                return self.head_left(left);
+                // AcqRel: as the clearing of HEAD in `take_as_head` (see `head_left`).
+                self.state.fetch_and(!HEAD, AcqRel);
+                // Wakes as many as `state` had permits left (at least one): only waiters
+                // counted since we looked, whom HEAD sent to sleep.
+                return self.head_left(state);
             }
             // Release: the new head's `fetch_and` acquires it, so what we did as the head
             // (our arming of `head_need`) happens before what it does. WAKING is set only
             // while somebody is counted, so a counted waiter clears it, and takes our place.
-            match self.queued.compare_exchange_weak(
-                queued,
-                queued | WAKING | HANDOFF,
-                Release,
-                Relaxed,
-            ) {
+            match self.queued.compare_exchange_weak(queued, queued | PASSING, Release, Relaxed) {
                 Ok(_) if queued & WAKING != 0 => return,
                 Ok(_) => return self.wake_queue(permits(state).max(1).min(queued & COUNT)),
                 Err(actual) => queued = actual,
@@ -432,7 +434,7 @@ impl Semaphore {
         self.queued.fetch_sub(1, Relaxed);
         // Acquire: pairs with `pass_head`'s Release when we become the head. Otherwise what
         // the clear says is published by the RMW of `state` that follows (Release).
-        let flags = self.queued.fetch_and(!(WAKING | HANDOFF), Acquire);
+        let flags = self.queued.fetch_and(!PASSING, Acquire);
         if flags & HANDOFF != 0 {
             // The head's place is ours, HEAD still set: nothing to pass on (a release while
             // HEAD is set serves the head, never the queue).
@@ -468,7 +470,7 @@ impl Semaphore {
                 return;
             }
             let new = state & !(HEAD | RESERVED);
-            // AcqRel: as the clearing of HEAD in `take_as_waiter`.
+            // AcqRel: as the clearing of HEAD in `take_as_head`.
             match self.state.compare_exchange_weak(state, new, AcqRel, Relaxed) {
                 Ok(_) => {
                     if cfg!(atomsync_seeded_bug) {
