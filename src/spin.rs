@@ -71,8 +71,17 @@ impl SpinWait {
         }
     }
 
-    /// The longer schedule of an idle pool worker looking for work: the same pause rounds,
-    /// then more yields.
+    /// A semaphore waiter that has not been woken as the head: the busy-wait rounds only
+    /// (its `spin` is `spin_without_yield`).
+    pub(crate) const fn semaphore_newcomer() -> Self {
+        Self {
+            round: 0,
+            yield_rounds: 0,
+            #[cfg(feature = "stats")]
+            by: Primitive::Semaphore,
+        }
+    }
+
     /// A semaphore head after its wake-up: the busy-wait rounds, then
     /// `WOKEN_HEAD_YIELD_ROUNDS` yields.
     pub(crate) const fn woken_semaphore_head() -> Self {
@@ -84,6 +93,8 @@ impl SpinWait {
         }
     }
 
+    /// The longer schedule of an idle pool worker looking for work: the same pause rounds,
+    /// then more yields.
     #[cfg(not(loom))]
     pub(crate) const fn idle_worker() -> Self {
         Self {

@@ -605,11 +605,12 @@ fn the_head_place_is_passed_down_a_queue_of_two() {
 /// (the exit pass-on of the waiter that clears WAKING). Since the head's place is passed on,
 /// a served head no longer clears HEAD with waiters queued, so this needs a head that times
 /// out: on 2 permits that main holds, a timed head and two untimed waiters queued behind it
-/// sleep, the queued ones keeping their permits to the end. Main fires the clock and then releases both
-/// permits, racing the head's resignation: if the head resigned first (HEAD clear, one queued
-/// waiter woken with WAKING set), the release finds WAKING set and wakes nobody, and the
-/// woken waiter, clearing WAKING, must wake the other for the permit beyond its own; without
-/// that pass-on the other sleeps forever beside a free permit (loom deadlock).
+/// sleep, the queued ones keeping their permits to the end. Main fires the clock and then
+/// releases both permits, racing the head's resignation: if the head resigned first (HEAD
+/// clear, one queued waiter woken with WAKING set), the release finds WAKING set and wakes
+/// nobody, and the woken waiter, clearing WAKING, must wake the other for the permit beyond
+/// its own; without that pass-on the other sleeps forever beside a free permit (loom
+/// deadlock).
 #[test]
 fn a_release_silenced_after_a_timed_out_head_is_passed_on() {
     static TIMED_OUT: Seen = Seen::new();

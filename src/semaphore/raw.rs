@@ -92,17 +92,20 @@
 //! the time until `n` permits have been released. A served head passes its place to a waiter
 //! queued behind it (above), so a running thread that finds no permit queues behind the woken
 //! waiter instead of becoming the next head before it: the heads come from the queue in the
-//! order the kernel wakes it (FIFO on Linux). A running thread may still take free permits
+//! order the kernel wakes it (FIFO on Linux), except that a waiter registering just as the
+//! place is passed (its sleep finds the generation bumped and returns at once) may clear
+//! WAKING before the woken one and take the place. A running thread may still take free permits
 //! past the head and the queue until the head reserves (tokio's semaphore is strictly FIFO;
 //! it keeps a queue in memory, this one keeps 20 bytes). Under loom, which has no clock for
 //! 0.5 ms, a head counts as old as soon as it has slept once (a futile wake, or the model
 //! clock firing), so the models reach both the barging and the reserved mode.
 //!
-//! **Spinning.** A newcomer spins the busy-wait rounds only (`spin_without_yield`): a loser
-//! sleeps and waits its turn. A head woken from its sleep (or handed the place) that finds the
-//! permits taken by a barger also yields 2 rounds before sleeping again: on a machine where a
-//! wake-up costs about 10 µs, the barger's short hold is over first (`docs/design.md`,
-//! Semaphore). No spinning while a head has reserved.
+//! **Spinning.** A newcomer spins the busy-wait rounds only (`SpinWait::semaphore_newcomer`):
+//! a loser sleeps and waits its turn. A head woken from its sleep (or handed the place) that
+//! finds the permits taken by a barger also yields 2 rounds before sleeping again
+//! (`SpinWait::woken_semaphore_head`): on a machine where a wake-up costs about 10 µs, the
+//! barger's short hold is over first (`docs/design.md`, Semaphore). No spinning while a head
+//! has reserved.
 //!
 //! **Timeouts.** A timed acquire looks at its deadline before it spins, so a zero timeout or
 //! a passed deadline costs about what `try_acquire` costs (and, like it, takes free permits).
@@ -244,14 +247,12 @@ impl Semaphore {
         deadline: Option<Instant>,
     ) -> Result<(), AcquireError> {
         stat!(Semaphore, Contended);
-        let mut spin = SpinWait::new(Primitive::Semaphore);
+        // Busy-wait rounds only, until woken as the head (module docs, Spinning).
+        let mut spin = SpinWait::semaphore_newcomer();
         // Some while this waiter is the head.
         let mut head: Option<HeadClock> = None;
         // Has this waiter registered on the queue (so a queue wake may have been spent on it)?
         let mut was_queued = false;
-        // Has this waiter been woken as the head (or been handed the head's place)? Then it
-        // also yields a little before it sleeps again (module docs, Spinning).
-        let mut woken_head = false;
         let mut state = self.state.load(Relaxed);
         loop {
             if state & CLOSED != 0 {
@@ -260,7 +261,7 @@ impl Semaphore {
             }
 
             // 1. Enough permits and nobody else's reservation: take them (the head also gives
-            //    up HEAD and RESERVED in the same CAS).
+            //    up RESERVED in the same CAS, and HEAD or, with waiters queued, its place).
             if (state & RESERVED == 0 || head.is_some()) && permits(state) >= need {
                 match self.take_as_waiter(state, need, head.is_some()) {
                     Ok(()) => return Ok(()),
@@ -283,9 +284,7 @@ impl Semaphore {
 
             // 3. Nobody reserved: permits may come back soon, spin a little (a head only after
             //    a wake: it became the head when its spin was used up).
-            if state & RESERVED == 0
-                && if woken_head { spin.spin() } else { spin.spin_without_yield() }
-            {
+            if state & RESERVED == 0 && spin.spin() {
                 state = self.state.load(Relaxed);
                 continue;
             }
@@ -305,7 +304,6 @@ impl Semaphore {
             // 5. The head: sleep on `head_need` until a release covers `need` (or close).
             if let Some(clock) = &mut head {
                 self.sleep_as_head(state, need, deadline, clock);
-                woken_head = true;
                 spin = SpinWait::woken_semaphore_head();
                 state = self.state.load(Relaxed);
                 continue;
@@ -316,7 +314,6 @@ impl Semaphore {
             was_queued = true;
             if self.sleep_in_queue(need, deadline) {
                 head = Some(HeadClock::start());
-                woken_head = true;
                 spin = SpinWait::woken_semaphore_head();
             } else {
                 spin.reset();
