@@ -61,47 +61,37 @@ pub(crate) struct SpinWait {
 impl SpinWait {
     /// The schedule of a contender for a lock; `by` is the primitive its rounds are counted
     /// for (feature `stats`; unused without it).
-    #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
     pub(crate) const fn new(by: Primitive) -> Self {
-        Self {
-            round: 0,
-            yield_rounds: YIELD_ROUNDS,
-            #[cfg(feature = "stats")]
-            by,
-        }
+        Self::with_yield_rounds(YIELD_ROUNDS, by)
     }
 
     /// A semaphore waiter that has not been woken as the head: the busy-wait rounds only
     /// (its `spin` is `spin_without_yield`).
     pub(crate) const fn semaphore_newcomer() -> Self {
-        Self {
-            round: 0,
-            yield_rounds: 0,
-            #[cfg(feature = "stats")]
-            by: Primitive::Semaphore,
-        }
+        Self::with_yield_rounds(0, Primitive::Semaphore)
     }
 
     /// A semaphore head after its wake-up: the busy-wait rounds, then
     /// `WOKEN_HEAD_YIELD_ROUNDS` yields.
     pub(crate) const fn woken_semaphore_head() -> Self {
-        Self {
-            round: 0,
-            yield_rounds: WOKEN_HEAD_YIELD_ROUNDS,
-            #[cfg(feature = "stats")]
-            by: Primitive::Semaphore,
-        }
+        Self::with_yield_rounds(WOKEN_HEAD_YIELD_ROUNDS, Primitive::Semaphore)
     }
 
     /// The longer schedule of an idle pool worker looking for work: the same pause rounds,
     /// then more yields.
     #[cfg(not(loom))]
     pub(crate) const fn idle_worker() -> Self {
+        Self::with_yield_rounds(IDLE_YIELD_ROUNDS, Primitive::ThreadPool)
+    }
+
+    /// The pause rounds, then `yield_rounds` yields, counted for `by`.
+    #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+    const fn with_yield_rounds(yield_rounds: u32, by: Primitive) -> Self {
         Self {
             round: 0,
-            yield_rounds: IDLE_YIELD_ROUNDS,
+            yield_rounds,
             #[cfg(feature = "stats")]
-            by: Primitive::ThreadPool,
+            by,
         }
     }
 
