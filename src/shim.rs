@@ -17,14 +17,14 @@ pub(crate) use loom::sync::atomic::AtomicU32;
 #[allow(unused_imports)]
 pub(crate) use std::sync::{
     Arc,
-    atomic::{AtomicBool, AtomicUsize, fence},
+    atomic::{AtomicBool, AtomicPtr, AtomicUsize, fence},
 };
 
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::sync::{
     Arc,
-    atomic::{AtomicBool, AtomicUsize, fence},
+    atomic::{AtomicBool, AtomicPtr, AtomicUsize, fence},
 };
 
 // `spin_loop` hints the CPU that we are spinning; under loom it is a yield, so that the model

@@ -11,7 +11,7 @@
 //!       cargo test -p atomsync-loom-tests --release --test pool`
 #![cfg(loom)]
 
-use atomsync::pool::{Announce, Latch, OneShot, Sleep};
+use atomsync::pool::{Announce, Latch, LoomJob, LoomSlab, OneShot, Sleep};
 use atomsync_loom_tests::{model, wait_until_asleep};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -452,5 +452,65 @@ fn oneshot_poll_then_join() {
         };
         assert_eq!(value, 9);
         producer.join().unwrap();
+    });
+}
+
+// ---- A scope's job slab (`pool/slab.rs`) ----
+//
+// Under loom each block carries a cell that every touch writes (the owner's fill and refill,
+// the runner's read and give-back), so loom reports any two touches of one block that no
+// happens-before orders. Chunks are 1 and then 2 blocks, so a refill comes within a few jobs.
+// A job reaches its runner through `thread::spawn`, which publishes it as a deque push and
+// steal do (Release, Acquire).
+
+/// A job that counts its run.
+fn counting(ran: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
+    let ran = Arc::clone(ran);
+    move || {
+        ran.fetch_add(1, Relaxed);
+    }
+}
+
+/// Runs `job` on a new thread that holds the slab until the job ran.
+fn run_elsewhere(slab: &Arc<LoomSlab>, job: LoomJob) -> thread::JoinHandle<()> {
+    let slab = Arc::clone(slab);
+    thread::spawn(move || {
+        job.run();
+        drop(slab);
+    })
+}
+
+/// The owner refills while a runner reads a job out and gives its block back: the refill
+/// reuses the block only after the runner's read (or takes a new chunk). The seeded bug (the
+/// give-back's Release made Relaxed) makes loom report the two touches as a race.
+#[test]
+fn a_block_is_refilled_only_after_its_job_was_read() {
+    model("pool::a_block_is_refilled_only_after_its_job_was_read", || {
+        let (slab, ran) = (Arc::new(LoomSlab::default()), Arc::new(AtomicUsize::new(0)));
+        // SAFETY (all `job` calls here): the model thread is the slab's one owner, each job
+        // runs once, and every runner holds the slab until its job ran.
+        let runner = run_elsewhere(&slab, unsafe { slab.job(counting(&ran)) });
+        let refills = [unsafe { slab.job(counting(&ran)) }, unsafe { slab.job(counting(&ran)) }];
+        refills.into_iter().for_each(LoomJob::run);
+        runner.join().unwrap();
+        assert_eq!(ran.load(Relaxed), 3);
+    });
+}
+
+/// Two runners give their blocks back at once (the push's CAS loop) while the owner takes
+/// the given-back stack whole and refills from it.
+#[test]
+fn two_runners_give_back_while_the_owner_refills() {
+    model("pool::two_runners_give_back_while_the_owner_refills", || {
+        let (slab, ran) = (Arc::new(LoomSlab::default()), Arc::new(AtomicUsize::new(0)));
+        // SAFETY: as in the model above.
+        let runners = [
+            run_elsewhere(&slab, unsafe { slab.job(counting(&ran)) }),
+            run_elsewhere(&slab, unsafe { slab.job(counting(&ran)) }),
+        ];
+        let refills: Vec<LoomJob> = (0..3).map(|_| unsafe { slab.job(counting(&ran)) }).collect();
+        refills.into_iter().for_each(LoomJob::run);
+        runners.into_iter().for_each(|runner| runner.join().unwrap());
+        assert_eq!(ran.load(Relaxed), 5);
     });
 }

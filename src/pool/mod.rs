@@ -55,12 +55,12 @@ mod handle;
 mod latch;
 mod sleep;
 
-#[cfg(not(loom))]
 mod job;
 #[cfg(not(loom))]
 mod scope;
 #[cfg(not(loom))]
 mod shared;
+mod slab;
 #[cfg(not(loom))]
 mod worker;
 
@@ -76,6 +76,7 @@ pub use scope::Scope;
 pub use {
     handle::OneShot,
     latch::{Announce, Latch},
+    slab::{LoomJob, LoomSlab},
     sleep::Sleep,
     sleep::Ticket,
 };

@@ -20,6 +20,12 @@
 //! to the injector.) The ticket count is only a hint: a missed ticket costs parallelism, never
 //! progress, since the caller runs whatever is left.
 //!
+//! **Job memory.** The tasks that the scope's own thread spawns (all of them, in the common
+//! case of a loop in the scope's closure) go in blocks of the scope's [`JobSlab`], which the
+//! scope recycles as the tasks run, instead of a `Box` each: a scope of 100 000 tiny tasks
+//! spent 42 % of its CPU time in `malloc` and the cross-thread `free` (`slab.rs`). Tasks
+//! spawned from other threads (by tasks, say) are boxed.
+//!
 //! **Orderings.** `pending`'s decrements are AcqRel: the last one acquires every other task's
 //! release, and `Latch::set` (Release) hands all of it to the waiter. Its increments are
 //! Relaxed: the count only has to reach 0 after each task is done, which the decrements order.
@@ -30,6 +36,7 @@
 
 use super::job::{HeapJob, JobRef, Kind, Latch, Outcome, Payload};
 use super::shared::Shared;
+use super::slab::JobSlab;
 use crate::shim::{Arc, AtomicUsize};
 use crossbeam_deque::{Steal, Stealer, Worker};
 use std::any::Any;
@@ -52,6 +59,8 @@ pub struct Scope<'scope, 'env: 'scope> {
     outside: Option<OutsideQueue>,
     /// The thread that opened the scope (the address of a thread-local marker).
     owner: usize,
+    /// Recycled memory for the jobs the owner thread spawns (`slab.rs`).
+    slab: JobSlab,
     // Invariance over both lifetimes, as in `std::thread::Scope`.
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
@@ -70,6 +79,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             panic: AtomicPtr::new(ptr::null_mut()),
             outside: outside.then(OutsideQueue::new),
             owner: thread_marker(),
+            slab: JobSlab::new(),
             scope: PhantomData,
             env: PhantomData,
         }
@@ -103,11 +113,21 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             self.task_done();
             outcome
         };
-        // SAFETY: `scope` does not return (nor unwind: its frame is guarded) before `pending`
-        // reached 0, i.e. before this job ran: every borrow of 'scope outlives its execution.
-        let job = unsafe { HeapJob::boxed(job, Kind::ScopedTask) };
+        let on_owner = self.owner == thread_marker();
+        let job = if on_owner {
+            // SAFETY: we are on the owner thread (the marker check). The slab is a field of
+            // `self`, and `scope` does not return (nor unwind: its frame is guarded) before
+            // `pending` reached 0: the job's execution gives its block back before it runs
+            // `job`, whose last act is that decrement. Every borrow of 'scope outlives the
+            // execution for the same reason.
+            unsafe { self.slab.job(job, Kind::ScopedTask) }
+        } else {
+            Err(job)
+        };
+        // SAFETY: as above, every borrow of 'scope outlives the job's execution.
+        let job = job.unwrap_or_else(|job| unsafe { HeapJob::boxed(job, Kind::ScopedTask) });
         match &self.outside {
-            Some(outside) if self.owner == thread_marker() => {
+            Some(outside) if on_owner => {
                 // SAFETY: we are on the owner thread (the marker check above).
                 unsafe { outside.push(job) };
                 let queue = &outside.shared;

@@ -1,0 +1,149 @@
+//! A scope's tasks on every path their memory can take (`src/pool/slab.rs`): spawned by the
+//! scope's owner (a recycled block), by another thread (boxed), too large or too aligned for a
+//! block (boxed), panicking, from outside the pool and installed, many scopes at once. Each
+//! test counts what must add up: every task ran once, every capture was dropped once, the
+//! pool's stats, and the pool works afterwards with every worker alive.
+
+mod common;
+
+use atomsync::ThreadPool;
+use atomsync::pool::PoolStats;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+
+use common::{distinct_workers_at_once, within};
+
+/// Counts its drops.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Over-aligned: never fits a block.
+#[repr(align(64))]
+struct Aligned(usize);
+
+/// One scope with every kind of task; returns how many tasks it spawned. Task `i` writes
+/// `i + 1` into `out[i]` (the owner's tasks) and every task drops one `Counted`. Every 7th of
+/// the owner's tasks panics after writing.
+fn mixed_scope(pool: &ThreadPool, out: &mut [usize], drops: &AtomicUsize, nested: &AtomicUsize) {
+    pool.scope(|s| {
+        for (i, slot) in out.iter_mut().enumerate() {
+            let counted = Counted(drops);
+            match i % 3 {
+                // Small: a recycled block.
+                0 => s.spawn(move || {
+                    let _counted = counted;
+                    *slot = i + 1;
+                    assert!(i % 7 != 0, "task {i} panics");
+                }),
+                // Large: boxed.
+                1 => {
+                    let padding = [i; 16];
+                    s.spawn(move || {
+                        let _counted = counted;
+                        *slot = padding[15] + 1;
+                        assert!(i % 7 != 0, "task {i} panics");
+                    })
+                }
+                // Over-aligned: boxed; it spawns two more from whichever thread runs it.
+                _ => {
+                    let aligned = Aligned(i);
+                    s.spawn(move || {
+                        let aligned = aligned;
+                        let _counted = counted;
+                        *slot = aligned.0 + 1;
+                        for _ in 0..2 {
+                            let counted = Counted(drops);
+                            s.spawn(move || {
+                                let _counted = counted;
+                                nested.fetch_add(1, SeqCst);
+                            });
+                        }
+                        assert!(i % 7 != 0, "task {i} panics");
+                    })
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn every_task_runs_once_and_every_capture_drops_once_on_every_path() {
+    within(|| {
+        let pool = ThreadPool::new(2);
+        for installed in [false, true] {
+            for len in [0, 1, 2, 3, 5, 100, 3_000] {
+                let mut out = vec![0; len];
+                let (drops, nested) = (AtomicUsize::new(0), AtomicUsize::new(0));
+                let before = pool.stats();
+                let mut run = || mixed_scope(&pool, &mut out, &drops, &nested);
+                let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                    if installed { pool.install(&mut run) } else { run() }
+                }));
+                let spawned_nested = 2 * (len / 3);
+                let panicking = (0..len).filter(|i| i % 7 == 0).count();
+                assert_eq!(result.is_err(), panicking > 0, "len {len}: the first panic re-raised");
+                assert!(out.iter().enumerate().all(|(i, &x)| x == i + 1), "len {len}: {out:?}");
+                assert_eq!(nested.load(SeqCst), spawned_nested, "len {len}");
+                assert_eq!(drops.load(SeqCst), len + spawned_nested, "len {len}: drops");
+                // A worker counts a task in `stats` just after the task's last act (the
+                // scope's `pending` decrement), so the counts may lag the scope's return by that
+                // much: wait for them (under `within`), then check they are exact.
+                let tasks = len + spawned_nested + usize::from(installed);
+                let finished = |stats: PoolStats| stats.completed + stats.panicked;
+                while finished(pool.stats()) - finished(before) < tasks {
+                    std::thread::yield_now();
+                }
+                // Installed, the `install` task re-raises the scope's panic: it panicked too.
+                let panicked = panicking + usize::from(installed && panicking > 0);
+                let after = pool.stats();
+                assert_eq!(after.panicked - before.panicked, panicked, "len {len}");
+                assert_eq!(after.completed - before.completed, tasks - panicked, "len {len}");
+            }
+        }
+        assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
+    });
+}
+
+#[test]
+fn many_scopes_at_once_from_threads_and_tasks() {
+    within(|| {
+        let pool = ThreadPool::new(2);
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|threads| {
+            for t in 0..4usize {
+                let (pool, total) = (&pool, &total);
+                threads.spawn(move || {
+                    for round in 0..40 {
+                        let len = (t * 131 + round * 37) % 700;
+                        let mut out = vec![0; len];
+                        // Every other scope is opened inside a task of another scope.
+                        let body = |out: &mut Vec<usize>| {
+                            pool.scope(|s| {
+                                for (i, slot) in out.iter_mut().enumerate() {
+                                    s.spawn(move || *slot = i * 3 + t);
+                                }
+                            })
+                        };
+                        if round % 2 == 0 {
+                            body(&mut out);
+                        } else {
+                            pool.scope(|outer| outer.spawn(|| body(&mut out)));
+                        }
+                        assert!(out.iter().enumerate().all(|(i, &x)| x == i * 3 + t));
+                        total.fetch_add(len, SeqCst);
+                    }
+                });
+            }
+        });
+        let expected: usize =
+            (0..4).flat_map(|t| (0..40).map(move |r| (t * 131 + r * 37) % 700)).sum();
+        assert_eq!(total.load(SeqCst), expected);
+        assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
+    });
+}
