@@ -12,7 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
 
-use common::{distinct_workers_at_once, within};
+use common::{block_every_worker, distinct_workers_at_once, within};
 
 /// Counts its drops.
 struct Counted<'a>(&'a AtomicUsize);
@@ -77,7 +77,7 @@ fn every_task_runs_once_and_every_capture_drops_once_on_every_path() {
     within(|| {
         let pool = ThreadPool::new(2);
         for installed in [false, true] {
-            for len in [0, 1, 2, 3, 5, 100, 3_000] {
+            for len in [0, 1, 2, 3, 5, 63, 64, 65, 100, 129, 3_000] {
                 let mut out = vec![0; len];
                 let (drops, nested) = (AtomicUsize::new(0), AtomicUsize::new(0));
                 let before = pool.stats();
@@ -144,6 +144,36 @@ fn many_scopes_at_once_from_threads_and_tasks() {
         let expected: usize =
             (0..4).flat_map(|t| (0..40).map(move |r| (t * 131 + r * 37) % 700)).sum();
         assert_eq!(total.load(SeqCst), expected);
+        assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
+    });
+}
+
+#[test]
+fn with_every_worker_blocked_the_owner_runs_every_task_and_what_they_spawn() {
+    within(|| {
+        let pool = ThreadPool::new(2);
+        let release = block_every_worker(&pool);
+        let owner = std::thread::current().id();
+        let (ran, nested) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let mut out = vec![0; 200];
+        pool.scope(|s| {
+            for (i, slot) in out.iter_mut().enumerate() {
+                let (ran, nested) = (&ran, &nested);
+                s.spawn(move || {
+                    assert_eq!(std::thread::current().id(), owner, "no worker is free");
+                    *slot = i + 1;
+                    ran.fetch_add(1, SeqCst);
+                    // Spawned while the owner waits (its closure has returned).
+                    s.spawn(move || {
+                        nested.fetch_add(1, SeqCst);
+                    });
+                });
+            }
+            assert_eq!(format!("{s:?}"), "Scope { pending: 201 }", "200 tasks and the closure");
+        });
+        assert_eq!((ran.load(SeqCst), nested.load(SeqCst)), (200, 200));
+        assert!(out.iter().enumerate().all(|(i, &x)| x == i + 1));
+        drop(release);
         assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
     });
 }

@@ -376,7 +376,7 @@ impl ThreadPool {
         // between unwinds (f is caught, the rest never calls user code outside a catch).
         let guard = AbortOnUnwind("ThreadPool::scope");
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
-        scope.task_done();
+        scope.closure_done();
         scope.wait();
         guard.disarm();
         self.shared.task_done();
