@@ -62,8 +62,6 @@ const CLOSED: usize = usize::MAX;
 /// borrow anything that outlives the scope (`'scope`), like [`std::thread::scope`]'s.
 pub struct Scope<'scope, 'env: 'scope> {
     pub(super) shared: Arc<Shared>,
-    /// Unfinished tasks, plus 1 while the scope's own closure runs.
-    pending: AtomicUsize,
     latch: Latch,
     /// The first panic payload of a task (a leaked `Box<Box<dyn Any + Send>>`), or null.
     panic: AtomicPtr<Box<dyn Any + Send>>,
@@ -89,12 +87,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let latch = unsafe { Latch::for_pool(&shared.sleep) };
         Self {
             shared,
-            pending: AtomicUsize::new(1),
             latch,
             panic: AtomicPtr::new(ptr::null_mut()),
             outside: outside.then(OutsideQueue::new),
             owner: thread_marker(),
-            slab: JobSlab::new(),
+            slab: JobSlab::new(1),
             credit: AtomicUsize::new(0),
             scope: PhantomData,
             env: PhantomData,
@@ -168,6 +165,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// One task (or the scope's closure) finished. Must be the last access to `self`.
+    /// Unfinished tasks, plus 1 while the scope's own closure runs, plus the owner's unused
+    /// credit: kept by the slab, on the line that a task's runner writes just before.
+    #[inline]
+    fn pending(&self) -> &AtomicUsize {
+        self.slab.unfinished()
+    }
+
     /// Counts a new task in `pending`: one unit, or on the owner thread while the closure
     /// runs, one of the units it reserved (a new reservation when none is left).
     #[inline]
@@ -178,7 +182,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             match self.credit.load(Relaxed) {
                 CLOSED => {}
                 0 => {
-                    self.pending.fetch_add(SPAWN_CREDIT, Relaxed);
+                    self.pending().fetch_add(SPAWN_CREDIT, Relaxed);
                     self.credit.store(SPAWN_CREDIT - 1, Relaxed);
                     return;
                 }
@@ -188,7 +192,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 }
             }
         }
-        self.pending.fetch_add(1, Relaxed);
+        self.pending().fetch_add(1, Relaxed);
     }
 
     /// The scope's closure returned (called once, on the owner thread): gives back the
@@ -196,13 +200,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     pub(super) fn closure_done(&self) {
         let units = 1 + self.credit.swap(CLOSED, Relaxed);
         // AcqRel, and the latch, as in `task_done`.
-        if self.pending.fetch_sub(units, AcqRel) == units {
+        if self.pending().fetch_sub(units, AcqRel) == units {
             self.latch.set();
         }
     }
 
     pub(super) fn task_done(&self) {
-        if self.pending.fetch_sub(1, AcqRel) == 1 {
+        if self.pending().fetch_sub(1, AcqRel) == 1 {
             self.latch.set();
         }
     }
@@ -245,7 +249,7 @@ impl std::fmt::Debug for Scope<'_, '_> {
             CLOSED => 0,
             credit => credit,
         };
-        let pending = self.pending.load(Relaxed).saturating_sub(credit);
+        let pending = self.pending().load(Relaxed).saturating_sub(credit);
         f.debug_struct("Scope").field("pending", &pending).finish()
     }
 }

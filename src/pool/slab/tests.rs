@@ -36,7 +36,7 @@ fn run(job: JobRef) -> Outcome {
 
 #[test]
 fn blocks_are_reused_once_their_jobs_ran() {
-    let slab = JobSlab::new();
+    let slab = JobSlab::new(0);
     let runs = AtomicUsize::new(0);
     let mut seen = HashSet::new();
     for _ in 0..10 {
@@ -52,7 +52,7 @@ fn blocks_are_reused_once_their_jobs_ran() {
 
 #[test]
 fn chunks_double_up_to_the_largest() {
-    let slab = JobSlab::new();
+    let slab = JobSlab::new(0);
     let runs = AtomicUsize::new(0);
     let mut lens = vec![FIRST_CHUNK];
     while *lens.last().unwrap() < MAX_CHUNK {
@@ -75,7 +75,7 @@ fn chunks_double_up_to_the_largest() {
 
 #[test]
 fn jobs_run_on_other_threads_give_their_blocks_back() {
-    let slab = JobSlab::new();
+    let slab = JobSlab::new(0);
     let runs = AtomicUsize::new(0);
     for round in 1..=20 {
         let jobs: Vec<JobRef> = (0..100).map(|_| fill(&slab, counting(&runs))).collect();
@@ -102,7 +102,7 @@ fn a_closure_too_large_or_too_aligned_is_given_back_unrun() {
     }
     #[repr(align(32))]
     struct Aligned(u8);
-    let slab = JobSlab::new();
+    let slab = JobSlab::new(0);
     // A block's body is 64 bytes, 8 of them the slab's address: a closure of 56 bytes fits.
     let (largest, too_large) = ([1u8; 56], [1u8; 57]);
     let (aligned, wide) = (Aligned(3), 5u128);
@@ -135,7 +135,7 @@ fn a_closure_too_large_or_too_aligned_is_given_back_unrun() {
 
 #[test]
 fn a_panicking_job_has_given_its_block_back() {
-    let slab = JobSlab::new();
+    let slab = JobSlab::new(0);
     let runs = AtomicUsize::new(0);
     let job = fill(&slab, || panic!("a job that unwinds"));
     let block = job.id();
@@ -157,7 +157,7 @@ fn captures_are_dropped_once_when_the_job_runs() {
         }
     }
     let drops = AtomicUsize::new(0);
-    let slab = JobSlab::new();
+    let slab = JobSlab::new(0);
     let jobs: Vec<JobRef> = (0..10)
         .map(|_| {
             let counted = Counted(&drops);
