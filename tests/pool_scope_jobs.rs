@@ -7,7 +7,6 @@
 mod common;
 
 use atomsync::ThreadPool;
-use atomsync::pool::PoolStats;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
@@ -91,13 +90,12 @@ fn every_task_runs_once_and_every_capture_drops_once_on_every_path() {
                 assert!(out.iter().enumerate().all(|(i, &x)| x == i + 1), "len {len}: {out:?}");
                 assert_eq!(nested.load(SeqCst), spawned_nested, "len {len}");
                 assert_eq!(drops.load(SeqCst), len + spawned_nested, "len {len}: drops");
-                // A worker counts a task in `stats` just after the task's last act (the
-                // scope's `pending` decrement), so the counts may lag the scope's return by that
-                // much: wait for them (under `within`), then check they are exact.
+                // A scoped task is counted before its scope's `pending` decrement, so the
+                // counts are exact as soon as `scope` returned (the `install` task, counted as
+                // a task, after `wait_idle`, as documented).
                 let tasks = len + spawned_nested + usize::from(installed);
-                let finished = |stats: PoolStats| stats.completed + stats.panicked;
-                while finished(pool.stats()) - finished(before) < tasks {
-                    std::thread::yield_now();
+                if installed {
+                    pool.wait_idle();
                 }
                 // Installed, the `install` task re-raises the scope's panic: it panicked too.
                 let panicked = panicking + usize::from(installed && panicking > 0);
@@ -175,5 +173,32 @@ fn with_every_worker_blocked_the_owner_runs_every_task_and_what_they_spawn() {
         assert!(out.iter().enumerate().all(|(i, &x)| x == i + 1));
         drop(release);
         assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
+    });
+}
+
+#[test]
+fn stats_count_every_scoped_task_by_the_time_scope_returns() {
+    within(|| {
+        let pool = ThreadPool::new(2);
+        let finished = |pool: &ThreadPool| {
+            let stats = pool.stats();
+            stats.completed + stats.panicked
+        };
+        // Tasks that a worker runs while the owner is still in its closure, which keeps the
+        // owner from running them itself: the last one may finish just as the closure ends.
+        for round in 0..2_000 {
+            let before = finished(&pool);
+            let tasks = 1 + round % 4;
+            pool.scope(|s| {
+                for _ in 0..tasks {
+                    s.spawn(|| std::hint::black_box(()));
+                }
+                let spin = std::time::Instant::now();
+                while spin.elapsed() < std::time::Duration::from_micros(round as u64 % 20) {
+                    std::hint::spin_loop();
+                }
+            });
+            assert_eq!(finished(&pool) - before, tasks, "round {round}");
+        }
     });
 }

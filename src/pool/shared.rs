@@ -156,7 +156,8 @@ impl Shared {
         stat!(ThreadPool, Job, job.kind != Kind::ScopeTicket);
         let guard = AbortOnUnwind("a pool job");
         match job.kind {
-            Kind::Part => {
+            Kind::Part | Kind::ScopedTask => {
+                // A scoped task does its own bookkeeping (`Scope::spawn`); a part is not a task.
                 // SAFETY: a job is in exactly one queue and was just taken from it (or never
                 // queued), so it runs once; its owner keeps it alive until it ran.
                 if let Outcome::Panicked(payloads) = unsafe { job.execute() } {
@@ -168,28 +169,43 @@ impl Shared {
                 let queue = unsafe { ScopeQueue::from_ticket(job) };
                 self.run_scope_ticket(&queue, slot);
             }
-            Kind::Task | Kind::ScopedTask => {
-                let kind = job.kind;
-                let counters = &self.counters[slot];
-                // A worker's own slot has one writer (that worker): no locked RMW needed.
-                let shared_slot = slot == self.outside_slot();
-                counters.running.add(1, shared_slot);
+            Kind::Task => {
                 // SAFETY: as for `Kind::Part` above.
-                let outcome = unsafe { job.execute() };
-                counters.running.sub(1, shared_slot);
-                match outcome {
-                    Outcome::Completed => counters.completed.add(1, shared_slot),
-                    Outcome::Panicked(payloads) => {
-                        counters.panicked.add(1, shared_slot);
-                        self.report_panics(payloads);
-                    }
+                let outcome = self.counted(slot, || unsafe { job.execute() });
+                if let Outcome::Panicked(payloads) = outcome {
+                    self.report_panics(payloads);
                 }
-                if kind == Kind::Task {
-                    self.task_done();
-                }
+                self.task_done();
             }
         }
         guard.disarm();
+    }
+
+    /// Runs `task` (a task's body, which catches its own panics) with a task's bookkeeping in
+    /// the counters of `slot`: `running` while it runs, then `completed` or `panicked`. A
+    /// scoped task calls this inside its own job, so that it is counted before its scope's
+    /// `pending` decrement can let `scope`, and then `wait_idle`, return: `stats` are exact
+    /// after either.
+    #[inline]
+    pub(super) fn counted(&self, slot: usize, task: impl FnOnce() -> Outcome) -> Outcome {
+        let counters = &self.counters[slot];
+        // A worker's own slot has one writer (that worker): no locked RMW needed.
+        let shared_slot = slot == self.outside_slot();
+        counters.running.add(1, shared_slot);
+        let outcome = task();
+        counters.running.sub(1, shared_slot);
+        match outcome {
+            Outcome::Completed => counters.completed.add(1, shared_slot),
+            Outcome::Panicked(_) => counters.panicked.add(1, shared_slot),
+        }
+        outcome
+    }
+
+    /// The counters' slot of the calling thread: its own if it is one of our workers, else
+    /// the shared one.
+    #[inline]
+    pub(super) fn current_slot(&self) -> usize {
+        WorkerThread::current_in(self).map_or_else(|| self.outside_slot(), WorkerThread::index)
     }
 
     /// A ticket of a scope opened outside the pool: run that scope's queued tasks until its

@@ -68,6 +68,12 @@ impl WorkerThread {
         ptr::eq(&*worker.shared, shared).then_some(worker)
     }
 
+    /// This worker's index (its deque's and its counters' slot).
+    #[inline]
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
     /// Calls `f` with the worker (of any atomsync pool) running on this thread, if any.
     pub(super) fn with_current<R>(f: impl FnOnce(&WorkerThread) -> R) -> Option<R> {
         let current = CURRENT.with(Cell::get);
