@@ -202,3 +202,34 @@ fn stats_count_every_scoped_task_by_the_time_scope_returns() {
         }
     });
 }
+
+#[test]
+fn a_closure_that_panics_after_spawning_still_waits_for_every_task() {
+    within(|| {
+        let pool = ThreadPool::new(2);
+        for installed in [false, true] {
+            for tasks in [0, 1, 63, 64, 65, 200] {
+                let ran = AtomicUsize::new(0);
+                let run = || {
+                    pool.scope(|s| {
+                        for _ in 0..tasks {
+                            s.spawn(|| {
+                                ran.fetch_add(1, SeqCst);
+                            });
+                        }
+                        panic!("the closure panics after {tasks} spawns");
+                    })
+                };
+                let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                    if installed { pool.install(run) } else { run() }
+                }));
+                let payload = result.expect_err("the closure's panic is re-raised");
+                let expected = format!("the closure panics after {tasks} spawns");
+                assert_eq!(payload.downcast_ref::<String>(), Some(&expected));
+                assert_eq!(ran.load(SeqCst), tasks, "every task ran before scope returned");
+            }
+        }
+        pool.wait_idle();
+        assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
+    });
+}
