@@ -233,3 +233,33 @@ fn a_closure_that_panics_after_spawning_still_waits_for_every_task() {
         assert_eq!(distinct_workers_at_once(&pool), 2, "every worker alive");
     });
 }
+
+#[test]
+fn every_thread_counts_its_scoped_tasks_in_its_own_slot() {
+    // The workers count into their own slots with a plain load and store, and every other
+    // thread into the shared slot with an RMW: a task counted in another thread's slot is a
+    // lost update sooner or later. 200 000 tasks run by both workers and the owner at once.
+    within(|| {
+        let pool = ThreadPool::new(2);
+        for installed in [false, true] {
+            let before = pool.stats();
+            let run = || {
+                pool.scope(|s| {
+                    for _ in 0..200_000 {
+                        s.spawn(|| std::hint::black_box(()));
+                    }
+                })
+            };
+            if installed {
+                pool.install(run)
+            } else {
+                run()
+            }
+            pool.wait_idle();
+            let after = pool.stats();
+            let tasks = 200_000 + usize::from(installed);
+            assert_eq!(after.completed - before.completed, tasks, "installed {installed}");
+            assert_eq!((after.running, after.queued, after.panicked), (0, 0, 0));
+        }
+    });
+}

@@ -15,10 +15,10 @@
 //!   [`MAX_CHUNK`], so a scope of one task costs one small allocation and a scope of
 //!   100 000 a few dozen.
 //! - **Shared:** `returned`, a stack of given-back blocks, on one line with the scope's
-//!   `pending` count (`unfinished`), which the runner decrements right after. Any thread pushes (a CAS loop); only
-//!   the owner takes, and it takes the whole stack at once (`swap` with null), so a block is
-//!   never popped while another thread reads its `next` link: the ABA problem of a Treiber
-//!   stack's pop does not arise.
+//!   `pending` count (`unfinished`), which the runner decrements right after. Any thread
+//!   pushes (a CAS loop); only the owner takes, and it takes the whole stack at once (`swap`
+//!   with null), so a block is never popped while another thread reads its `next` link: the
+//!   ABA problem of a Treiber stack's pop does not arise.
 //!
 //! A job closure that does not fit in a block (more than 56 bytes with its captures, or aligned
 //! to more than 16) is boxed as before ([`JobSlab::job`] gives it back).
