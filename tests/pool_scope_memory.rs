@@ -58,8 +58,10 @@ fn scopes_give_back_the_memory_of_their_jobs() {
         scopes(200);
         let grown = HELD.load(SeqCst) - before;
         // Measured: within 0.1 MiB either way; with the slab's chunks never freed, 56 MiB
-        // more. Deferred frees (crossbeam-epoch) may lag a little.
-        assert!(grown < 1 << 20, "{grown} bytes more held after 400 scopes");
+        // more. The bound leaves room for frees that crossbeam-epoch defers (each scope's
+        // queue retires its outgrown buffers, about 0.2 MiB, freed once every thread has
+        // moved on), on a loaded machine.
+        assert!(grown < 16 << 20, "{grown} bytes more held after 400 scopes");
         assert!(out.iter().enumerate().all(|(i, &x)| x == i));
     });
 }
