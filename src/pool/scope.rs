@@ -172,7 +172,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         None
     }
 
-    /// One task (or the scope's closure) finished. Must be the last access to `self`.
     /// Unfinished tasks, plus 1 while the scope's own closure runs, plus the owner's unused
     /// credit: kept by the slab, on the line that a task's runner writes just before.
     #[inline]
@@ -213,6 +212,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
     }
 
+    /// One task finished. Must be the last access to `self`.
     pub(super) fn task_done(&self) {
         if self.pending().fetch_sub(1, AcqRel) == 1 {
             self.latch.set();
