@@ -120,6 +120,7 @@ impl JobSlab {
     /// The user's count of unfinished jobs, kept on the line that the runners write (see
     /// [`RunnersLine`]); the slab itself does not use it.
     #[inline]
+    #[cfg_attr(loom, allow(dead_code))] // the scope, its one user, is not built under loom
     pub(crate) fn unfinished(&self) -> &AtomicUsize {
         &self.runners.unfinished
     }
