@@ -471,6 +471,13 @@ fn counting(ran: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
     }
 }
 
+/// Fills a counting job into `slab`, from the model's main thread (the slab's one owner).
+fn fill(slab: &LoomSlab, ran: &Arc<AtomicUsize>) -> LoomJob {
+    // SAFETY: only the model's main thread fills; each model runs every job once, and every
+    // runner holds the slab (`run_elsewhere`) until its job ran.
+    unsafe { slab.job(counting(ran)) }
+}
+
 /// Runs `job` on a new thread that holds the slab until the job ran.
 fn run_elsewhere(slab: &Arc<LoomSlab>, job: LoomJob) -> thread::JoinHandle<()> {
     let slab = Arc::clone(slab);
@@ -487,10 +494,8 @@ fn run_elsewhere(slab: &Arc<LoomSlab>, job: LoomJob) -> thread::JoinHandle<()> {
 fn a_block_is_refilled_only_after_its_job_was_read() {
     model("pool::a_block_is_refilled_only_after_its_job_was_read", || {
         let (slab, ran) = (Arc::new(LoomSlab::default()), Arc::new(AtomicUsize::new(0)));
-        // SAFETY (all `job` calls here): the model thread is the slab's one owner, each job
-        // runs once, and every runner holds the slab until its job ran.
-        let runner = run_elsewhere(&slab, unsafe { slab.job(counting(&ran)) });
-        let refills = [unsafe { slab.job(counting(&ran)) }, unsafe { slab.job(counting(&ran)) }];
+        let runner = run_elsewhere(&slab, fill(&slab, &ran));
+        let refills = [fill(&slab, &ran), fill(&slab, &ran)];
         refills.into_iter().for_each(LoomJob::run);
         runner.join().unwrap();
         assert_eq!(ran.load(Relaxed), 3);
@@ -503,12 +508,9 @@ fn a_block_is_refilled_only_after_its_job_was_read() {
 fn two_runners_give_back_while_the_owner_refills() {
     model("pool::two_runners_give_back_while_the_owner_refills", || {
         let (slab, ran) = (Arc::new(LoomSlab::default()), Arc::new(AtomicUsize::new(0)));
-        // SAFETY: as in the model above.
-        let runners = [
-            run_elsewhere(&slab, unsafe { slab.job(counting(&ran)) }),
-            run_elsewhere(&slab, unsafe { slab.job(counting(&ran)) }),
-        ];
-        let refills: Vec<LoomJob> = (0..3).map(|_| unsafe { slab.job(counting(&ran)) }).collect();
+        let runners =
+            [run_elsewhere(&slab, fill(&slab, &ran)), run_elsewhere(&slab, fill(&slab, &ran))];
+        let refills: Vec<LoomJob> = (0..3).map(|_| fill(&slab, &ran)).collect();
         refills.into_iter().for_each(LoomJob::run);
         runners.into_iter().for_each(|runner| runner.join().unwrap());
         assert_eq!(ran.load(Relaxed), 5);

@@ -136,11 +136,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             outcome
         };
         let job = if on_owner {
-            // SAFETY: we are on the owner thread (the marker check). The slab is a field of
-            // `self`, and `scope` does not return (nor unwind: its frame is guarded) before
-            // `pending` reached 0: the job's execution gives its block back before it runs
-            // `job`, whose last act is that decrement. Every borrow of 'scope outlives the
-            // execution for the same reason.
+            // The slab is a field of `self`, and `scope` does not return (nor unwind: its frame
+            // is guarded) before `pending` reached 0; the job's execution gives its block back
+            // before it runs `job`, whose last act is that decrement.
+            // SAFETY: owner thread (the marker check); the slab and every borrow of 'scope
+            // outlive the job's execution (above).
             unsafe { self.slab.job(job, Kind::ScopedTask) }
         } else {
             Err(job)
