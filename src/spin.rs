@@ -13,8 +13,9 @@
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
-//! owner run instead of burning its time slice. These numbers were tuned with
-//! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
+//! owner run instead of burning its time slice. The mutex runs one busy-wait round fewer
+//! (`MUTEX_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with `benches/mutex.rs` and
+//! `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
 
 use crate::shim;
 use crate::stats::Primitive;
@@ -22,6 +23,21 @@ use crate::stats::Primitive;
 /// Rounds of busy-waiting with `spin_loop` hints.
 #[cfg(not(loom))]
 const PAUSE_ROUNDS: u32 = 3;
+/// Busy-waiting rounds of a mutex contender (2 and 4 hints): one fewer than the other
+/// primitives'. A mutex around a tiny critical section is taken again by its owner within
+/// nanoseconds of its release, so a waiter that catches it free takes it from a thread that
+/// was about to continue: a hand-off between CPUs that costs both. The third round (8 more
+/// hints, about 170 ns on the Xeon of `docs/benchmarks.md`) mostly bought such hand-offs:
+/// without it the tiny-section mutex ran at 0.87–1.15× parking_lot's throughput against
+/// 0.72–1.01× with it, and the 100 ns section no slower beyond the noise (`docs/benchmarks.md`,
+/// "What we tried (mutex)"). With no busy-wait round, or one, the 100 ns section lost half
+/// its throughput: its waiter must be there when the lock comes free. The other primitives
+/// keep three rounds: the RwLock with two measured no better (mixed across its three rows).
+#[cfg(not(loom))]
+const MUTEX_PAUSE_ROUNDS: u32 = 2;
+#[cfg(loom)]
+const MUTEX_PAUSE_ROUNDS: u32 = PAUSE_ROUNDS;
+
 /// Rounds of `yield_now` after the busy-waiting rounds.
 #[cfg(not(loom))]
 const YIELD_ROUNDS: u32 = 7;
@@ -52,6 +68,7 @@ const WOKEN_HEAD_YIELD_ROUNDS: u32 = 0;
 #[derive(Debug)]
 pub(crate) struct SpinWait {
     round: u32,
+    pause_rounds: u32,
     yield_rounds: u32,
     /// Whose spins and yields these are (feature `stats`).
     #[cfg(feature = "stats")]
@@ -62,33 +79,40 @@ impl SpinWait {
     /// The schedule of a contender for a lock; `by` is the primitive its rounds are counted
     /// for (feature `stats`; unused without it).
     pub(crate) const fn new(by: Primitive) -> Self {
-        Self::with_yield_rounds(YIELD_ROUNDS, by)
+        Self::with_rounds(PAUSE_ROUNDS, YIELD_ROUNDS, by)
+    }
+
+    /// The schedule of a mutex contender: [`MUTEX_PAUSE_ROUNDS`] busy-wait rounds, then the
+    /// same yields.
+    pub(crate) const fn mutex() -> Self {
+        Self::with_rounds(MUTEX_PAUSE_ROUNDS, YIELD_ROUNDS, Primitive::Mutex)
     }
 
     /// A semaphore waiter that has not been woken as the head: the busy-wait rounds only
     /// (its `spin` is `spin_without_yield`).
     pub(crate) const fn semaphore_newcomer() -> Self {
-        Self::with_yield_rounds(0, Primitive::Semaphore)
+        Self::with_rounds(PAUSE_ROUNDS, 0, Primitive::Semaphore)
     }
 
     /// A semaphore head after its wake-up: the busy-wait rounds, then
     /// `WOKEN_HEAD_YIELD_ROUNDS` yields.
     pub(crate) const fn woken_semaphore_head() -> Self {
-        Self::with_yield_rounds(WOKEN_HEAD_YIELD_ROUNDS, Primitive::Semaphore)
+        Self::with_rounds(PAUSE_ROUNDS, WOKEN_HEAD_YIELD_ROUNDS, Primitive::Semaphore)
     }
 
     /// The longer schedule of an idle pool worker looking for work: the same pause rounds,
     /// then more yields.
     #[cfg(not(loom))]
     pub(crate) const fn idle_worker() -> Self {
-        Self::with_yield_rounds(IDLE_YIELD_ROUNDS, Primitive::ThreadPool)
+        Self::with_rounds(PAUSE_ROUNDS, IDLE_YIELD_ROUNDS, Primitive::ThreadPool)
     }
 
-    /// The pause rounds, then `yield_rounds` yields, counted for `by`.
+    /// `pause_rounds` busy-wait rounds, then `yield_rounds` yields, counted for `by`.
     #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
-    const fn with_yield_rounds(yield_rounds: u32, by: Primitive) -> Self {
+    const fn with_rounds(pause_rounds: u32, yield_rounds: u32, by: Primitive) -> Self {
         Self {
             round: 0,
+            pause_rounds,
             yield_rounds,
             #[cfg(feature = "stats")]
             by,
@@ -98,11 +122,11 @@ impl SpinWait {
     /// Spins once; false when the schedule is exhausted and the caller should sleep.
     #[inline]
     pub(crate) fn spin(&mut self) -> bool {
-        if self.round >= PAUSE_ROUNDS + self.yield_rounds {
+        if self.round >= self.pause_rounds + self.yield_rounds {
             return false;
         }
         self.round += 1;
-        if self.round <= PAUSE_ROUNDS {
+        if self.round <= self.pause_rounds {
             stat!(self.by => Spin);
             // Under loom one hint is one yield point; more would only grow the state space.
             let pauses = if cfg!(loom) { 1 } else { 1u32 << self.round };
@@ -122,7 +146,7 @@ impl SpinWait {
     /// new readers keep entering).
     #[inline]
     pub(crate) fn spin_without_yield(&mut self) -> bool {
-        self.round < PAUSE_ROUNDS && self.spin()
+        self.round < self.pause_rounds && self.spin()
     }
 
     /// Spins once, and once the schedule is used up yields instead of giving up: for a wait
