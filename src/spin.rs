@@ -167,3 +167,57 @@ impl SpinWait {
         self.round = 0;
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// How many rounds `spin` grants before the schedule says "sleep now".
+    fn rounds(spin: &mut SpinWait) -> u32 {
+        let mut rounds = 0;
+        while spin.spin() {
+            rounds += 1;
+            assert!(rounds <= 1_000, "the schedule never ends");
+        }
+        rounds
+    }
+
+    #[test]
+    fn every_schedule_has_its_documented_length() {
+        assert_eq!(rounds(&mut SpinWait::new(Primitive::RwLock)), 3 + 7);
+        assert_eq!(rounds(&mut SpinWait::mutex()), 2 + 7);
+        assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 3);
+        assert_eq!(rounds(&mut SpinWait::woken_semaphore_head()), 3 + 2);
+        assert_eq!(rounds(&mut SpinWait::idle_worker()), 64);
+    }
+
+    #[test]
+    fn spin_without_yield_grants_the_busy_wait_rounds_only() {
+        for (mut spin, pauses) in [(SpinWait::new(Primitive::RwLock), 3), (SpinWait::mutex(), 2)] {
+            for round in 0..pauses {
+                assert!(spin.spin_without_yield(), "busy-wait round {round} refused");
+            }
+            assert!(!spin.spin_without_yield(), "a yield round granted without yielding");
+            // The yield rounds are still there for `spin`.
+            assert_eq!(rounds(&mut spin), 7);
+        }
+    }
+
+    #[test]
+    fn spin_or_yield_runs_the_schedule_and_then_keeps_yielding() {
+        let mut spin = SpinWait::mutex();
+        for _ in 0..9 + 3 {
+            spin.spin_or_yield();
+        }
+        assert!(!spin.spin(), "the schedule should be used up");
+    }
+
+    #[test]
+    fn reset_starts_the_schedule_again() {
+        let mut spin = SpinWait::mutex();
+        assert_eq!(rounds(&mut spin), 9);
+        assert!(!spin.spin());
+        spin.reset();
+        assert_eq!(rounds(&mut spin), 9);
+    }
+}
