@@ -91,8 +91,8 @@ fn a_blocked_locker_spins_sleeps_and_is_woken() {
         let mutex = stats::snapshot().mutex;
         // The main thread's lock; the locker's slow path.
         assert_eq!((mutex.fast, mutex.contended, mutex.timeouts), (1, 1, 0), "{mutex:?}");
-        // The whole spin schedule ran before the sleep: 3 busy rounds, 7 yields.
-        assert!(mutex.spins >= 3 && mutex.yields >= 7, "{mutex:?}");
+        // The whole spin schedule ran before the sleep: the mutex's 2 busy rounds, 7 yields.
+        assert!(mutex.spins >= 2 && mutex.yields >= 7, "{mutex:?}");
         assert!(mutex.futex_waits >= 1 && mutex.futex_wakes >= 1, "{mutex:?}");
         assert_eq!(mutex.syscalls(), mutex.futex_waits + mutex.futex_wakes + mutex.yields);
         // The locker was asleep when the unlock woke it, and took the free lock at once: no
