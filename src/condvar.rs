@@ -26,8 +26,8 @@
 //! platforms without `FUTEX_CMP_REQUEUE`, `notify_all` wakes everyone.
 //!
 //! **A hand-off between two threads does not sleep**: a waiter that finds at most one other
-//! thread waiting watches `seq` through the mutex's spin schedule (3 busy-wait rounds, then 7
-//! yields: some microseconds) before its futex wait, and a notify that comes meanwhile costs
+//! thread waiting watches `seq` through the shared spin schedule of `spin.rs` (3 busy-wait
+//! rounds, then 7 yields: some microseconds) before its futex wait, and a notify that comes meanwhile costs
 //! it no sleep and no context switch. That is the producer/consumer or ping-pong pattern,
 //! where the partner notifies within microseconds; a round trip between two threads on two
 //! CPUs drops from two sleeps and two wake-ups to two `futex_wake` calls (measured: 11 µs →
