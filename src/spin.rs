@@ -204,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn spin_or_yield_runs_the_schedule_and_then_keeps_yielding() {
+    fn spin_or_yield_uses_up_the_schedule_and_returns_past_its_end() {
         let mut spin = SpinWait::mutex();
         for _ in 0..9 + 3 {
             spin.spin_or_yield();
