@@ -13,9 +13,10 @@
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
-//! owner run instead of burning its time slice. The mutex runs one busy-wait round fewer
-//! (`MUTEX_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with `benches/mutex.rs` and
-//! `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
+//! owner run instead of burning its time slice. A contender for a lock that another thread
+//! holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one busy-wait round
+//! fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with
+//! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
 
 use crate::shim;
 use crate::stats::Primitive;
@@ -23,20 +24,22 @@ use crate::stats::Primitive;
 /// Rounds of busy-waiting with `spin_loop` hints.
 #[cfg(not(loom))]
 const PAUSE_ROUNDS: u32 = 3;
-/// Busy-waiting rounds of a mutex contender (2 and 4 hints): one fewer than the other
-/// primitives'. A mutex around a tiny critical section is taken again by its owner within
-/// nanoseconds of its release, so a waiter that catches it free takes it from a thread that
-/// was about to continue: a hand-off between CPUs that costs both. The third round (8 more
-/// hints, about 170 ns on the Xeon of `docs/benchmarks.md`) mostly bought such hand-offs:
-/// without it the tiny-section mutex ran at 0.87–1.15× parking_lot's throughput against
-/// 0.72–1.01× with it, and the 100 ns section no slower beyond the noise (`docs/benchmarks.md`,
-/// "What we tried (mutex)"). With no busy-wait round, or one, the 100 ns section lost half
-/// its throughput: its waiter must be there when the lock comes free. The other primitives
-/// keep three rounds: the RwLock with two measured no better (mixed across its three rows).
+/// Busy-waiting rounds of a contender for a lock held exclusively (2 and 4 hints): a mutex
+/// contender, and an RwLock writer behind a writer. One fewer than elsewhere. A lock around a
+/// tiny critical section is taken again by its owner within nanoseconds of its release, so a
+/// waiter that catches it free takes it from a thread that was about to continue: a hand-off
+/// between CPUs that costs both. The third round (8 more hints, about 170 ns on the Xeon of
+/// `docs/benchmarks.md`) mostly bought such hand-offs: without it the tiny-section mutex ran
+/// at 0.87–1.15× parking_lot's throughput against 0.72–1.01× with it, and the 100 ns section
+/// no slower beyond the noise (`docs/benchmarks.md`, "What we tried (mutex)"). With no
+/// busy-wait round, or one, the 100 ns section lost half its throughput: its waiter must be
+/// there when the lock comes free. An RwLock writer behind *readers* keeps three: all of them
+/// must leave, and the 90 %-read row fell when that wait was shortened too (session 9);
+/// behind a writer alone the 50 %-read row gained (session 10, `docs/benchmarks.md`).
 #[cfg(not(loom))]
-const MUTEX_PAUSE_ROUNDS: u32 = 2;
+const EXCLUSIVE_PAUSE_ROUNDS: u32 = 2;
 #[cfg(loom)]
-const MUTEX_PAUSE_ROUNDS: u32 = PAUSE_ROUNDS;
+const EXCLUSIVE_PAUSE_ROUNDS: u32 = PAUSE_ROUNDS;
 
 /// Rounds of `yield_now` after the busy-waiting rounds.
 #[cfg(not(loom))]
@@ -82,10 +85,11 @@ impl SpinWait {
         Self::with_rounds(PAUSE_ROUNDS, YIELD_ROUNDS, by)
     }
 
-    /// The schedule of a mutex contender: [`MUTEX_PAUSE_ROUNDS`] busy-wait rounds, then the
-    /// same yields.
-    pub(crate) const fn mutex() -> Self {
-        Self::with_rounds(MUTEX_PAUSE_ROUNDS, YIELD_ROUNDS, Primitive::Mutex)
+    /// The schedule of a contender for a lock held exclusively (a mutex's, or an RwLock
+    /// writer's behind a writer): [`EXCLUSIVE_PAUSE_ROUNDS`] busy-wait rounds, then the same
+    /// yields; counted for `by`.
+    pub(crate) const fn exclusive(by: Primitive) -> Self {
+        Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, YIELD_ROUNDS, by)
     }
 
     /// A semaphore waiter that has not been woken as the head: the busy-wait rounds only
@@ -185,7 +189,7 @@ mod tests {
     #[test]
     fn every_schedule_has_its_documented_length() {
         assert_eq!(rounds(&mut SpinWait::new(Primitive::RwLock)), 3 + 7);
-        assert_eq!(rounds(&mut SpinWait::mutex()), 2 + 7);
+        assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::Mutex)), 2 + 7);
         assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 3);
         assert_eq!(rounds(&mut SpinWait::woken_semaphore_head()), 3 + 2);
         assert_eq!(rounds(&mut SpinWait::idle_worker()), 64);
@@ -193,7 +197,9 @@ mod tests {
 
     #[test]
     fn spin_without_yield_grants_the_busy_wait_rounds_only() {
-        for (mut spin, pauses) in [(SpinWait::new(Primitive::RwLock), 3), (SpinWait::mutex(), 2)] {
+        for (mut spin, pauses) in
+            [(SpinWait::new(Primitive::RwLock), 3), (SpinWait::exclusive(Primitive::Mutex), 2)]
+        {
             for round in 0..pauses {
                 assert!(spin.spin_without_yield(), "busy-wait round {round} refused");
             }
@@ -205,7 +211,7 @@ mod tests {
 
     #[test]
     fn spin_or_yield_uses_up_the_schedule_and_returns_past_its_end() {
-        let mut spin = SpinWait::mutex();
+        let mut spin = SpinWait::exclusive(Primitive::Mutex);
         for _ in 0..9 + 3 {
             spin.spin_or_yield();
         }
@@ -214,7 +220,7 @@ mod tests {
 
     #[test]
     fn reset_starts_the_schedule_again() {
-        let mut spin = SpinWait::mutex();
+        let mut spin = SpinWait::exclusive(Primitive::Mutex);
         assert_eq!(rounds(&mut spin), 9);
         assert!(!spin.spin());
         spin.reset();

@@ -169,6 +169,36 @@ fn a_write_unlock_hands_over_to_a_sleeping_reader() {
 }
 
 #[test]
+fn a_writer_behind_a_writer_spins_the_exclusive_schedule_and_one_behind_readers_does_not_yield() {
+    isolated(|| {
+        let lock = Arc::new(RwLock::new(0));
+        // Behind a writer: the mutex's schedule (2 busy-wait rounds, 7 yields) before each
+        // sleep. A sleep that ends without the lock (a spurious return) runs it again.
+        let held = lock.write();
+        let writer = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        drop(held);
+        writer.join().unwrap();
+        let rwlock = stats::snapshot().rwlock;
+        let sleeps = rwlock.futex_waits;
+        assert!(sleeps >= 1, "{rwlock:?}");
+        assert_eq!((rwlock.spins, rwlock.yields), (2 * sleeps, 7 * sleeps), "{rwlock:?}");
+
+        // Behind a reader: the shared schedule's 3 busy-wait rounds and no yield before it
+        // registers, then as many busy-wait rounds for the readers to drain.
+        stats::reset();
+        let reading = lock.read();
+        let writer = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        drop(reading);
+        writer.join().unwrap();
+        let rwlock = stats::snapshot().rwlock;
+        let sleeps = rwlock.futex_waits;
+        assert!(sleeps >= 1, "{rwlock:?}");
+        assert_eq!((rwlock.spins, rwlock.yields), (6 * sleeps, 0), "{rwlock:?}");
+        assert_eq!(*lock.read(), 2);
+    });
+}
+
+#[test]
 fn a_writer_woken_for_an_upgrade_goes_back_to_sleep_a_futile_wake_up() {
     isolated(|| {
         let lock = Arc::new(RwLock::new(0));

@@ -352,7 +352,7 @@ impl RawMutex {
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, after_wait: bool) -> bool {
         stat!(Mutex, Contended);
-        let mut spin = SpinWait::mutex();
+        let mut spin = SpinWait::exclusive(Primitive::Mutex);
         let mut me = Contender::new(after_wait);
         let mut state = self.state.load(Relaxed);
         loop {

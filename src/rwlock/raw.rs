@@ -472,8 +472,12 @@ impl RawRwLock {
     #[cold]
     pub(super) fn write_contended(&self, deadline: Option<Instant>) -> bool {
         stat!(RwLock, Contended);
-        let mut spin = SpinWait::new(Primitive::RwLock);
-        // The busy-wait rounds for the readers to drain once we have registered (step 6).
+        // Behind a writer: the exclusive schedule (2 busy-wait rounds, then yields), as a
+        // mutex contender's. Behind readers: the 3 busy-wait rounds of the shared schedule
+        // (step 3), and as many again for the readers to drain once we have registered
+        // (step 6). `docs/design.md`, RwLock, says why the two differ.
+        let mut spin = SpinWait::exclusive(Primitive::RwLock);
+        let mut behind_readers = SpinWait::new(Primitive::RwLock);
         let mut drain = SpinWait::new(Primitive::RwLock);
         // Once we have set WRITERS_WAITING (or seen it set), other writers may sleep: we set
         // it again when we take the lock, since the unlock that woke us cleared it.
@@ -507,8 +511,11 @@ impl RawRwLock {
             //    rounds: until WRITERS_WAITING is set new readers keep entering, so every
             //    yield (a whole time slice on a loaded machine) would lengthen our wait.
             if state & WRITERS_WAITING == 0 {
-                let spun =
-                    if state & WRITE_LOCKED != 0 { spin.spin() } else { spin.spin_without_yield() };
+                let spun = if state & WRITE_LOCKED != 0 {
+                    spin.spin()
+                } else {
+                    behind_readers.spin_without_yield()
+                };
                 if spun {
                     state = self.state.load(Relaxed);
                     continue;
@@ -548,6 +555,7 @@ impl RawRwLock {
             });
             if slept {
                 spin.reset();
+                behind_readers.reset();
                 drain.reset();
             }
         }
