@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use support::condvar::{
     AtomsyncPair, CondvarPair, ParkingLotPair, StdPair, WAITERS, notify_all_rounds, ping_pong,
 };
-use support::harness::{Sample, interleaved, median, runs_text, time_it};
+use support::harness::{Sample, cpu_count, interleaved, median, runs_text, time_it};
 use support::mutex::{CriticalSection, Work, calibrate_spin_work, mutex_contender};
 use support::pool::{PoolCase, Pools, SCOPE_TASKS, pool_workloads};
 use support::rwlock::{RWLOCK_MIXES, rwlock_contender};
@@ -431,6 +431,18 @@ fn compare_pool(options: &Options) -> Vec<Chart> {
                     seconds / medians[0]
                 );
                 times.push(seconds * 1e3);
+            }
+            // Nothing beats the sequential time shared among all the machine's CPUs (a join
+            // from outside uses the calling thread as well as the workers).
+            let sequential = cases.iter().position(|case| case.compare == Some("sequential"));
+            if let Some(index) = sequential {
+                let floor = medians[index] / cpu_count() as f64;
+                println!(
+                    "    {:<28} {:>9.2} ms   x{:.2} of atomsync",
+                    "(floor: sequential / CPUs)",
+                    floor * 1e3,
+                    floor / medians[0]
+                );
             }
             if let Some(recorder) = &options.profile {
                 let heading = format!("{threads} workers: {}", workload.title);

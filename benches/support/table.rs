@@ -2,7 +2,7 @@
 //! run, printed as a throughput table (with ratios of the first implementation to the others)
 //! and a fairness table, and kept as [`Figures`] for charts.
 
-use super::harness::{Sample, interleaved, median_of, runs_text};
+use super::harness::{Sample, cpu_count, interleaved, median_of, runs_text};
 use std::time::Duration;
 
 /// One implementation in a throughput comparison.
@@ -65,6 +65,7 @@ pub fn compare_throughput(title: &str, contenders: &[Contender], plan: &Plan) ->
     }
     print_throughput(&figures, plan);
     print_fairness(&figures);
+    print_ceiling(&figures);
     figures
 }
 
@@ -105,6 +106,47 @@ fn print_throughput(figures: &Figures, plan: &Plan) {
             row.push_str(&format!(" {:>14} |", format!("{:.2}x {best_name}", medians[0] / best)));
         }
         println!("{row}");
+    }
+    println!();
+}
+
+/// The CPU ceiling of each row: no implementation can do more than `min(threads, CPUs)` times
+/// what one thread alone does (the work inside and outside the lock is fixed; the best
+/// 1-thread figure stands for "alone"). Where the best baseline is above 1 / 1.10 of the
+/// ceiling, a 1.10× lead over it does not fit under it. Printed only if 1 thread was measured.
+fn print_ceiling(figures: &Figures) {
+    let Some(one) = figures.threads.iter().position(|&threads| threads == 1) else {
+        return;
+    };
+    let alone = figures.throughput.iter().map(|by_threads| by_threads[one]).fold(0.0, f64::max);
+    let cpus = cpu_count();
+    println!(
+        "ceiling: min(threads, {cpus} CPUs) x the best 1-thread figure ({:.2} M ops/s); \
+         shares of it (a 1.10x lead fits only under a best baseline below {:.0} %)",
+        alone / 1e6,
+        100.0 / 1.10
+    );
+    println!();
+    let header = format!(
+        "| threads | {:>11} | {:>11} | {:>13} |",
+        "ceiling", figures.names[0], "best baseline"
+    );
+    println!("{header}");
+    println!("{}", separator(&header));
+    for (thread_index, &threads) in figures.threads.iter().enumerate() {
+        let ceiling = alone * threads.min(cpus) as f64;
+        let share = |value: f64| format!("{:.0} %", 100.0 * value / ceiling);
+        let ours = figures.throughput[0][thread_index];
+        let best = figures.throughput[1..]
+            .iter()
+            .map(|by_threads| by_threads[thread_index])
+            .fold(0.0, f64::max);
+        println!(
+            "| {threads:>7} | {:>11.2} | {:>11} | {:>13} |",
+            ceiling / 1e6,
+            share(ours),
+            share(best)
+        );
     }
     println!();
 }
