@@ -26,13 +26,14 @@ impl Stop {
 
 /// Runs `worker(index, &stop)` on `threads` threads released together from a barrier, lets
 /// them run for `duration`, then raises the stop flag (the worker loops while
-/// [`Stop::running`]). Returns the time from the release to the flag, and each worker's
-/// result. Spawning and joining are not timed.
+/// [`Stop::running`]). Returns the time from the release to the flag, each worker's result,
+/// and the CPU time each worker thread was given meanwhile (empty where the OS does not
+/// tell). Spawning and joining are not timed.
 pub fn run_for<T: Send>(
     threads: usize,
     duration: Duration,
     worker: impl Fn(usize, &Stop) -> T + Sync,
-) -> (Duration, Vec<T>) {
+) -> (Duration, Vec<T>, Vec<Duration>) {
     let stop = Stop(Padded(AtomicBool::new(false)));
     let barrier = Barrier::new(threads + 1);
     thread::scope(|scope| {
@@ -41,7 +42,11 @@ pub fn run_for<T: Send>(
                 let (worker, stop, barrier) = (&worker, &stop, &barrier);
                 scope.spawn(move || {
                     barrier.wait();
-                    worker(index, stop)
+                    let cpu_before = thread_cpu_time();
+                    let result = worker(index, stop);
+                    let cpu =
+                        thread_cpu_time().zip(cpu_before).map(|(after, before)| after - before);
+                    (result, cpu)
                 })
             })
             .collect();
@@ -50,11 +55,23 @@ pub fn run_for<T: Send>(
         thread::sleep(duration);
         stop.0.0.store(true, Relaxed);
         let elapsed = start.elapsed();
-        (
-            elapsed,
-            handles.into_iter().map(|handle| handle.join().expect("worker panicked")).collect(),
-        )
+        let (results, cpu): (Vec<T>, Vec<Option<Duration>>) =
+            handles.into_iter().map(|handle| handle.join().expect("worker panicked")).unzip();
+        (elapsed, results, cpu.into_iter().collect::<Option<_>>().unwrap_or_default())
     })
+}
+
+/// The CPU time the calling thread has used so far (`None` where the OS does not tell).
+fn thread_cpu_time() -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `time` is a valid, writable `timespec`, which is all the call writes.
+        let result = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+        (result == 0).then(|| Duration::new(time.tv_sec as u64, time.tv_nsec as u32))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// The operations of a [`run_total`] measurement, handed out in batches.
@@ -112,6 +129,8 @@ pub struct Sample {
     pub elapsed: Duration,
     /// Operations completed by each thread.
     pub per_thread: Vec<u64>,
+    /// The CPU time each thread was given (empty where the OS does not tell).
+    pub per_thread_cpu: Vec<Duration>,
 }
 
 impl Sample {
@@ -123,6 +142,22 @@ impl Sample {
     /// The least-served thread's count over the best-served thread's (1.0 = equal shares).
     pub fn fairness(&self) -> f64 {
         fairness(&self.per_thread)
+    }
+
+    /// The same for operations per second of the thread's own CPU time, which leaves out how
+    /// the scheduler shared the CPUs among the threads (NaN where CPU times are unknown).
+    pub fn fairness_per_cpu_time(&self) -> f64 {
+        if self.per_thread_cpu.len() != self.per_thread.len() {
+            return f64::NAN;
+        }
+        let rates = self
+            .per_thread
+            .iter()
+            .zip(&self.per_thread_cpu)
+            .map(|(&operations, cpu)| operations as f64 / cpu.as_secs_f64().max(1e-9));
+        let (min, max) =
+            rates.fold((f64::INFINITY, 0.0_f64), |(min, max), rate| (min.min(rate), max.max(rate)));
+        if max == 0.0 { 1.0 } else { min / max }
     }
 }
 

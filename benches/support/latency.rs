@@ -103,7 +103,7 @@ pub struct LatencySample {
 /// how long every `lock` call took to return.
 pub fn measure_waits<L: Lock>(threads: usize, duration: Duration) -> LatencySample {
     let lock = Padded(L::new(0));
-    let (elapsed, histograms) = run_for(threads, duration, |_, stop| {
+    let (elapsed, histograms, _) = run_for(threads, duration, |_, stop| {
         let mut waits = Histogram::new();
         while stop.running() {
             let start = Instant::now();

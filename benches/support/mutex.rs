@@ -159,7 +159,7 @@ pub fn calibrate_spin_work() -> f64 {
 /// `threads` threads doing `work.operation` on one `L` for `duration`.
 pub fn contend_for<L: Lock>(threads: usize, duration: Duration, work: Work) -> Sample {
     let lock = Padded(L::new(0));
-    let (elapsed, per_thread) = run_for(threads, duration, |_, stop| {
+    let (elapsed, per_thread, per_thread_cpu) = run_for(threads, duration, |_, stop| {
         let mut operations = 0_u64;
         while stop.running() {
             work.operation(&lock.0);
@@ -174,7 +174,7 @@ pub fn contend_for<L: Lock>(threads: usize, duration: Duration, work: Work) -> S
         "{} lost increments",
         L::NAME
     );
-    Sample { elapsed, per_thread }
+    Sample { elapsed, per_thread, per_thread_cpu }
 }
 
 /// `threads` threads doing `total` operations of `work` on one `L` between them, claimed in

@@ -90,7 +90,7 @@ pub fn rwlock_contend_for<L: RwLockish>(
     work: Work,
 ) -> Sample {
     let lock = Padded(L::new(0));
-    let (elapsed, counts) = run_for(threads, duration, |index, stop| {
+    let (elapsed, counts, per_thread_cpu) = run_for(threads, duration, |index, stop| {
         let mut rng = rwlock_rng(index);
         let (mut operations, mut writes) = (0_u64, 0_u64);
         while stop.running() {
@@ -102,7 +102,7 @@ pub fn rwlock_contend_for<L: RwLockish>(
     // Exclusion check for free: every write must have landed.
     let writes = counts.iter().map(|count| count.1).sum::<u64>();
     assert_eq!(lock.0.read(|value| *value), writes, "{} lost writes", L::NAME);
-    Sample { elapsed, per_thread: counts.iter().map(|count| count.0).collect() }
+    Sample { elapsed, per_thread: counts.iter().map(|count| count.0).collect(), per_thread_cpu }
 }
 
 /// `threads` threads doing `total` operations of the mix on one `L` between them, claimed in

@@ -112,7 +112,7 @@ pub fn semaphore_contend_for<S: SemaphoreLike>(
     duration: Duration,
 ) -> Sample {
     let semaphore = Guarded::<S>::new(permits);
-    let (elapsed, per_thread) = run_for(threads, duration, |_, stop| {
+    let (elapsed, per_thread, per_thread_cpu) = run_for(threads, duration, |_, stop| {
         let mut operations = 0_u64;
         while stop.running() {
             semaphore.operation();
@@ -120,7 +120,7 @@ pub fn semaphore_contend_for<S: SemaphoreLike>(
         }
         operations
     });
-    Sample { elapsed, per_thread }
+    Sample { elapsed, per_thread, per_thread_cpu }
 }
 
 /// `threads` threads doing `total` operations on one `S` of `permits` between them, claimed

@@ -37,6 +37,9 @@ pub struct Figures {
     pub throughput: Vec<Vec<f64>>,
     /// `fairness[implementation][thread count]`, min/max of per-thread counts.
     pub fairness: Vec<Vec<f64>>,
+    /// The same per second of each thread's own CPU time (NaN where unknown): what is left
+    /// of the fairness figure once the scheduler's sharing of the CPUs is taken out.
+    pub fairness_per_cpu_time: Vec<Vec<f64>>,
 }
 
 /// Measures every contender at every thread count, `plan.runs` times, interleaved; prints the
@@ -52,6 +55,7 @@ pub fn compare_throughput(title: &str, contenders: &[Contender], plan: &Plan) ->
         names: contenders.iter().map(|contender| contender.name).collect(),
         throughput: vec![Vec::new(); contenders.len()],
         fairness: vec![Vec::new(); contenders.len()],
+        fairness_per_cpu_time: vec![Vec::new(); contenders.len()],
     };
     for &threads in &plan.threads {
         let samples = interleaved(plan.runs, contenders.len(), |index| {
@@ -60,6 +64,8 @@ pub fn compare_throughput(title: &str, contenders: &[Contender], plan: &Plan) ->
         for (index, samples) in samples.iter().enumerate() {
             figures.throughput[index].push(median_of(samples, Sample::ops_per_second));
             figures.fairness[index].push(median_of(samples, Sample::fairness));
+            figures.fairness_per_cpu_time[index]
+                .push(median_of(samples, Sample::fairness_per_cpu_time));
         }
         eprintln!("  {threads:>3} threads done");
     }
@@ -154,6 +160,19 @@ fn print_ceiling(figures: &Figures) {
 fn print_fairness(figures: &Figures) {
     println!("fairness: per-thread ops, min/max (1.00 = equal shares), median of runs");
     println!();
+    print_by_threads(figures, &figures.fairness);
+    if figures.fairness_per_cpu_time.iter().flatten().all(|value| !value.is_nan()) {
+        println!(
+            "the same per second of each thread's own CPU time (the scheduler's sharing of \
+             the CPUs taken out), median of runs"
+        );
+        println!();
+        print_by_threads(figures, &figures.fairness_per_cpu_time);
+    }
+}
+
+/// A table of one figure per implementation and thread count.
+fn print_by_threads(figures: &Figures, values: &[Vec<f64>]) {
     let mut header = String::from("| threads |");
     for name in &figures.names {
         header.push_str(&format!(" {:>11} |", name));
@@ -162,7 +181,7 @@ fn print_fairness(figures: &Figures) {
     println!("{}", separator(&header));
     for (thread_index, &threads) in figures.threads.iter().enumerate() {
         let mut row = format!("| {threads:>7} |");
-        for by_threads in &figures.fairness {
+        for by_threads in values {
             row.push_str(&format!(" {:>11.2} |", by_threads[thread_index]));
         }
         println!("{row}");
