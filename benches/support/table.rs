@@ -143,16 +143,13 @@ fn print_ceiling(figures: &Figures) {
         let ceiling = alone * threads.min(cpus) as f64;
         let share = |value: f64| format!("{:.0} %", 100.0 * value / ceiling);
         let ours = figures.throughput[0][thread_index];
+        // (No baseline when `--only` picked one implementation.)
         let best = figures.throughput[1..]
             .iter()
             .map(|by_threads| by_threads[thread_index])
-            .fold(0.0, f64::max);
-        println!(
-            "| {threads:>7} | {:>11.2} | {:>11} | {:>13} |",
-            ceiling / 1e6,
-            share(ours),
-            share(best)
-        );
+            .reduce(f64::max)
+            .map_or_else(|| "-".to_string(), share);
+        println!("| {threads:>7} | {:>11.2} | {:>11} | {best:>13} |", ceiling / 1e6, share(ours));
     }
     println!();
 }
