@@ -168,32 +168,30 @@ fn a_write_unlock_hands_over_to_a_sleeping_reader() {
     });
 }
 
+/// With `held` (a guard of `lock`) in place, starts a writer, waits until it sleeps, drops
+/// `held` and joins the writer; returns the RwLock's spin and yield rounds, and its sleeps.
+fn writer_blocked_by<G>(lock: &Arc<RwLock<i32>>, held: G) -> (u64, u64, u64) {
+    stats::reset();
+    let writer = common::spawn_sleeping_on_rwlock(lock, |lock| *lock.write() += 1);
+    drop(held);
+    writer.join().unwrap();
+    let rwlock = stats::snapshot().rwlock;
+    assert!(rwlock.futex_waits >= 1, "{rwlock:?}");
+    (rwlock.spins, rwlock.yields, rwlock.futex_waits)
+}
+
 #[test]
 fn a_writer_behind_a_writer_spins_the_exclusive_schedule_and_one_behind_readers_does_not_yield() {
     isolated(|| {
         let lock = Arc::new(RwLock::new(0));
         // Behind a writer: the mutex's schedule (2 busy-wait rounds, 7 yields) before each
         // sleep. A sleep that ends without the lock (a spurious return) runs it again.
-        let held = lock.write();
-        let writer = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
-        drop(held);
-        writer.join().unwrap();
-        let rwlock = stats::snapshot().rwlock;
-        let sleeps = rwlock.futex_waits;
-        assert!(sleeps >= 1, "{rwlock:?}");
-        assert_eq!((rwlock.spins, rwlock.yields), (2 * sleeps, 7 * sleeps), "{rwlock:?}");
-
+        let (spins, yields, sleeps) = writer_blocked_by(&lock, lock.write());
+        assert_eq!((spins, yields), (2 * sleeps, 7 * sleeps));
         // Behind a reader: the shared schedule's 3 busy-wait rounds and no yield before it
         // registers, then as many busy-wait rounds for the readers to drain.
-        stats::reset();
-        let reading = lock.read();
-        let writer = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
-        drop(reading);
-        writer.join().unwrap();
-        let rwlock = stats::snapshot().rwlock;
-        let sleeps = rwlock.futex_waits;
-        assert!(sleeps >= 1, "{rwlock:?}");
-        assert_eq!((rwlock.spins, rwlock.yields), (6 * sleeps, 0), "{rwlock:?}");
+        let (spins, yields, sleeps) = writer_blocked_by(&lock, lock.read());
+        assert_eq!((spins, yields), (6 * sleeps, 0));
         assert_eq!(*lock.read(), 2);
     });
 }
