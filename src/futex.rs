@@ -6,6 +6,7 @@
 //!                                 was woken, returned without a wake (value mismatch, signal),
 //!                                 or timed out
 //! wake_one(word) -> bool          wakes one sleeper; true if one was woken (Linux)
+//! wake_up_to(word, n) -> bool     wakes at most `n` sleepers; true if one was woken (Linux)
 //! wake_all(word) -> bool          wakes every sleeper; true if one was woken (Linux)
 //! requeue(from, expected, to)     Linux: moves every sleeper of `from` to `to` without waking it
 //! ```
@@ -109,6 +110,10 @@ mod imp {
         wake(word, 1) > 0
     }
 
+    pub(crate) fn wake_up_to(word: &AtomicU32, count: u32) -> bool {
+        wake(word, count.min(i32::MAX as u32) as i32) > 0
+    }
+
     pub(crate) fn wake_all(word: &AtomicU32) -> bool {
         wake(word, i32::MAX) > 0
     }
@@ -161,6 +166,13 @@ mod imp {
 
     pub(crate) fn wake_one(word: &AtomicU32) -> bool {
         atomic_wait::wake_one(word);
+        true
+    }
+
+    pub(crate) fn wake_up_to(word: &AtomicU32, count: u32) -> bool {
+        for _ in 0..count {
+            atomic_wait::wake_one(word);
+        }
         true
     }
 
@@ -240,18 +252,29 @@ mod imp {
     }
 
     pub(crate) fn wake_one(word: &AtomicU32) -> bool {
+        wake_up_to(word, 1)
+    }
+
+    /// Wakes the `count` longest sleepers on `word` (the kernel wakes in no promised order;
+    /// first come is one order it may pick).
+    pub(crate) fn wake_up_to(word: &AtomicU32, count: u32) -> bool {
         let (table, condvar) = &*TABLE;
         let mut guard = table.lock().unwrap();
         let at = address(word);
-        match guard.sleepers.iter().position(|&(address, _)| address == at) {
-            Some(index) => {
-                guard.sleepers.remove(index);
-                condvar.notify_all();
-                true
-            }
-            // The fallback's `wake_one` always says it woke somebody.
-            None => guard.cannot_count,
+        let mut woken = 0;
+        while woken < count {
+            let Some(index) = guard.sleepers.iter().position(|&(address, _)| address == at) else {
+                break;
+            };
+            guard.sleepers.remove(index);
+            woken += 1;
         }
+        if woken > 0 {
+            condvar.notify_all();
+            return true;
+        }
+        // The fallback's `wake_one` always says it woke somebody.
+        guard.cannot_count
     }
 
     pub(crate) fn wake_all(word: &AtomicU32) -> bool {
@@ -399,6 +422,14 @@ pub(crate) const WAKES_ARE_COUNTED: bool = cfg!(any(target_os = "linux", loom));
 #[cfg_attr(not(feature = "stats"), allow(unused_variables))]
 pub(crate) fn wake_one(word: &AtomicU32, by: Primitive) -> bool {
     counted_wake(imp::wake_one(word), by)
+}
+
+/// Wakes at most `count` threads sleeping on `word`, in one call. True if a thread was woken
+/// (always true where the platform cannot tell). `by`: as for [`wait`].
+#[inline]
+#[cfg_attr(not(feature = "stats"), allow(unused_variables))]
+pub(crate) fn wake_up_to(word: &AtomicU32, count: u32, by: Primitive) -> bool {
+    counted_wake(imp::wake_up_to(word, count), by)
 }
 
 /// Wakes every thread sleeping on `word`. True if a thread was woken (always true where the

@@ -30,6 +30,20 @@ where
     run_model(name, builder, f);
 }
 
+/// As [`model`], but with at most `max_preemptions` preemptions explored whatever
+/// `LOOM_MAX_PREEMPTIONS` says: for a model with four threads whose state space at CI's bound
+/// would take far longer than the CI budget (its doc gives the figures).
+#[cfg(loom)]
+pub fn model_with_max_preemptions<F>(name: &str, max_preemptions: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound =
+        Some(builder.preemption_bound.map_or(max_preemptions, |bound| bound.min(max_preemptions)));
+    run_model(name, builder, f);
+}
+
 #[cfg(loom)]
 fn run_model<F>(name: &str, builder: loom::model::Builder, f: F)
 where

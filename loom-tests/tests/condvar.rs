@@ -7,7 +7,7 @@
 #![cfg(loom)]
 
 use atomsync::{RawCondvar, RawMutex, futex_model_stats};
-use atomsync_loom_tests::{model, wait_until_asleep};
+use atomsync_loom_tests::{model, model_with_max_preemptions, wait_until_asleep};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -81,11 +81,11 @@ impl Shared {
         unsafe { self.mutex.unlock() };
     }
 
-    /// Once two waiters sleep (on the condvar: nobody holds the mutex while main polls, and a
-    /// thread sleeps on the mutex word only while another holds it): lock, add one,
+    /// Once `sleepers` waiters sleep (on the condvar: nobody holds the mutex while main polls,
+    /// and a thread sleeps on the mutex word only while another holds it): lock, add one,
     /// `notify_all`, unlock.
-    fn add_one_and_notify_all_to_two_sleepers(&self) {
-        wait_until_asleep(2);
+    fn add_one_and_notify_all_to_sleepers(&self, sleepers: usize) {
+        wait_until_asleep(sleepers);
         self.mutex.lock();
         self.add_one();
         self.condvar.notify_all();
@@ -151,12 +151,36 @@ fn notify_all_requeues_second_waiter() {
                 thread::spawn(move || shared.wait_for_at_least(1))
             })
             .collect();
-        shared.add_one_and_notify_all_to_two_sleepers();
+        shared.add_one_and_notify_all_to_sleepers(2);
         for waiter in waiters {
             waiter.join().unwrap();
         }
         shared.assert_final(1);
         assert_eq!(futex_model_stats().requeued, 1, "notify_all did not requeue the second waiter");
+    });
+}
+
+/// notify_all with three waiters asleep on the condvar: the woken one requeues two, and a
+/// REQUEUED unlock wakes both at once (`REQUEUED_WAKES`); one of them finds the lock taken by
+/// the other and must sleep again as an ordinary waiter, and the unlock whose wake later finds
+/// nobody clears REQUEUED. Nobody may be left behind. Four threads: explored with at most one
+/// preemption (10 s here; with two it ran past 15 minutes, beyond the CI budget).
+#[test]
+fn notify_all_to_three_wakes_both_requeued_sleepers() {
+    model_with_max_preemptions("notify_all_to_three_wakes_both_requeued_sleepers", 1, || {
+        let shared = Shared::new();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || shared.wait_for_at_least(1))
+            })
+            .collect();
+        shared.add_one_and_notify_all_to_sleepers(3);
+        for waiter in waiters {
+            waiter.join().unwrap();
+        }
+        shared.assert_final(1);
+        assert_eq!(futex_model_stats().requeued, 2, "notify_all did not requeue two waiters");
     });
 }
 
@@ -348,7 +372,7 @@ fn timed_wait_requeued_by_notify_all_reports_the_notify() {
             let shared = Arc::clone(&shared);
             thread::spawn(move || shared.wait_for_at_least(1))
         };
-        shared.add_one_and_notify_all_to_two_sleepers();
+        shared.add_one_and_notify_all_to_sleepers(2);
         let timer = thread::spawn(atomsync::futex_model_expire_deadlines);
         let (notified, value) = timed.join().unwrap();
         untimed.join().unwrap();
@@ -389,7 +413,7 @@ fn requeue_survives_a_barging_locker(name: &'static str, timed: bool) {
                 })
             })
             .collect();
-        shared.add_one_and_notify_all_to_two_sleepers();
+        shared.add_one_and_notify_all_to_sleepers(2);
         let timer = timed.then(|| thread::spawn(atomsync::futex_model_expire_deadlines));
         // Barge: one try (a full `lock` makes the model much larger).
         if shared.mutex.try_lock() {

@@ -23,10 +23,10 @@
 //! | lock, sleep | `s` with LOCKED | `s + WAITER` (WOKEN cleared if ours; STARVING if woken before and waiting > 0.5 ms) | `futex_wait`, then `waiters -= 1` at once |
 //! | lock, timeout (checked before spinning) | `s` with LOCKED | WOKEN cleared if ours | return false |
 //! | lock, timeout after a counted sleep that timed out, HANDOFF found | `s` with HANDOFF | `s & !HANDOFF` (claim) | fair unlock (pass it on), return false |
-//! | unlock (one `fetch_sub`) | `s` | `s - LOCKED` (other bits kept) | from the exact result `r`: REQUEUED (no STARVING): wake one, done if it woke somebody; then if STARVING or REQUEUED: retake (below); else waiters > 0 and no WOKEN/HANDOFF/REQUEUED: set WOKEN, wake one |
+//! | unlock (one `fetch_sub`) | `s` | `s - LOCKED` (other bits kept) | from the exact result `r`: REQUEUED (no STARVING): wake two, done if it woke somebody; then if STARVING or REQUEUED: retake (below); else waiters > 0 and no WOKEN/HANDOFF/REQUEUED: set WOKEN, wake one |
 //! | unlock, retake | `r` with STARVING or REQUEUED, no LOCKED | `r \| LOCKED` | own the lock again: the owner's unlock below (LOCKED found set: the new owner's job) |
 //! | owner's unlock (`unlock_fair`, a retake) | `s` | `s & !(LOCKED \| STARVING)` | waiters > 0 and no WOKEN/HANDOFF/REQUEUED: set WOKEN, wake one |
-//! | owner's unlock, REQUEUED | `s` | wake one first; if it woke nobody, clear REQUEUED too | — |
+//! | owner's unlock, REQUEUED | `s` | wake two first; if it woke nobody, clear REQUEUED too | — |
 //! | owner's unlock: fair, or STARVING | `s` with sleepers (re-checked on every retry) | `(s \| HANDOFF) & !STARVING` | wake one; if nobody slept, take HANDOFF back and unlock normally |
 //!
 //! **Orderings.** Every RMW that takes the lock (fast, free, claim, retake) is Acquire; every
@@ -64,8 +64,9 @@
 //!
 //! **Condvar requeue**: `notify_all` moves the sleepers of a condvar onto this word without
 //! counting them (nobody can count them on their behalf: a woken thread cannot tell whether it
-//! was requeued). REQUEUED, set only by the lock owner, tells `unlock` to wake one thread before
-//! releasing; an unlock whose wake finds nobody on the word clears it. Because only the owner
+//! was requeued). REQUEUED, set only by the lock owner, tells `unlock` to wake requeued
+//! threads, two at a time ([`REQUEUED_WAKES`]); an unlock whose wake finds nobody on the word
+//! clears it. Because only the owner
 //! sets or clears it, no requeue can race the clearing. Who may claim a HANDOFF: a thread whose
 //! own futex wait on this word returned `Woken`, and a condvar waiter re-taking the lock while
 //! REQUEUED is set (it may be a requeued sleeper that the hand-off woke; with REQUEUED clear it
@@ -104,6 +105,14 @@ const STARVING: u32 = 1 << 3;
 const REQUEUED: u32 = 1 << 4;
 const WAITER_SHIFT: u32 = 5;
 const WAITER: u32 = 1 << WAITER_SHIFT;
+
+/// How many requeued sleepers one REQUEUED unlock wakes: one to take the lock, and the next
+/// already on its way to a CPU, so that its wake-up latency overlaps the first one's turn
+/// instead of following it. After a `notify_all` to many waiters the chain of wakes is the
+/// whole cost: `notify_all` to 32 waiters took 8 % less time with two than with one (eleven
+/// alternated pairs, `docs/benchmarks.md`), and three or four were no better than two. A woken
+/// thread that loses the race spins and sleeps again as an ordinary waiter.
+const REQUEUED_WAKES: u32 = 2;
 
 /// How long a sleeper may wait before the next unlock must hand the lock over to a sleeper.
 #[cfg(not(loom))]
@@ -483,8 +492,8 @@ impl RawMutex {
     /// on its way, nobody counted) decide without touching the word again, which the next
     /// owner is probably already taking.
     ///
-    /// - REQUEUED (and no STARVING): wake one requeued sleeper now, after the release, so that
-    ///   it finds the lock free rather than held by us (parking_lot also wakes after its
+    /// - REQUEUED (and no STARVING): wake two requeued sleepers now, after the release, so
+    ///   that the first finds the lock free rather than held by us (parking_lot also wakes after its
     ///   release). If the wake found nobody, REQUEUED must be cleared, which only an owner may
     ///   do (nobody may requeue between the wake that found nobody and the clearing): go on
     ///   as for STARVING.
@@ -497,7 +506,7 @@ impl RawMutex {
         if state & (REQUEUED | STARVING) == REQUEUED {
             // (The seeded bug for the loom CI check drops this wake, as the one in
             // `unlock_slow`.)
-            if !cfg!(atomsync_seeded_bug) && futex::wake_one(&self.state, Primitive::Mutex) {
+            if self.wake_requeued() {
                 return;
             }
             state = self.state.load(Relaxed);
@@ -515,6 +524,14 @@ impl RawMutex {
                 Err(actual) => state = actual,
             }
         }
+    }
+
+    /// Wakes [`REQUEUED_WAKES`] threads asleep on the word (requeued or counted: the futex
+    /// cannot tell them apart) for a REQUEUED unlock; true if it woke anyone. (The seeded bug
+    /// for the loom CI check drops this wake.)
+    fn wake_requeued(&self) -> bool {
+        !cfg!(atomsync_seeded_bug)
+            && futex::wake_up_to(&self.state, REQUEUED_WAKES, Primitive::Mutex)
     }
 
     /// The slow path of `unlock_fair` (and of `unlock` retaken by `after_release`): some flag
@@ -541,11 +558,9 @@ impl RawMutex {
                 continue;
             }
             if state & REQUEUED != 0 {
-                // Requeued threads sleep uncounted: wake one while we still own the lock, so
+                // Requeued threads sleep uncounted: wake some while we still own the lock, so
                 // that no other owner can requeue more between our wake and our clearing.
-                // (The seeded bug for the loom CI check drops this wake too.)
-                let woke =
-                    !cfg!(atomsync_seeded_bug) && futex::wake_one(&self.state, Primitive::Mutex);
+                let woke = self.wake_requeued();
                 let new =
                     if woke { state & !LOCKED } else { state & !(LOCKED | REQUEUED | STARVING) };
                 // Release: publishes our critical section to the next owner's Acquire.
