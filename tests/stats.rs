@@ -346,6 +346,14 @@ fn notify_all_requeues_the_other_sleepers_onto_the_mutex() {
             assert_eq!(counters.handoffs, 2, "{counters:?}");
         }
         assert_eq!(counters.timeouts, 0);
+        // The requeued sleepers are all gone, and the unlock that found nobody left to wake
+        // cleared REQUEUED: a lock and unlock now is the plain fast path, with no system call.
+        stats::reset();
+        pair.0.lock();
+        // SAFETY: locked just above.
+        unsafe { pair.0.unlock() };
+        let mutex = stats::snapshot().mutex;
+        assert_eq!((mutex.fast, mutex.syscalls()), (1, 0), "{mutex:?}");
     });
 }
 
