@@ -22,7 +22,8 @@
 //!
 //! `notify_all` wakes a single thread; that thread knows its mutex (the condvar does not store
 //! a pointer to it, which keeps it at 8 bytes) and, once it holds the mutex, requeues the rest
-//! onto the mutex word, where each is woken by one `unlock` in turn: no thundering herd. On
+//! onto the mutex word, where each `unlock` wakes two of them in turn (the next one on its way
+//! to a CPU while the first has the mutex; the mutex's `REQUEUED_WAKES`): no thundering herd. On
 //! platforms without `FUTEX_CMP_REQUEUE`, `notify_all` wakes everyone.
 //!
 //! **A hand-off between two threads does not sleep**: a waiter that finds at most one other
@@ -257,7 +258,7 @@ impl RawCondvar {
         false
     }
 
-    /// Wakes every waiting thread: one now, the rest one by one as the mutex is released.
+    /// Wakes every waiting thread: one now, the rest two at a time as the mutex is released.
     /// Always returns 0 (see [`notify_one`](Self::notify_one)).
     ///
     /// ```

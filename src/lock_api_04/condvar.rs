@@ -90,7 +90,7 @@ impl Condvar {
         self.raw.notify_one()
     }
 
-    /// Wakes every thread waiting on this condvar: one now, the others one per unlock of
+    /// Wakes every thread waiting on this condvar: one now, the others two per unlock of
     /// their mutex. Returns `0` always (parking_lot returns the number woken).
     ///
     /// ```
