@@ -174,19 +174,44 @@ struct Gathering {
 /// `waiters` threads wait on one condvar `rounds` times; each round the main thread waits
 /// until all are waiting, then bumps the generation and calls `notify_all` once. With
 /// `hammer_threads` > 0, other threads lock and unlock the mutex all along, so the requeued
-/// waiters must get the mutex back from a contended lock.
+/// waiters must get the mutex back from a contended lock; `Hammer::FairAndTimed` makes them
+/// alternate `unlock_fair` (a hand-off while requeued sleepers are on the mutex word) with
+/// short timed locks (a waiter that gives up while requeued sleepers are being woken).
 fn notify_all_rounds(waiters: usize, rounds: usize, hammer_threads: usize) {
+    notify_all_rounds_with(waiters, rounds, hammer_threads, Hammer::Plain);
+}
+
+#[derive(Clone, Copy)]
+enum Hammer {
+    Plain,
+    FairAndTimed,
+}
+
+fn notify_all_rounds_with(waiters: usize, rounds: usize, hammer_threads: usize, hammer: Hammer) {
     let state = Arc::new((Mutex::new(Gathering::default()), Condvar::new(), Condvar::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let hammers: Vec<_> = (0..hammer_threads)
         .map(|_| {
             let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
             thread::spawn(move || {
+                let mut turn = 0u32;
                 while !stop.load(SeqCst) {
-                    let mut guard = state.0.lock();
+                    turn = turn.wrapping_add(1);
+                    let timed = matches!(hammer, Hammer::FairAndTimed) && turn % 2 == 0;
+                    let mut guard = if timed {
+                        match state.0.try_lock_for(Duration::from_micros(20)) {
+                            Some(guard) => guard,
+                            None => continue,
+                        }
+                    } else {
+                        state.0.lock()
+                    };
                     assert!(!guard.inside);
                     guard.inside = true;
                     guard.inside = false;
+                    if matches!(hammer, Hammer::FairAndTimed) && !timed {
+                        MutexGuard::unlock_fair(guard);
+                    }
                 }
             })
         })
@@ -244,6 +269,11 @@ fn notify_all_wakes_every_one_of_32_waiters() {
 #[test]
 fn notify_all_wakes_every_waiter_while_other_threads_contend_for_the_mutex() {
     within(|| notify_all_rounds(16, 10, 4));
+}
+
+#[test]
+fn notify_all_wakes_every_waiter_while_fair_unlocks_and_timed_locks_contend_for_the_mutex() {
+    within(|| notify_all_rounds_with(16, 10, 3, Hammer::FairAndTimed));
 }
 
 #[test]
