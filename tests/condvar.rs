@@ -197,7 +197,7 @@ fn notify_all_rounds_with(waiters: usize, rounds: usize, hammer_threads: usize, 
                 let mut turn = 0u32;
                 while !stop.load(SeqCst) {
                     turn = turn.wrapping_add(1);
-                    let timed = matches!(hammer, Hammer::FairAndTimed) && turn % 2 == 0;
+                    let timed = matches!(hammer, Hammer::FairAndTimed) && turn.is_multiple_of(2);
                     let mut guard = if timed {
                         match state.0.try_lock_for(Duration::from_micros(20)) {
                             Some(guard) => guard,
