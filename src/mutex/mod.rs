@@ -66,8 +66,7 @@
 //! counting them (nobody can count them on their behalf: a woken thread cannot tell whether it
 //! was requeued). REQUEUED, set only by the lock owner, tells `unlock` to wake requeued
 //! threads, two at a time ([`REQUEUED_WAKES`]); an unlock whose wake finds nobody on the word
-//! clears it. Because only the owner
-//! sets or clears it, no requeue can race the clearing. Who may claim a HANDOFF: a thread whose
+//! clears it. Because only the owner sets or clears it, no requeue can race the clearing. Who may claim a HANDOFF: a thread whose
 //! own futex wait on this word returned `Woken`, and a condvar waiter re-taking the lock while
 //! REQUEUED is set (it may be a requeued sleeper that the hand-off woke; with REQUEUED clear it
 //! cannot be one, so a waiter woken by `notify_one` never takes a hand-off meant for a sleeper).
@@ -109,9 +108,9 @@ const WAITER: u32 = 1 << WAITER_SHIFT;
 /// How many requeued sleepers one REQUEUED unlock wakes: one to take the lock, and the next
 /// already on its way to a CPU, so that its wake-up latency overlaps the first one's turn
 /// instead of following it. After a `notify_all` to many waiters the chain of wakes is the
-/// whole cost: `notify_all` to 32 waiters took 8 % less time with two than with one (eleven
-/// alternated pairs, `docs/benchmarks.md`), and three or four were no better than two. A woken
-/// thread that loses the race spins and sleeps again as an ordinary waiter.
+/// whole cost: `notify_all` to 32 waiters took about 9 % less time with two than with one
+/// (seventeen alternated pairs, `docs/benchmarks.md`), and three or four were no better than
+/// two. A woken thread that loses the race spins and sleeps again as an ordinary waiter.
 const REQUEUED_WAKES: u32 = 2;
 
 /// How long a sleeper may wait before the next unlock must hand the lock over to a sleeper.
@@ -493,8 +492,8 @@ impl RawMutex {
     /// owner is probably already taking.
     ///
     /// - REQUEUED (and no STARVING): wake two requeued sleepers now, after the release, so
-    ///   that the first finds the lock free rather than held by us (parking_lot also wakes after its
-    ///   release). If the wake found nobody, REQUEUED must be cleared, which only an owner may
+    ///   that the first finds the lock free rather than held by us (parking_lot also wakes
+    ///   after its release). If the wake found nobody, REQUEUED must be cleared, which only an owner may
     ///   do (nobody may requeue between the wake that found nobody and the clearing): go on
     ///   as for STARVING.
     /// - STARVING or REQUEUED: take the free lock back and release it through `unlock_slow`
@@ -504,8 +503,6 @@ impl RawMutex {
     #[cold]
     fn after_release(&self, mut state: u32) {
         if state & (REQUEUED | STARVING) == REQUEUED {
-            // (The seeded bug for the loom CI check drops this wake, as the one in
-            // `unlock_slow`.)
             if self.wake_requeued() {
                 return;
             }
