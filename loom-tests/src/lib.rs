@@ -24,10 +24,7 @@ pub fn model_with_preemptions<F>(name: &str, min_preemptions: usize, f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound =
-        Some(builder.preemption_bound.map_or(min_preemptions, |bound| bound.max(min_preemptions)));
-    run_model(name, builder, f);
+    model_with_bound(name, |bound| bound.map_or(min_preemptions, |b| b.max(min_preemptions)), f);
 }
 
 /// As [`model`], but with at most `max_preemptions` preemptions explored whatever
@@ -38,9 +35,18 @@ pub fn model_with_max_preemptions<F>(name: &str, max_preemptions: usize, f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
+    model_with_bound(name, |bound| bound.map_or(max_preemptions, |b| b.min(max_preemptions)), f);
+}
+
+/// As [`model`], with the preemption bound `bound` makes of the one `LOOM_MAX_PREEMPTIONS` set
+/// (`None` if unset).
+#[cfg(loom)]
+fn model_with_bound<F>(name: &str, bound: impl FnOnce(Option<usize>) -> usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound =
-        Some(builder.preemption_bound.map_or(max_preemptions, |bound| bound.min(max_preemptions)));
+    builder.preemption_bound = Some(bound(builder.preemption_bound));
     run_model(name, builder, f);
 }
 

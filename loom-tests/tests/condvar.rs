@@ -138,49 +138,42 @@ fn notify_one_races_waiter() {
     });
 }
 
-/// notify_all with two waiters, both asleep on the condvar: it wakes one, which (holding the
-/// mutex) requeues the other onto the mutex word and marks the mutex REQUEUED; its unlock must
-/// then wake the requeued one. Checks in every execution that exactly one sleeper was requeued.
+/// `sleepers` waiters asleep on the condvar, then `notify_all`: it wakes one, which (holding
+/// the mutex) requeues the others onto the mutex word and marks the mutex REQUEUED; unlocks
+/// must then wake every requeued one. Checks that all `sleepers - 1` others were requeued and
+/// that every waiter finished.
+fn notify_all_wakes_every_sleeper(sleepers: usize) {
+    let shared = Shared::new();
+    let waiters: Vec<_> = (0..sleepers)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || shared.wait_for_at_least(1))
+        })
+        .collect();
+    shared.add_one_and_notify_all_to_sleepers(sleepers);
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    shared.assert_final(1);
+    assert_eq!(futex_model_stats().requeued, sleepers - 1, "notify_all did not requeue the others");
+}
+
+/// notify_all with two waiters, both asleep on the condvar: the woken one requeues the other,
+/// and its unlock must wake it.
 #[test]
 fn notify_all_requeues_second_waiter() {
-    model("notify_all_requeues_second_waiter", || {
-        let shared = Shared::new();
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let shared = Arc::clone(&shared);
-                thread::spawn(move || shared.wait_for_at_least(1))
-            })
-            .collect();
-        shared.add_one_and_notify_all_to_sleepers(2);
-        for waiter in waiters {
-            waiter.join().unwrap();
-        }
-        shared.assert_final(1);
-        assert_eq!(futex_model_stats().requeued, 1, "notify_all did not requeue the second waiter");
-    });
+    model("notify_all_requeues_second_waiter", || notify_all_wakes_every_sleeper(2));
 }
 
 /// notify_all with three waiters asleep on the condvar: the woken one requeues two, and a
 /// REQUEUED unlock wakes both at once (`REQUEUED_WAKES`); one of them finds the lock taken by
 /// the other and must sleep again as an ordinary waiter, and the unlock whose wake later finds
 /// nobody clears REQUEUED. Nobody may be left behind. Four threads: explored with at most one
-/// preemption (10 s here; with two it ran past 15 minutes, beyond the CI budget).
+/// preemption (about 22 s here; with two it ran past 15 minutes, beyond the CI budget).
 #[test]
 fn notify_all_to_three_wakes_both_requeued_sleepers() {
     model_with_max_preemptions("notify_all_to_three_wakes_both_requeued_sleepers", 1, || {
-        let shared = Shared::new();
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let shared = Arc::clone(&shared);
-                thread::spawn(move || shared.wait_for_at_least(1))
-            })
-            .collect();
-        shared.add_one_and_notify_all_to_sleepers(3);
-        for waiter in waiters {
-            waiter.join().unwrap();
-        }
-        shared.assert_final(1);
-        assert_eq!(futex_model_stats().requeued, 2, "notify_all did not requeue two waiters");
+        notify_all_wakes_every_sleeper(3)
     });
 }
 
