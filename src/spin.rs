@@ -6,10 +6,11 @@
 //! mutex's newcomers always spin (a spinner claims WOKEN, so unlocks need not wake a sleeper);
 //! the RwLock's readers spin only while no reader sleeps, its writers only while no writer
 //! waits, and a writer behind readers runs only the busy-wait rounds
-//! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering. The
-//! semaphore's waiters spin only the busy-wait rounds too, while no head has reserved the
-//! permits (a loser sleeps and waits its turn: fairer with barging, `docs/design.md`); only a
-//! woken semaphore head adds two yield rounds ([`SpinWait::woken_semaphore_head`]).
+//! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering. A semaphore
+//! newcomer does not busy-wait at all: it yields two rounds and then sleeps
+//! ([`SpinWait::semaphore_newcomer`]); a woken semaphore head runs the busy-wait rounds and two
+//! yields ([`SpinWait::woken_semaphore_head`]); neither spins while a head has reserved the
+//! permits (`docs/design.md`, Semaphore).
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
@@ -58,6 +59,17 @@ const YIELD_ROUNDS: u32 = 0;
 #[cfg(not(loom))]
 const IDLE_YIELD_ROUNDS: u32 = 64 - PAUSE_ROUNDS;
 
+/// The yield rounds of a semaphore newcomer, which runs no busy-wait round. A permit that a
+/// thread cycles (release, then acquire again) is free only between its release and its next
+/// acquire: a newcomer polling in busy-wait rounds catches it there, and the permit, the
+/// line it lives on and the holder's work move to the other CPU on nearly every operation
+/// (one permit, 2 threads: 787 of 1 000 acquisitions contended). Yielding instead leaves the
+/// line to the thread that cycles it for a time slice's fraction and gives a preempted
+/// holder the CPU; the one-permit row went from 1.09 / 0.99 to 1.30 / 1.21 of the best
+/// baseline at 2 / 4 threads (`docs/benchmarks.md`, Semaphore, session 12).
+#[cfg(not(loom))]
+const NEWCOMER_YIELD_ROUNDS: u32 = 2;
+
 /// The yield rounds of a semaphore head that was woken (or handed the head's place): a few,
 /// to stay on the CPU through a barger's short hold instead of paying another sleep and
 /// wake-up, but not the whole schedule, which leaves the queue behind it waiting through
@@ -92,10 +104,14 @@ impl SpinWait {
         Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, YIELD_ROUNDS, by)
     }
 
-    /// A semaphore waiter that has not been woken as the head: the busy-wait rounds only
-    /// (its `spin` is `spin_without_yield`).
+    /// A semaphore waiter that has not been woken as the head: no busy-wait round,
+    /// [`NEWCOMER_YIELD_ROUNDS`] yields. (Under loom, one busy-wait round: the models explore
+    /// the protocol, in which a round is one more look at the word.)
     pub(crate) const fn semaphore_newcomer() -> Self {
-        Self::with_rounds(PAUSE_ROUNDS, 0, Primitive::Semaphore)
+        #[cfg(not(loom))]
+        return Self::with_rounds(0, NEWCOMER_YIELD_ROUNDS, Primitive::Semaphore);
+        #[cfg(loom)]
+        return Self::with_rounds(PAUSE_ROUNDS, 0, Primitive::Semaphore);
     }
 
     /// A semaphore head after its wake-up: the busy-wait rounds, then
@@ -190,7 +206,7 @@ mod tests {
     fn every_schedule_has_its_documented_length() {
         assert_eq!(rounds(&mut SpinWait::new(Primitive::RwLock)), 3 + 7);
         assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::Mutex)), 2 + 7);
-        assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 3);
+        assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 2);
         assert_eq!(rounds(&mut SpinWait::woken_semaphore_head()), 3 + 2);
         assert_eq!(rounds(&mut SpinWait::idle_worker()), 64);
     }

@@ -100,9 +100,11 @@
 //! 0.5 ms, a head counts as old as soon as it has slept once (a futile wake, or the model
 //! clock firing), so the models reach both the barging and the reserved mode.
 //!
-//! **Spinning.** A newcomer spins the busy-wait rounds only (`SpinWait::semaphore_newcomer`):
-//! a loser sleeps and waits its turn. A head woken from its sleep (or handed the place) that
-//! finds the permits taken by a barger also yields 2 rounds before sleeping again
+//! **Spinning.** A newcomer does not busy-wait: it yields 2 rounds, then sleeps and waits its
+//! turn (`SpinWait::semaphore_newcomer`). Polling would catch a permit that a running thread
+//! cycles between its release and its next acquire, and move it to the other CPU on nearly
+//! every operation. A head woken from its sleep (or handed the place) that finds the permits
+//! taken by a barger runs the busy-wait rounds and 2 yields before sleeping again
 //! (`SpinWait::woken_semaphore_head`): on a machine where a wake-up costs about 10 µs, the
 //! barger's short hold is over first (`docs/design.md`, Semaphore). No spinning while a head
 //! has reserved.
