@@ -64,9 +64,9 @@ const IDLE_YIELD_ROUNDS: u32 = 64 - PAUSE_ROUNDS;
 /// acquire: a newcomer polling in busy-wait rounds catches it there, and the permit, the
 /// line it lives on and the holder's work move to the other CPU on nearly every operation
 /// (one permit, 2 threads: 787 of 1 000 acquisitions contended). Yielding instead leaves the
-/// line to the thread that cycles it for a time slice's fraction and gives a preempted
-/// holder the CPU; the one-permit row went from 1.09 / 0.99 to 1.30 / 1.21 of the best
-/// baseline at 2 / 4 threads (`docs/benchmarks.md`, Semaphore, session 12).
+/// line to the thread that cycles it, and gives a preempted holder the CPU: the one-permit
+/// row went from 1.06 / 0.97 to 1.30 / 1.15 of the best baseline at 2 / 4 threads in eight
+/// alternated pairs (`docs/benchmarks.md`, Semaphore, session 12).
 #[cfg(not(loom))]
 const NEWCOMER_YIELD_ROUNDS: u32 = 2;
 
