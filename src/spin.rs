@@ -8,7 +8,8 @@
 //! waits, and a writer behind readers runs only the busy-wait rounds
 //! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering. A semaphore
 //! newcomer does not busy-wait at all: it yields two rounds and then sleeps
-//! ([`SpinWait::semaphore_newcomer`]); a woken semaphore head runs the busy-wait rounds and two
+//! ([`SpinWait::semaphore_newcomer`]), seven if it is the first to wait
+//! ([`SpinWait::semaphore_first_waiter`]); a woken semaphore head runs the busy-wait rounds and two
 //! yields ([`SpinWait::woken_semaphore_head`]); neither spins while a head has reserved the
 //! permits (`docs/design.md`, Semaphore).
 //!
@@ -114,6 +115,20 @@ impl SpinWait {
         return Self::with_rounds(PAUSE_ROUNDS, 0, Primitive::Semaphore);
     }
 
+    /// A semaphore waiter that found no head and nobody queued, so it would be the first to
+    /// wait: no busy-wait round, then the full [`YIELD_ROUNDS`] yields, about as long as a
+    /// futex wake-up takes here. The permit it waits for usually comes from one other thread
+    /// (a hand-off); a two-semaphore ping-pong took 0.5–0.6 µs a round trip with these yields
+    /// against 7–9 µs with the newcomer's two (`docs/benchmarks.md`, Semaphore, session 12).
+    /// Behind a head or a queue, [`semaphore_newcomer`](Self::semaphore_newcomer)'s two yields
+    /// keep a crowd from holding the CPUs. (Under loom: the newcomer's schedule.)
+    pub(crate) const fn semaphore_first_waiter() -> Self {
+        #[cfg(not(loom))]
+        return Self::with_rounds(0, YIELD_ROUNDS, Primitive::Semaphore);
+        #[cfg(loom)]
+        return Self::semaphore_newcomer();
+    }
+
     /// A semaphore head after its wake-up: the busy-wait rounds, then
     /// `WOKEN_HEAD_YIELD_ROUNDS` yields.
     pub(crate) const fn woken_semaphore_head() -> Self {
@@ -207,6 +222,7 @@ mod tests {
         assert_eq!(rounds(&mut SpinWait::new(Primitive::RwLock)), 3 + 7);
         assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::Mutex)), 2 + 7);
         assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 2);
+        assert_eq!(rounds(&mut SpinWait::semaphore_first_waiter()), 7);
         assert_eq!(rounds(&mut SpinWait::woken_semaphore_head()), 3 + 2);
         assert_eq!(rounds(&mut SpinWait::idle_worker()), 64);
     }

@@ -103,7 +103,10 @@
 //! **Spinning.** A newcomer does not busy-wait: it yields 2 rounds, then sleeps and waits its
 //! turn (`SpinWait::semaphore_newcomer`). Polling would catch a permit that a running thread
 //! cycles between its release and its next acquire, and move it to the other CPU on nearly
-//! every operation. A head woken from its sleep (or handed the place) that finds the permits
+//! every operation. A newcomer that finds no head and nobody queued, the first to wait, yields
+//! the whole schedule's 7 rounds (`SpinWait::semaphore_first_waiter`): its permit usually
+//! comes from one other thread, and about a wake-up's time of yields catches that hand-off
+//! without a sleep. A head woken from its sleep (or handed the place) that finds the permits
 //! taken by a barger runs the busy-wait rounds and 2 yields before sleeping again
 //! (`SpinWait::woken_semaphore_head`): on a machine where a wake-up costs about 10 µs, the
 //! barger's short hold is over first (`docs/design.md`, Semaphore). No spinning while a head
@@ -249,13 +252,18 @@ impl Semaphore {
         deadline: Option<Instant>,
     ) -> Result<(), AcquireError> {
         stat!(Semaphore, Contended);
-        // Busy-wait rounds only, until woken as the head (module docs, Spinning).
-        let mut spin = SpinWait::semaphore_newcomer();
+        let mut state = self.state.load(Relaxed);
+        // Yields only, until woken as the head; more of them for a first waiter (module docs,
+        // Spinning). Relaxed: a hint; a stale count only picks the other schedule.
+        let mut spin = if state & HEAD == 0 && self.queued.load(Relaxed) == 0 {
+            SpinWait::semaphore_first_waiter()
+        } else {
+            SpinWait::semaphore_newcomer()
+        };
         // Some while this waiter is the head.
         let mut head: Option<HeadClock> = None;
         // Has this waiter registered on the queue (so a queue wake may have been spent on it)?
         let mut was_queued = false;
-        let mut state = self.state.load(Relaxed);
         loop {
             if state & CLOSED != 0 {
                 // `close` woke everybody; a head leaves HEAD set, which no longer matters.
