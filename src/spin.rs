@@ -115,13 +115,14 @@ impl SpinWait {
         return Self::with_rounds(PAUSE_ROUNDS, 0, Primitive::Semaphore);
     }
 
-    /// A semaphore waiter that found no head and nobody queued, so it would be the first to
-    /// wait: no busy-wait round, then the full [`YIELD_ROUNDS`] yields, about as long as a
-    /// futex wake-up takes here. The permit it waits for usually comes from one other thread
-    /// (a hand-off); a two-semaphore ping-pong took 0.5–0.6 µs a round trip with these yields
-    /// against 7–9 µs with the newcomer's two (`docs/benchmarks.md`, Semaphore, session 12).
-    /// Behind a head or a queue, [`semaphore_newcomer`](Self::semaphore_newcomer)'s two yields
-    /// keep a crowd from holding the CPUs. (Under loom: the newcomer's schedule.)
+    /// The first waiter of a hand-off: a semaphore waiter that found no permit in existence
+    /// (so its permit can only come from another thread's `add_permits`), no head and nobody
+    /// queued. No busy-wait round, then the full [`YIELD_ROUNDS`] yields, about as long as a
+    /// futex wake-up takes here: a two-semaphore ping-pong took 0.5–0.6 µs a round trip with
+    /// them against 7–9 µs with the newcomer's two (`docs/benchmarks.md`, Semaphore, session
+    /// 12). Where permits exist and are cycled by running threads, or behind a head or a
+    /// queue, [`semaphore_newcomer`](Self::semaphore_newcomer)'s two yields measured faster.
+    /// (Under loom: the newcomer's schedule.)
     pub(crate) const fn semaphore_first_waiter() -> Self {
         #[cfg(not(loom))]
         return Self::with_rounds(0, YIELD_ROUNDS, Primitive::Semaphore);

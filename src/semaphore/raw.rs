@@ -103,10 +103,10 @@
 //! **Spinning.** A newcomer does not busy-wait: it yields 2 rounds, then sleeps and waits its
 //! turn (`SpinWait::semaphore_newcomer`). Polling would catch a permit that a running thread
 //! cycles between its release and its next acquire, and move it to the other CPU on nearly
-//! every operation. A newcomer that finds no head and nobody queued, the first to wait, yields
-//! the whole schedule's 7 rounds (`SpinWait::semaphore_first_waiter`): its permit usually
-//! comes from one other thread, and about a wake-up's time of yields catches that hand-off
-//! without a sleep. A head woken from its sleep (or handed the place) that finds the permits
+//! every operation. A newcomer that finds no permit in existence (`total` is 0), no head and
+//! nobody queued yields the whole schedule's 7 rounds (`SpinWait::semaphore_first_waiter`):
+//! its permit can only come from another thread's `add_permits`, a hand-off from a thread
+//! that runs now, and about a wake-up's time of yields catches it without a sleep. A head woken from its sleep (or handed the place) that finds the permits
 //! taken by a barger runs the busy-wait rounds and 2 yields before sleeping again
 //! (`SpinWait::woken_semaphore_head`): on a machine where a wake-up costs about 10 µs, the
 //! barger's short hold is over first (`docs/design.md`, Semaphore). No spinning while a head
@@ -253,9 +253,12 @@ impl Semaphore {
     ) -> Result<(), AcquireError> {
         stat!(Semaphore, Contended);
         let mut state = self.state.load(Relaxed);
-        // Yields only, until woken as the head; more of them for a first waiter (module docs,
-        // Spinning). Relaxed: a hint; a stale count only picks the other schedule.
-        let mut spin = if state & HEAD == 0 && self.queued.load(Relaxed) == 0 {
+        // Yields only, until woken as the head; more of them for the first waiter of a hand-off:
+        // no permit exists, so ours can only come from `add_permits` (module docs, Spinning).
+        // Relaxed: hints; a stale value only picks the other schedule.
+        let hand_off =
+            state & HEAD == 0 && self.queued.load(Relaxed) == 0 && self.total.load(Relaxed) == 0;
+        let mut spin = if hand_off {
             SpinWait::semaphore_first_waiter()
         } else {
             SpinWait::semaphore_newcomer()
