@@ -8,10 +8,10 @@
 //! waits, and a writer behind readers runs only the busy-wait rounds
 //! ([`SpinWait::spin_without_yield`]): until it registers, readers keep entering. A semaphore
 //! newcomer does not busy-wait at all: it yields two rounds and then sleeps
-//! ([`SpinWait::semaphore_newcomer`]), seven if it is the first to wait
-//! ([`SpinWait::semaphore_first_waiter`]); a woken semaphore head runs the busy-wait rounds and two
-//! yields ([`SpinWait::woken_semaphore_head`]); neither spins while a head has reserved the
-//! permits (`docs/design.md`, Semaphore).
+//! ([`SpinWait::semaphore_newcomer`]), seven if it waits for a hand-off (no permit exists, no
+//! head, nobody queued: [`SpinWait::semaphore_first_waiter`]); a woken semaphore head runs the
+//! busy-wait rounds and two yields ([`SpinWait::woken_semaphore_head`]); none of them spins
+//! while a head has reserved the permits (`docs/design.md`, Semaphore).
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted

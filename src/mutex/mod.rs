@@ -66,10 +66,11 @@
 //! counting them (nobody can count them on their behalf: a woken thread cannot tell whether it
 //! was requeued). REQUEUED, set only by the lock owner, tells `unlock` to wake requeued
 //! threads, two at a time ([`REQUEUED_WAKES`]); an unlock whose wake finds nobody on the word
-//! clears it. Because only the owner sets or clears it, no requeue can race the clearing. Who may claim a HANDOFF: a thread whose
-//! own futex wait on this word returned `Woken`, and a condvar waiter re-taking the lock while
-//! REQUEUED is set (it may be a requeued sleeper that the hand-off woke; with REQUEUED clear it
-//! cannot be one, so a waiter woken by `notify_one` never takes a hand-off meant for a sleeper).
+//! clears it. Because only the owner sets or clears it, no requeue can race the clearing. Who
+//! may claim a HANDOFF: a thread whose own futex wait on this word returned `Woken`, and a
+//! condvar waiter re-taking the lock while REQUEUED is set (it may be a requeued sleeper that
+//! the hand-off woke; with REQUEUED clear it cannot be one, so a waiter woken by `notify_one`
+//! never takes a hand-off meant for a sleeper).
 //!
 //! **Timeouts**: a timed lock checks its deadline before it spins, so a passed deadline
 //! (`Duration::ZERO`) costs about what `try_lock` costs. A timed waiter that gives up clears
@@ -493,9 +494,9 @@ impl RawMutex {
     ///
     /// - REQUEUED (and no STARVING): wake two requeued sleepers now, after the release, so
     ///   that the first finds the lock free rather than held by us (parking_lot also wakes
-    ///   after its release). If the wake found nobody, REQUEUED must be cleared, which only an owner may
-    ///   do (nobody may requeue between the wake that found nobody and the clearing): go on
-    ///   as for STARVING.
+    ///   after its release). If the wake found nobody, REQUEUED must be cleared, which only an
+    ///   owner may do (nobody may requeue between the wake that found nobody and the
+    ///   clearing): go on as for STARVING.
     /// - STARVING or REQUEUED: take the free lock back and release it through `unlock_slow`
     ///   (a hand-off; a wake, and the clearing, while the lock is held). If somebody else took
     ///   the lock meanwhile, those bits are theirs to act on at their own unlock.

@@ -104,13 +104,13 @@
 //! turn (`SpinWait::semaphore_newcomer`). Polling would catch a permit that a running thread
 //! cycles between its release and its next acquire, and move it to the other CPU on nearly
 //! every operation. A newcomer that finds no permit in existence (`total` is 0), no head and
-//! nobody queued yields the whole schedule's 7 rounds (`SpinWait::semaphore_first_waiter`):
-//! its permit can only come from another thread's `add_permits`, a hand-off from a thread
-//! that runs now, and about a wake-up's time of yields catches it without a sleep. A head woken from its sleep (or handed the place) that finds the permits
-//! taken by a barger runs the busy-wait rounds and 2 yields before sleeping again
-//! (`SpinWait::woken_semaphore_head`): on a machine where a wake-up costs about 10 µs, the
-//! barger's short hold is over first (`docs/design.md`, Semaphore). No spinning while a head
-//! has reserved.
+//! nobody queued yields the whole schedule's 7 rounds (`SpinWait::semaphore_first_waiter`): its
+//! permit can only come from another thread's `add_permits`, a hand-off from a thread that runs
+//! now, and about a wake-up's time of yields catches it without a sleep. A head woken from its
+//! sleep (or handed the place) that finds the permits taken by a barger runs the busy-wait
+//! rounds and 2 yields before sleeping again (`SpinWait::woken_semaphore_head`): on a machine
+//! where a wake-up costs about 10 µs, the barger's short hold is over first (`docs/design.md`,
+//! Semaphore). No spinning while a head has reserved.
 //!
 //! **Timeouts.** A timed acquire looks at its deadline before it spins, so a zero timeout or
 //! a passed deadline costs about what `try_acquire` costs (and, like it, takes free permits).
