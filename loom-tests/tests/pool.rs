@@ -1,7 +1,8 @@
 //! loom models of the ThreadPool's protocol pieces, in isolation: the idle-worker sleep
 //! protocol (`pool/sleep.rs`), a worker waiting on a latch inside that protocol
-//! (`pool/latch.rs`), and the one-shot result cell under `JoinHandle` (`pool/handle.rs`). See
-//! `docs/loom.md`.
+//! (`pool/latch.rs`), the one-shot result cell under `JoinHandle` (`pool/handle.rs`), and the
+//! recycled memory of tasks (a scope's slab, `pool/slab.rs`; `execute`'s blocks,
+//! `pool/recycle.rs`). See `docs/loom.md`.
 //!
 //! The queues of the real pool (crossbeam-deque) are modelled by a loom atomic counter of
 //! queued jobs, pushed with a Release increment and taken with an Acquire CAS — no stronger
@@ -11,7 +12,7 @@
 //!       cargo test -p atomsync-loom-tests --release --test pool`
 #![cfg(loom)]
 
-use atomsync::pool::{Announce, Latch, LoomJob, LoomSlab, OneShot, Sleep};
+use atomsync::pool::{Announce, Latch, LoomJob, LoomSlab, LoomTaskBlocks, OneShot, Sleep};
 use atomsync_loom_tests::{model, wait_until_asleep};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -513,6 +514,73 @@ fn two_runners_give_back_while_the_owner_refills() {
         let refills: Vec<LoomJob> = (0..3).map(|_| fill(&slab, &ran)).collect();
         refills.into_iter().for_each(LoomJob::run);
         runners.into_iter().for_each(|runner| runner.join().unwrap());
+        assert_eq!(ran.load(Relaxed), 5);
+    });
+}
+
+// ---- `execute`'s recycled task blocks (`pool/recycle.rs`) ----
+//
+// As for the slab: every touch of a block writes its loom cell. Under loom a thread keeps no
+// list of its own: each give-back pushes a chain of one block onto the pool's stack, and a
+// taker pushes back what it took beyond one block; the stack keeps two blocks at most and
+// frees a third. Any thread may fill, unlike a slab.
+
+/// Fills a counting task into `blocks` (from any thread).
+fn fill_task(blocks: &LoomTaskBlocks, ran: &Arc<AtomicUsize>) -> LoomJob {
+    // SAFETY: each model runs every job once, and every runner holds the blocks' `Arc` until
+    // its job ran.
+    unsafe { blocks.job(counting(ran)) }
+}
+
+/// Runs `job` on a new thread that holds the stack until the job ran.
+fn run_task_elsewhere(blocks: &Arc<LoomTaskBlocks>, job: LoomJob) -> thread::JoinHandle<()> {
+    let blocks = Arc::clone(blocks);
+    thread::spawn(move || {
+        job.run();
+        drop(blocks);
+    })
+}
+
+/// A runner gives its block back, and the submitter refills once the task has run: nothing
+/// but the stack's push (Release) and take (Acquire) orders the runner's read of the task
+/// before the refill's write (the submitter learns that the task ran from a Relaxed load).
+/// The seeded bug (the push's Release made Relaxed) makes loom report the two touches as a
+/// race.
+#[test]
+fn a_task_block_is_refilled_only_after_its_task_was_read() {
+    model("pool::a_task_block_is_refilled_only_after_its_task_was_read", || {
+        let (blocks, ran) = (Arc::new(LoomTaskBlocks::default()), Arc::new(AtomicUsize::new(0)));
+        let runner = run_task_elsewhere(&blocks, fill_task(&blocks, &ran));
+        while ran.load(Relaxed) == 0 {
+            thread::yield_now();
+        }
+        let refills = [fill_task(&blocks, &ran), fill_task(&blocks, &ran)];
+        refills.into_iter().for_each(LoomJob::run);
+        runner.join().unwrap();
+        assert_eq!(ran.load(Relaxed), 3);
+    });
+}
+
+/// Two runners give back at once (the push's CAS loop, and the bound: the stack keeps two
+/// blocks) while a second submitter takes the stack whole and refills from it.
+#[test]
+fn two_runners_give_back_while_another_thread_takes_the_stack() {
+    model("pool::two_runners_give_back_while_another_thread_takes_the_stack", || {
+        let (blocks, ran) = (Arc::new(LoomTaskBlocks::default()), Arc::new(AtomicUsize::new(0)));
+        let first = [fill_task(&blocks, &ran), fill_task(&blocks, &ran)];
+        // The first submitter's own block, given back before the runners start: the stack
+        // holds one block, so the runners' pushes meet the bound.
+        fill_task(&blocks, &ran).run();
+        let runners = first.map(|job| run_task_elsewhere(&blocks, job));
+        let submitter = {
+            let (blocks, ran) = (Arc::clone(&blocks), Arc::clone(&ran));
+            thread::spawn(move || {
+                let refills = [fill_task(&blocks, &ran), fill_task(&blocks, &ran)];
+                refills.into_iter().for_each(LoomJob::run);
+            })
+        };
+        runners.into_iter().for_each(|runner| runner.join().unwrap());
+        submitter.join().unwrap();
         assert_eq!(ran.load(Relaxed), 5);
     });
 }

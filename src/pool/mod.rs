@@ -53,6 +53,7 @@
 
 mod handle;
 mod latch;
+mod recycle;
 mod sleep;
 
 mod job;
@@ -76,6 +77,7 @@ pub use scope::Scope;
 pub use {
     handle::OneShot,
     latch::{Announce, Latch},
+    recycle::LoomTaskBlocks,
     slab::{LoomJob, LoomSlab},
     sleep::Sleep,
     sleep::Ticket,
@@ -348,13 +350,18 @@ impl ThreadPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        let job = HeapJob::boxed_static(
-            move || match panic::catch_unwind(AssertUnwindSafe(task)) {
-                Ok(()) => Outcome::Completed,
-                Err(payload) => Outcome::Panicked(vec![payload]),
-            },
-            Kind::Task,
-        );
+        let run = move || match panic::catch_unwind(AssertUnwindSafe(task)) {
+            Ok(()) => Outcome::Completed,
+            Err(payload) => Outcome::Panicked(vec![payload]),
+        };
+        // In a recycled block if it fits (`recycle.rs`), else boxed.
+        // SAFETY: the job runs at most once, and only while `self.shared` is alive: every
+        // execution is by a worker, which holds the `Arc`, or by a thread inside a call on
+        // `&Shared` (a submitter after shutdown began, a caller helping); the task is 'static.
+        let job = match unsafe { self.shared.task_blocks.job(run, Kind::Task) } {
+            Ok(job) => job,
+            Err(run) => HeapJob::boxed_static(run, Kind::Task),
+        };
         self.shared.submit(job);
     }
 

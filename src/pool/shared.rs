@@ -40,6 +40,7 @@
 use super::PanicHandler;
 use super::PoolStats;
 use super::job::{AbortOnUnwind, JobRef, Kind, Latch, Outcome, Payload};
+use super::recycle::TaskBlocks;
 use super::scope::ScopeQueue;
 use super::sleep::Sleep;
 use super::worker::WorkerThread;
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     /// tasks of a scope run by the thread that opened it outside the pool).
     counters: Box<[CachePadded<Counters>]>,
     panic_handler: Option<PanicHandler>,
+    /// Given-back memory for `execute`'s tasks (`recycle.rs`), on a line of its own.
+    pub(super) task_blocks: CachePadded<TaskBlocks>,
 }
 
 impl Shared {
@@ -87,6 +90,7 @@ impl Shared {
             live_workers: AtomicU32::new(live_workers),
             counters: counters.collect(),
             panic_handler,
+            task_blocks: CachePadded::new(TaskBlocks::new()),
         }
     }
 

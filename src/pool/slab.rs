@@ -55,16 +55,16 @@ const MAX_CHUNK: usize = 2;
 /// One cache line: a free block's link, or a filled block's [`Filled`] job. A line each, so a
 /// worker running one job does not share its line with the owner filling the next block.
 #[repr(C, align(64))]
-struct Block {
+pub(super) struct Block {
     /// Tracks who touches the block, for loom's race detection (zero-sized otherwise).
-    access: Access,
+    pub(super) access: Access,
     /// The link while free, else the job's bytes.
-    body: Body,
+    pub(super) body: Body,
 }
 
 #[repr(C, align(16))]
-union Body {
-    next: *mut Block,
+pub(super) union Body {
+    pub(super) next: *mut Block,
     job: [MaybeUninit<u8>; 64],
 }
 
@@ -277,31 +277,31 @@ unsafe fn execute<F: FnOnce() -> Outcome>(pointer: *const ()) -> Outcome {
 /// Under loom, a cell whose every access is a write, so that loom reports two accesses to one
 /// block that no happens-before orders (a missing Release or Acquire); nothing otherwise.
 #[cfg(loom)]
-struct Access(loom::cell::UnsafeCell<()>);
+pub(super) struct Access(loom::cell::UnsafeCell<()>);
 
 #[cfg(loom)]
 impl Access {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self(loom::cell::UnsafeCell::new(()))
     }
 
-    fn touch(&self) {
+    pub(super) fn touch(&self) {
         self.0.with_mut(|_| ());
     }
 }
 
 #[cfg(not(loom))]
-struct Access;
+pub(super) struct Access;
 
 #[cfg(not(loom))]
 impl Access {
     #[inline]
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self
     }
 
     #[inline]
-    fn touch(&self) {}
+    pub(super) fn touch(&self) {}
 }
 
 /// Loom-only: a slab for `loom-tests/tests/pool.rs`, with the owner-only contract of
@@ -334,6 +334,11 @@ impl LoomSlab {
 
 #[cfg(loom)]
 impl LoomJob {
+    /// A job for a model (`recycle.rs` fills them too).
+    pub(super) fn new(job: JobRef) -> Self {
+        Self(job)
+    }
+
     /// Runs the job (moves it out, gives its block back, runs it).
     pub fn run(self) {
         // SAFETY: a `LoomJob` is consumed by its one run; its slab outlives it (the contract

@@ -1,0 +1,160 @@
+use super::*;
+use crate::pool::ThreadPool;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+/// Runs a job filled into `blocks` on this thread.
+fn run(job: JobRef) {
+    // SAFETY: each job is run once, while its `TaskBlocks` is alive.
+    drop(unsafe { job.execute() });
+}
+
+fn counting(ran: &Arc<StdAtomicUsize>) -> impl FnOnce() -> Outcome + Send + use<> {
+    let ran = Arc::clone(ran);
+    move || {
+        ran.fetch_add(1, Relaxed);
+        Outcome::Completed
+    }
+}
+
+#[test]
+fn a_block_given_back_is_the_next_one_filled_on_the_same_thread() {
+    let blocks = TaskBlocks::new();
+    let ran = Arc::new(StdAtomicUsize::new(0));
+    // SAFETY: run once below, while `blocks` lives.
+    let first = unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap();
+    let address = first.id();
+    run(first);
+    // SAFETY: as above.
+    let second = unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap();
+    assert_eq!(second.id(), address, "the given-back block was not reused");
+    run(second);
+    assert_eq!(ran.load(Relaxed), 2);
+}
+
+#[test]
+fn a_task_too_large_or_too_aligned_for_a_block_is_given_back() {
+    let blocks = TaskBlocks::new();
+    let big = [7_u8; 57];
+    // SAFETY: never run.
+    let job = unsafe { blocks.job(move || Outcome::Completed.also(big), Kind::Task) };
+    assert!(job.is_err(), "57 bytes of captures and the stack's pointer fit in 64");
+    #[repr(align(32))]
+    struct Aligned(#[allow(dead_code)] u8);
+    let aligned = Aligned(1);
+    // SAFETY: never run.
+    let job = unsafe {
+        blocks.job(
+            move || {
+                let _keep = &aligned;
+                Outcome::Completed
+            },
+            Kind::Task,
+        )
+    };
+    assert!(job.is_err(), "a block's body is aligned to 16 only");
+    // 48 bytes of captures fit beside the stack's pointer.
+    let fits = [7_u8; 48];
+    // SAFETY: run once, while `blocks` lives.
+    let job = unsafe { blocks.job(move || Outcome::Completed.also(fits), Kind::Task) };
+    run(job.ok().expect("48 bytes of captures fit"));
+}
+
+trait Also {
+    fn also<T>(self, value: T) -> Self;
+}
+
+impl Also for Outcome {
+    fn also<T>(self, value: T) -> Self {
+        drop(value);
+        self
+    }
+}
+
+/// A thread that runs many tasks keeps `LOCAL_MAX` blocks at most and passes the rest on in
+/// chains; the stack keeps `POOL_MAX` at most and frees what comes beyond.
+#[test]
+fn the_memory_kept_is_bounded() {
+    let blocks = TaskBlocks::new();
+    let ran = Arc::new(StdAtomicUsize::new(0));
+    let total = 3 * POOL_MAX;
+    // Fill them all first (each a new block: nothing is given back yet), then run them all
+    // on another thread, whose list overflows into the stack.
+    let jobs: Vec<JobRef> = (0..total)
+        // SAFETY: each is run once below, while `blocks` lives.
+        .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
+        .collect();
+    std::thread::scope(|scope| {
+        scope.spawn(|| jobs.into_iter().for_each(run));
+    });
+    assert_eq!(ran.load(Relaxed), total);
+    let kept = stack_len(&blocks);
+    assert!(kept <= POOL_MAX, "the stack keeps {kept} blocks");
+    assert!(kept >= POOL_MAX - CHAIN, "the stack keeps only {kept} blocks of {total}");
+    assert_eq!(blocks.len.load(Relaxed), kept, "the count is exact without races");
+}
+
+/// How many blocks the stack holds (no other thread may touch it).
+fn stack_len(blocks: &TaskBlocks) -> usize {
+    let mut len = 0;
+    let mut block = blocks.head.load(Relaxed);
+    while !block.is_null() {
+        len += 1;
+        // SAFETY: the stack's blocks are free and linked to its end; nobody else touches them.
+        block = unsafe { (*block).body.next };
+    }
+    len
+}
+
+/// A submitter whose list is empty takes the whole stack, and the blocks circulate: after a
+/// warm-up, a steady stream allocates nothing new.
+#[test]
+fn a_submitter_takes_the_stack_and_reuses_its_blocks() {
+    let blocks = TaskBlocks::new();
+    let ran = Arc::new(StdAtomicUsize::new(0));
+    let fill = |n: usize| -> Vec<JobRef> {
+        // SAFETY: each is run once below, while `blocks` lives.
+        (0..n).map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap()).collect()
+    };
+    let run_elsewhere = |jobs: Vec<JobRef>| {
+        std::thread::scope(|scope| {
+            scope.spawn(|| jobs.into_iter().for_each(run));
+        })
+    };
+    let first = fill(4 * LOCAL_MAX);
+    let addresses: std::collections::HashSet<_> = first.iter().map(|job| job.id()).collect();
+    run_elsewhere(first);
+    // That thread's list held LOCAL_MAX and passed the rest on; it exited and freed its list.
+    let kept = stack_len(&blocks);
+    assert!(kept >= 2 * LOCAL_MAX, "only {kept} blocks passed on");
+    let again = fill(kept);
+    assert!(
+        again.iter().all(|job| addresses.contains(&job.id())),
+        "a refill allocated a new block while the stack had free ones"
+    );
+    assert_eq!(stack_len(&blocks), 0, "the submitter took the whole stack");
+    run_elsewhere(again);
+    assert_eq!(ran.load(Relaxed), 4 * LOCAL_MAX + kept);
+}
+
+/// Through the pool: many small tasks, some of them panicking, all run exactly once, and the
+/// pool still works afterwards.
+#[test]
+fn execute_runs_every_recycled_task_once_even_when_tasks_panic() {
+    let pool = ThreadPool::builder().num_threads(2).panic_handler(|_| {}).build().unwrap();
+    let ran = Arc::new(StdAtomicUsize::new(0));
+    for round in 0..3 {
+        for i in 0..10_000_usize {
+            let ran = Arc::clone(&ran);
+            pool.execute(move || {
+                ran.fetch_add(1, Relaxed);
+                if i % 1_000 == 0 {
+                    panic!("task {i} panics");
+                }
+            });
+        }
+        pool.wait_idle();
+        assert_eq!(ran.load(Relaxed), (round + 1) * 10_000);
+    }
+    assert_eq!(pool.stats().panicked, 30);
+}
