@@ -472,19 +472,43 @@ fn counting(ran: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
     }
 }
 
-/// Fills a counting job into `slab`, from the model's main thread (the slab's one owner).
-fn fill(slab: &LoomSlab, ran: &Arc<AtomicUsize>) -> LoomJob {
-    // SAFETY: only the model's main thread fills; each model runs every job once, and every
-    // runner holds the slab (`run_elsewhere`) until its job ran.
-    unsafe { slab.job(counting(ran)) }
+/// A home of job blocks that a model fills: a scope's slab or a pool's task blocks.
+trait Blocks: Send + Sync + 'static {
+    /// Fills `job` into a block.
+    ///
+    /// # Safety
+    /// As `LoomSlab::job` (one filling thread) or `LoomTaskBlocks::job` (any thread): each
+    /// job runs once, before the home is dropped.
+    unsafe fn job(&self, job: impl FnOnce() + Send) -> LoomJob;
 }
 
-/// Runs `job` on a new thread that holds the slab until the job ran.
-fn run_elsewhere(slab: &Arc<LoomSlab>, job: LoomJob) -> thread::JoinHandle<()> {
-    let slab = Arc::clone(slab);
+impl Blocks for LoomSlab {
+    unsafe fn job(&self, job: impl FnOnce() + Send) -> LoomJob {
+        // SAFETY: forwarded.
+        unsafe { LoomSlab::job(self, job) }
+    }
+}
+
+impl Blocks for LoomTaskBlocks {
+    unsafe fn job(&self, job: impl FnOnce() + Send) -> LoomJob {
+        // SAFETY: forwarded.
+        unsafe { LoomTaskBlocks::job(self, job) }
+    }
+}
+
+/// Fills a counting job into `blocks` (a slab only from the model's main thread, its owner).
+fn fill<B: Blocks>(blocks: &Arc<B>, ran: &Arc<AtomicUsize>) -> LoomJob {
+    // SAFETY: a slab is filled only from the model's main thread; each model runs every job
+    // once, and every runner holds the home's `Arc` (`run_elsewhere`) until its job ran.
+    unsafe { blocks.job(counting(ran)) }
+}
+
+/// Runs `job` on a new thread that holds the blocks' home until the job ran.
+fn run_elsewhere<B: Blocks>(blocks: &Arc<B>, job: LoomJob) -> thread::JoinHandle<()> {
+    let blocks = Arc::clone(blocks);
     thread::spawn(move || {
         job.run();
-        drop(slab);
+        drop(blocks);
     })
 }
 
@@ -525,22 +549,6 @@ fn two_runners_give_back_while_the_owner_refills() {
 // taker pushes back what it took beyond one block; the stack keeps two blocks at most and
 // frees a third. Any thread may fill, unlike a slab.
 
-/// Fills a counting task into `blocks` (from any thread).
-fn fill_task(blocks: &LoomTaskBlocks, ran: &Arc<AtomicUsize>) -> LoomJob {
-    // SAFETY: each model runs every job once, and every runner holds the blocks' `Arc` until
-    // its job ran.
-    unsafe { blocks.job(counting(ran)) }
-}
-
-/// Runs `job` on a new thread that holds the stack until the job ran.
-fn run_task_elsewhere(blocks: &Arc<LoomTaskBlocks>, job: LoomJob) -> thread::JoinHandle<()> {
-    let blocks = Arc::clone(blocks);
-    thread::spawn(move || {
-        job.run();
-        drop(blocks);
-    })
-}
-
 /// A runner gives its block back, and the submitter refills once the task has run: nothing
 /// but the stack's push (Release) and take (Acquire) orders the runner's read of the task
 /// before the refill's write (the submitter learns that the task ran from a Relaxed load).
@@ -550,11 +558,11 @@ fn run_task_elsewhere(blocks: &Arc<LoomTaskBlocks>, job: LoomJob) -> thread::Joi
 fn a_task_block_is_refilled_only_after_its_task_was_read() {
     model("pool::a_task_block_is_refilled_only_after_its_task_was_read", || {
         let (blocks, ran) = (Arc::new(LoomTaskBlocks::default()), Arc::new(AtomicUsize::new(0)));
-        let runner = run_task_elsewhere(&blocks, fill_task(&blocks, &ran));
+        let runner = run_elsewhere(&blocks, fill(&blocks, &ran));
         while ran.load(Relaxed) == 0 {
             thread::yield_now();
         }
-        let refills = [fill_task(&blocks, &ran), fill_task(&blocks, &ran)];
+        let refills = [fill(&blocks, &ran), fill(&blocks, &ran)];
         refills.into_iter().for_each(LoomJob::run);
         runner.join().unwrap();
         assert_eq!(ran.load(Relaxed), 3);
@@ -567,15 +575,15 @@ fn a_task_block_is_refilled_only_after_its_task_was_read() {
 fn two_runners_give_back_while_another_thread_takes_the_stack() {
     model("pool::two_runners_give_back_while_another_thread_takes_the_stack", || {
         let (blocks, ran) = (Arc::new(LoomTaskBlocks::default()), Arc::new(AtomicUsize::new(0)));
-        let first = [fill_task(&blocks, &ran), fill_task(&blocks, &ran)];
+        let first = [fill(&blocks, &ran), fill(&blocks, &ran)];
         // The first submitter's own block, given back before the runners start: the stack
         // holds one block, so the runners' pushes meet the bound.
-        fill_task(&blocks, &ran).run();
-        let runners = first.map(|job| run_task_elsewhere(&blocks, job));
+        fill(&blocks, &ran).run();
+        let runners = first.map(|job| run_elsewhere(&blocks, job));
         let submitter = {
             let (blocks, ran) = (Arc::clone(&blocks), Arc::clone(&ran));
             thread::spawn(move || {
-                let refills = [fill_task(&blocks, &ran), fill_task(&blocks, &ran)];
+                let refills = [fill(&blocks, &ran), fill(&blocks, &ran)];
                 refills.into_iter().for_each(LoomJob::run);
             })
         };

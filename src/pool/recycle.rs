@@ -40,12 +40,11 @@
 //! taker pushes back what it took beyond one block, so the models exercise the stack.)
 
 use super::job::{JobRef, Kind, Outcome};
-use super::slab::{Access, Block, Body};
+use super::slab::{Access, Block, BlockHome, Body};
 use crate::shim::{AtomicPtr, AtomicUsize};
 use std::alloc::{self, Layout};
 #[cfg(not(loom))]
 use std::cell::Cell;
-use std::mem;
 use std::ptr;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
@@ -62,12 +61,6 @@ const POOL_MAX: usize = 1024;
 #[cfg(loom)]
 const POOL_MAX: usize = 2;
 
-/// What a filled block holds: the stack to give the block back to, and the task.
-struct Filled<F> {
-    blocks: *const TaskBlocks,
-    task: F,
-}
-
 /// A pool's stack of given-back blocks (see the module docs).
 pub(crate) struct TaskBlocks {
     /// The stack: free blocks linked through `Body::next`.
@@ -76,23 +69,10 @@ pub(crate) struct TaskBlocks {
     len: AtomicUsize,
 }
 
-// SAFETY: the stack's blocks are reached only through the atomic `head` (a push publishes a
-// chain that the pusher owned; a take removes the whole stack at once), and are heap memory
-// that any thread may free.
-unsafe impl Sync for TaskBlocks {}
-// SAFETY: as for `Sync`.
-unsafe impl Send for TaskBlocks {}
-
 impl TaskBlocks {
     /// An empty stack.
     pub(crate) fn new() -> Self {
         Self { head: AtomicPtr::new(ptr::null_mut()), len: AtomicUsize::new(0) }
-    }
-
-    /// Whether a task closure of type `F` fits in a block.
-    const fn fits<F>() -> bool {
-        mem::size_of::<Filled<F>>() <= mem::size_of::<Body>()
-            && mem::align_of::<Filled<F>>() <= mem::align_of::<Body>()
     }
 
     /// `task` as a [`JobRef`] in a recycled block, or `Err(task)` if it does not fit (box it
@@ -107,21 +87,14 @@ impl TaskBlocks {
     where
         F: FnOnce() -> Outcome + Send,
     {
-        if !Self::fits::<F>() {
+        if !Block::fits::<Self, F>() {
             return Err(task);
         }
         let block = self.take();
-        // SAFETY: `take` gave us a free block that nobody else touches until the job runs, and
-        // `Filled<F>` fits in its body (checked above), whose alignment covers `Filled<F>`'s.
-        unsafe {
-            (*block).access.touch();
-            let body = ptr::addr_of_mut!((*block).body).cast::<Filled<F>>();
-            body.write(Filled { blocks: self, task });
-        }
-        // SAFETY: `execute::<F>` is sound to call once on this block from any thread until the
-        // job ran: the block holds a `Filled<F>`, `F: Send`, and `self` outlives the call's use
-        // of it (our contract).
-        Ok(unsafe { JobRef::from_parts(block as *const (), execute::<F>, kind) })
+        // SAFETY: `take` gave us a free block that nobody else touches until the job runs; the
+        // task fits (checked above), runs at most once, while `self` lives, and before its
+        // borrows end (our contract).
+        Ok(unsafe { Block::fill(block, self, task, kind) })
     }
 
     /// A free block, ours alone: from this thread's list, else the whole stack (the rest of it
@@ -186,29 +159,6 @@ impl TaskBlocks {
         }
     }
 
-    /// Gives back a block whose task was moved out: to this thread's list, and a chain of
-    /// it to the stack when the list is full.
-    ///
-    /// # Safety
-    /// `block` is free (its task was moved out) and the calling thread is the only one that
-    /// touches it.
-    unsafe fn give(&self, block: *mut Block) {
-        #[cfg(not(loom))]
-        match LOCAL.try_with(|local| local.keep(block)) {
-            Ok(None) => {}
-            // SAFETY: `keep` detached this chain of `CHAIN` free blocks from our list.
-            Ok(Some((first, last))) => unsafe { self.push_chain(first, last, CHAIN) },
-            // The thread is exiting (its list is gone): straight to the stack.
-            // SAFETY: the block is ours and free (our contract).
-            Err(_) => unsafe { self.push_chain(block, block, 1) },
-        }
-        // SAFETY: the block is ours and free (our contract).
-        #[cfg(loom)]
-        unsafe {
-            self.push_chain(block, block, 1)
-        };
-    }
-
     /// Pushes the chain `first..=last` of `len` blocks, or frees it if the stack is full.
     ///
     /// # Safety
@@ -244,6 +194,26 @@ impl TaskBlocks {
     }
 }
 
+impl BlockHome for TaskBlocks {
+    /// To this thread's list, and a chain of it to the stack when the list is full.
+    unsafe fn give_back(&self, block: *mut Block) {
+        #[cfg(not(loom))]
+        match LOCAL.try_with(|local| local.keep(block)) {
+            Ok(None) => {}
+            // SAFETY: `keep` detached this chain of `CHAIN` free blocks from our list.
+            Ok(Some((first, last))) => unsafe { self.push_chain(first, last, CHAIN) },
+            // The thread is exiting (its list is gone): straight to the stack.
+            // SAFETY: the block is ours and free (our contract).
+            Err(_) => unsafe { self.push_chain(block, block, 1) },
+        }
+        // SAFETY: the block is ours and free (our contract).
+        #[cfg(loom)]
+        unsafe {
+            self.push_chain(block, block, 1)
+        };
+    }
+}
+
 impl Drop for TaskBlocks {
     fn drop(&mut self) {
         // Relaxed: `&mut self`, so whatever gave us the stack alone ordered every push before.
@@ -252,25 +222,6 @@ impl Drop for TaskBlocks {
         // its end.
         unsafe { free_list(list) };
     }
-}
-
-/// Runs the task in a block filled by [`TaskBlocks::job`].
-///
-/// # Safety
-/// `pointer` is such a block, executed once (the contract of `JobRef::from_parts`).
-unsafe fn execute<F: FnOnce() -> Outcome>(pointer: *const ()) -> Outcome {
-    let block = pointer as *mut Block;
-    // SAFETY: the block holds a `Filled<F>` that only we (its one execution) touch; moving it
-    // out leaves the block free.
-    let Filled { blocks, task } = unsafe {
-        (*block).access.touch();
-        ptr::addr_of!((*block).body).cast::<Filled<F>>().read()
-    };
-    // SAFETY: the stack outlives this execution's start (the contract of `TaskBlocks::job`),
-    // and the block is ours and free. After this we touch neither; the task (moved out, on
-    // our stack) may panic without leaving anything behind.
-    unsafe { (*blocks).give(block) };
-    task()
 }
 
 /// A new free block.
@@ -346,7 +297,7 @@ impl LocalBlocks {
     /// Keeps `block`; when the counted blocks exceed [`LOCAL_MAX`], detaches the first
     /// [`CHAIN`] of them and returns that chain's first and last block.
     fn keep(&self, block: *mut Block) -> Option<(*mut Block, *mut Block)> {
-        // SAFETY: the block is this thread's and free (the contract of `TaskBlocks::give`).
+        // SAFETY: the block is this thread's and free (the contract of `give_back`).
         unsafe { (*block).body.next = self.head.get() };
         self.head.set(block);
         let counted = self.counted.get() + 1;

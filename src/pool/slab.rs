@@ -68,10 +68,57 @@ pub(super) union Body {
     job: [MaybeUninit<u8>; 64],
 }
 
-/// What a filled block holds: the slab to give the block back to, and the job.
-struct Filled<F> {
-    slab: *const JobSlab,
+/// What a filled block holds: the home to give the block back to, and the job.
+struct Filled<H, F> {
+    home: *const H,
     job: F,
+}
+
+/// Where a block goes back once its job has been moved out: a scope's [`JobSlab`], or a
+/// pool's `TaskBlocks` (`recycle.rs`).
+pub(super) trait BlockHome: Sized {
+    /// Takes back a block whose job was moved out.
+    ///
+    /// # Safety
+    /// `block` is a free block that belongs here, and the calling thread is the only one that
+    /// touches it.
+    unsafe fn give_back(&self, block: *mut Block);
+}
+
+impl Block {
+    /// Whether a job closure of type `F` fits in a block beside a pointer to its home `H`.
+    pub(super) const fn fits<H, F>() -> bool {
+        mem::size_of::<Filled<H, F>>() <= mem::size_of::<Body>()
+            && mem::align_of::<Filled<H, F>>() <= mem::align_of::<Body>()
+    }
+
+    /// Writes `job` into `block` and returns the block as a [`JobRef`] whose execution moves
+    /// the job out, gives the block back to `home`, and then runs the job.
+    ///
+    /// # Safety
+    /// - `block` is free and ours alone until the job runs, and `Block::fits::<H, F>()`.
+    /// - The job is executed exactly once (or never), and `home` outlives the start of that
+    ///   execution.
+    /// - `job` may borrow data with any lifetime: the caller guarantees that it runs before
+    ///   those borrows end.
+    pub(super) unsafe fn fill<H, F>(block: *mut Block, home: &H, job: F, kind: Kind) -> JobRef
+    where
+        H: BlockHome,
+        F: FnOnce() -> Outcome + Send,
+    {
+        debug_assert!(Self::fits::<H, F>());
+        // SAFETY: the block is free and ours (our contract), and `Filled<H, F>` fits in its
+        // body, whose alignment covers `Filled<H, F>`'s.
+        unsafe {
+            (*block).access.touch();
+            let body = ptr::addr_of_mut!((*block).body).cast::<Filled<H, F>>();
+            body.write(Filled { home, job });
+        }
+        // SAFETY: `execute::<H, F>` is sound to call once on this block from any thread until
+        // the job ran: the block holds a `Filled<H, F>`, `F: Send`, and `home` outlives the
+        // call's use of it (our contract).
+        unsafe { JobRef::from_parts(block as *const (), execute::<H, F>, kind) }
+    }
 }
 
 /// Recycled blocks for the jobs of one scope (see the module docs).
@@ -125,12 +172,6 @@ impl JobSlab {
         &self.runners.unfinished
     }
 
-    /// Whether a job closure of type `F` fits in a block.
-    const fn fits<F>() -> bool {
-        mem::size_of::<Filled<F>>() <= mem::size_of::<Body>()
-            && mem::align_of::<Filled<F>>() <= mem::align_of::<Body>()
-    }
-
     /// `job` as a [`JobRef`] in a block of this slab, or `Err(job)` if it does not fit (box it
     /// instead).
     ///
@@ -146,22 +187,15 @@ impl JobSlab {
     where
         F: FnOnce() -> Outcome + Send,
     {
-        if !Self::fits::<F>() {
+        if !Block::fits::<Self, F>() {
             return Err(job);
         }
         // SAFETY: we are the owner (our contract).
         let block = unsafe { self.take() };
-        // SAFETY: `take` gave us a free block that nobody else touches until the job runs, and
-        // `Filled<F>` fits in its body (checked above), whose alignment covers `Filled<F>`'s.
-        unsafe {
-            (*block).access.touch();
-            let body = ptr::addr_of_mut!((*block).body).cast::<Filled<F>>();
-            body.write(Filled { slab: self, job });
-        }
-        // SAFETY: `execute::<F>` is sound to call once on this block from any thread until the
-        // job ran: the block holds a `Filled<F>`, `F: Send`, and the slab outlives the call's
-        // use of it (our contract).
-        Ok(unsafe { JobRef::from_parts(block as *const (), execute::<F>, kind) })
+        // SAFETY: `take` gave us a free block that nobody else touches until the job runs; the
+        // job fits (checked above), runs once, before the slab is dropped, and before its
+        // borrows end (our contract).
+        Ok(unsafe { Block::fill(block, self, job, kind) })
     }
 
     /// A free block: from the private list, else all the given-back ones, else a new chunk.
@@ -215,12 +249,10 @@ impl JobSlab {
         }
         chunk
     }
+}
 
-    /// Gives back a block whose job was moved out.
-    ///
-    /// # Safety
-    /// `block` is a block of this slab whose job has been moved out, and the calling thread
-    /// is the only one that touches it.
+impl BlockHome for JobSlab {
+    /// Pushes the block onto the given-back stack, which only the owner takes (whole).
     unsafe fn give_back(&self, block: *mut Block) {
         let mut head = self.runners.returned.load(Relaxed);
         loop {
@@ -256,21 +288,22 @@ impl Drop for JobSlab {
     }
 }
 
-/// Runs the job in a block filled by [`JobSlab::job`].
+/// Runs the job in a block filled by [`Block::fill`].
 ///
 /// # Safety
 /// `pointer` is such a block, executed once (the contract of `JobRef::from_parts`).
-unsafe fn execute<F: FnOnce() -> Outcome>(pointer: *const ()) -> Outcome {
+unsafe fn execute<H: BlockHome, F: FnOnce() -> Outcome>(pointer: *const ()) -> Outcome {
     let block = pointer as *mut Block;
-    // SAFETY: the block holds a `Filled<F>` that only we (its one execution) touch; moving it
-    // out leaves the block free.
-    let Filled { slab, job } = unsafe {
+    // SAFETY: the block holds a `Filled<H, F>` that only we (its one execution) touch; moving
+    // it out leaves the block free.
+    let Filled { home, job } = unsafe {
         (*block).access.touch();
-        ptr::addr_of!((*block).body).cast::<Filled<F>>().read()
+        ptr::addr_of!((*block).body).cast::<Filled<H, F>>().read()
     };
-    // SAFETY: the slab outlives this execution's use of it (the contract of `JobSlab::job`),
-    // and the block is ours until given back. After this we touch neither.
-    unsafe { (*slab).give_back(block) };
+    // SAFETY: the home outlives this execution's start (the contract of `Block::fill`), and
+    // the block is ours and free. After this we touch neither; the job, moved out onto our
+    // stack, may panic without leaving anything behind.
+    unsafe { (*home).give_back(block) };
     job()
 }
 
