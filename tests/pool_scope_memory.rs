@@ -1,6 +1,7 @@
-//! A scope frees the memory of its tasks' jobs (`src/pool/slab.rs`): after many scopes, the
-//! bytes the process holds are back where they were. A counting global allocator, so this is
-//! a test binary of its own.
+//! A scope frees the memory of its tasks' jobs (`src/pool/slab.rs`), and `execute` the memory
+//! it keeps for its tasks (`src/pool/recycle.rs`): after many rounds, the bytes the process
+//! holds are back where they were. A counting global allocator, so this is a test binary of
+//! its own, and its tests take turns.
 
 mod common;
 
@@ -33,8 +34,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Held by each test: the count is process-wide, so the tests must not run at once.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn scopes_give_back_the_memory_of_their_jobs() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     common::within(|| {
         let pool = ThreadPool::new(2);
         let mut out = vec![0usize; 5_000];
@@ -63,5 +68,41 @@ fn scopes_give_back_the_memory_of_their_jobs() {
         // moved on), on a loaded machine.
         assert!(grown < 16 << 20, "{grown} bytes more held after 400 scopes");
         assert!(out.iter().enumerate().all(|(i, &x)| x == i));
+    });
+}
+
+/// `execute` keeps its tasks' memory for reuse (`src/pool/recycle.rs`), a bounded amount: the
+/// pool frees its stack of blocks when dropped, each thread its own list when it exits. Each
+/// round runs a submitter thread with a pool of its own, so that after the round nothing of
+/// either is left.
+#[test]
+fn execute_frees_its_task_memory_with_the_pool_and_the_threads() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    common::within(|| {
+        let round = || {
+            std::thread::spawn(|| {
+                let pool = ThreadPool::new(2);
+                for burst in 0..20_usize {
+                    for i in 0..5_000_usize {
+                        pool.execute(move || {
+                            std::hint::black_box(burst + i);
+                        });
+                    }
+                    pool.wait_idle();
+                }
+            })
+            .join()
+            .unwrap();
+        };
+        round(); // warm up: crossbeam-epoch's per-thread state, std's thread bookkeeping
+        let before = HELD.load(SeqCst);
+        for _ in 0..10 {
+            round();
+        }
+        let grown = HELD.load(SeqCst) - before;
+        // Measured: 8 752 bytes (crossbeam-epoch's bookkeeping of the exited threads). With
+        // the pool's stack never freed, 547 KiB more; with the threads' lists never freed,
+        // 165 KiB.
+        assert!(grown < 96 << 10, "{grown} bytes more held after 10 rounds");
     });
 }

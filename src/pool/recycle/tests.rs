@@ -94,16 +94,55 @@ fn the_memory_kept_is_bounded() {
     assert_eq!(blocks.len.load(Relaxed), kept, "the count is exact without races");
 }
 
-/// How many blocks the stack holds (no other thread may touch it).
-fn stack_len(blocks: &TaskBlocks) -> usize {
-    let mut len = 0;
-    let mut block = blocks.head.load(Relaxed);
+/// The blocks of a free list, in order (no other thread may touch it).
+fn list(mut block: *mut Block) -> Vec<*mut Block> {
+    let mut blocks = Vec::new();
     while !block.is_null() {
-        len += 1;
-        // SAFETY: the stack's blocks are free and linked to its end; nobody else touches them.
+        blocks.push(block);
+        // SAFETY: the list's blocks are free and linked to its end; nobody else touches them.
         block = unsafe { (*block).body.next };
     }
-    len
+    blocks
+}
+
+/// How many blocks the stack holds.
+fn stack_len(blocks: &TaskBlocks) -> usize {
+    list(blocks.head.load(Relaxed)).len()
+}
+
+/// The blocks the stack holds.
+fn stack_addresses(blocks: &TaskBlocks) -> std::collections::HashSet<*mut Block> {
+    list(blocks.head.load(Relaxed)).into_iter().collect()
+}
+
+/// How many blocks this thread's list holds.
+fn local_len() -> usize {
+    LOCAL.with(|local| list(local.head.get()).len())
+}
+
+/// A thread that runs tasks keeps at most `LOCAL_MAX` blocks, passing chains of `CHAIN` to
+/// the stack beyond that, and nothing is lost on the way.
+#[test]
+fn a_threads_list_keeps_at_most_local_max_blocks() {
+    // A new thread: its list starts empty, so every fill below allocates.
+    std::thread::spawn(|| {
+        let blocks = TaskBlocks::new();
+        let ran = Arc::new(StdAtomicUsize::new(0));
+        let total = 4 * LOCAL_MAX;
+        let jobs: Vec<JobRef> = (0..total)
+            // SAFETY: each is run once below, while `blocks` lives.
+            .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
+            .collect();
+        for job in jobs {
+            run(job);
+            assert!(local_len() <= LOCAL_MAX, "the list holds {} blocks", local_len());
+        }
+        assert!(local_len() > LOCAL_MAX - CHAIN, "the list holds only {}", local_len());
+        assert_eq!(stack_len(&blocks) + local_len(), total, "blocks lost");
+        assert_eq!(stack_len(&blocks) % CHAIN, 0, "passed on in whole chains");
+    })
+    .join()
+    .unwrap();
 }
 
 /// A submitter whose list is empty takes the whole stack, and the blocks circulate: after a
@@ -121,15 +160,14 @@ fn a_submitter_takes_the_stack_and_reuses_its_blocks() {
             scope.spawn(|| jobs.into_iter().for_each(run));
         })
     };
-    let first = fill(4 * LOCAL_MAX);
-    let addresses: std::collections::HashSet<_> = first.iter().map(|job| job.id()).collect();
-    run_elsewhere(first);
+    run_elsewhere(fill(4 * LOCAL_MAX));
     // That thread's list held LOCAL_MAX and passed the rest on; it exited and freed its list.
-    let kept = stack_len(&blocks);
+    let stacked = stack_addresses(&blocks);
+    let kept = stacked.len();
     assert!(kept >= 2 * LOCAL_MAX, "only {kept} blocks passed on");
     let again = fill(kept);
     assert!(
-        again.iter().all(|job| addresses.contains(&job.id())),
+        again.iter().all(|job| stacked.contains(&job.id().cast_mut().cast())),
         "a refill allocated a new block while the stack had free ones"
     );
     assert_eq!(stack_len(&blocks), 0, "the submitter took the whole stack");
