@@ -546,8 +546,8 @@ fn two_runners_give_back_while_the_owner_refills() {
 //
 // As for the slab: every touch of a block writes its loom cell. Under loom a thread keeps no
 // list of its own: each give-back pushes a chain of one block onto the pool's stack, and a
-// taker pushes back what it took beyond one block; the stack keeps two blocks at most and
-// frees a third. Any thread may fill, unlike a slab.
+// taker takes the whole stack, keeps its first chain and pushes the others back; the stack
+// keeps two blocks at most and frees a third. Any thread may fill, unlike a slab.
 
 /// A runner gives its block back, and the submitter refills once the task has run: nothing
 /// but the stack's push (Release) and take (Acquire) orders the runner's read of the task
@@ -570,7 +570,8 @@ fn a_task_block_is_refilled_only_after_its_task_was_read() {
 }
 
 /// Two runners give back at once (the push's CAS loop, and the bound: the stack keeps two
-/// blocks) while a second submitter takes the stack whole and refills from it.
+/// blocks) while a second submitter takes chains from the stack (the whole stack, its first
+/// chain kept, the others pushed back) and refills from them.
 #[test]
 fn two_runners_give_back_while_another_thread_takes_the_stack() {
     model("pool::two_runners_give_back_while_another_thread_takes_the_stack", || {

@@ -351,9 +351,8 @@ impl ThreadPool {
     ///
     /// A `task` of at most 56 bytes of captures (48 if aligned to 16) costs no allocation
     /// once the pool is warm: it is stored in a recycled 64-byte block, which its runner gives
-    /// back before running it. The pool keeps about 64 KiB of such blocks, each thread that
-    /// runs or submits tasks at most 4 KiB of its own plus what it last took from a pool;
-    /// larger tasks are boxed.
+    /// back before running it. The pool keeps at most 64 KiB of such blocks, and each thread
+    /// that runs or submits tasks at most 4 KiB; larger tasks are boxed.
     pub fn execute<F>(&self, task: F)
     where
         F: FnOnce() + Send + 'static,

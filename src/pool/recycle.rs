@@ -11,33 +11,38 @@
 //! thread may keep one, fill one, or free one. Whoever runs the task moves the closure out of
 //! its block onto its own stack, gives the block back, and only then runs the closure.
 //!
-//! - **Per thread** (`LOCAL`): a private list of free blocks. A thread that runs tasks keeps
-//!   what it gives back, for the tasks it submits itself; past [`LOCAL_MAX`] it passes a chain
-//!   of [`CHAIN`] blocks to the pool. A thread that submits takes from its list first.
-//! - **Per pool** (`TaskBlocks`): a stack of the chains passed on. Any thread pushes a chain
-//!   (one CAS for [`CHAIN`] blocks); a submitter whose list is empty takes the whole stack at
-//!   once (`swap` with null), so a block is never popped while another thread reads its link:
-//!   the ABA problem of a Treiber stack's pop does not arise. The stack keeps at most about
-//!   [`POOL_MAX`] blocks (an approximate count: a chain pushed while a taker resets it goes
-//!   uncounted until the next take); a chain beyond that is freed. The pool frees the stack
-//!   when it is dropped, and a thread's list is freed when the thread exits.
+//! - **Per thread** (`LOCAL`): a private list of free blocks, at most [`LOCAL_MAX`]. A thread
+//!   that runs tasks keeps what it gives back, for the tasks it submits itself; past
+//!   [`LOCAL_MAX`] it passes a chain of [`CHAIN`] blocks to the pool. A thread that submits
+//!   takes from its list first.
+//! - **Per pool** (`TaskBlocks`): a stack of the chains passed on, each chain's first block
+//!   holding the link to the next chain and its own length. Any thread pushes a chain (one CAS
+//!   for [`CHAIN`] blocks). A submitter whose list is empty takes one chain: it removes the
+//!   whole stack (`swap` with null), keeps the first chain as its list and pushes the others
+//!   back in one CAS. No block is ever popped while another thread may read its links, so the
+//!   ABA problem of a Treiber stack's pop does not arise, and a thread never holds more than a
+//!   list's worth of blocks. The stack counts its blocks (a chain is counted by its push and
+//!   uncounted by the take that keeps it) and keeps at most [`POOL_MAX`]: a chain beyond that
+//!   is freed. The pool frees the stack when it is dropped, and a thread's list is freed when
+//!   the thread exits.
 //!
-//! So the memory kept is bounded: [`POOL_MAX`] blocks per pool (64 KiB) plus, per thread,
-//! [`LOCAL_MAX`] blocks and whatever it took from a pool's stack. A closure that does not fit in
-//! a block (more than 56 bytes with its captures, or aligned to more than 16) is boxed as
-//! before ([`TaskBlocks::job`] gives it back).
+//! So the memory kept is bounded: [`POOL_MAX`] blocks per pool (64 KiB) and [`LOCAL_MAX`] per
+//! thread (4 KiB). A closure that does not fit in a block (more than 56 bytes with its
+//! captures, or aligned to more than 16) is boxed as before ([`TaskBlocks::job`] gives it
+//! back).
 //!
-//! **Orderings.** A chain push is Release and the taker's `swap` Acquire: whoever ran a task
-//! read its closure out of the block before it gave the block back, so that read
-//! happens-before the block's refill by the taker (and the pushed links are visible to it).
-//! Pushes by different threads are CAS read-modify-writes, which continue the release sequence
-//! of each earlier push, so one Acquire `swap` synchronizes with every push it takes. A block
-//! kept in a thread's list moves between the thread's own accesses only. The count is Relaxed:
-//! it only bounds the memory kept. The task's own travel through a deque publishes the filled
-//! block to the thread that runs it (a push is Release, a steal Acquire).
+//! **Orderings.** A push (of a chain, or of the chains a taker did not keep) is Release and
+//! the take's `swap` Acquire: whoever ran a task read its closure out of the block before it
+//! gave the block back, so that read happens-before the block's refill by a taker (and the
+//! links and lengths written before the push are visible to it). Pushes by different threads
+//! are CAS read-modify-writes, which continue the release sequence of each earlier push, so one
+//! Acquire `swap` synchronizes with every push it takes. A block kept in a thread's list moves
+//! between the thread's own accesses only. The count is Relaxed: it only bounds the memory
+//! kept, and a chain is uncounted only by a take that came after its push (through the
+//! Release/Acquire pair), so the count cannot wrap below zero.
 //!
-//! (Under loom there is no per-thread list: every give-back pushes a chain of one block, and a
-//! taker pushes back what it took beyond one block, so the models exercise the stack.)
+//! (Under loom there is no per-thread list: every give-back pushes a chain of one block, so
+//! the models exercise the stack.)
 
 use super::job::{JobRef, Kind, Outcome};
 use super::slab::{Access, Block, BlockHome, Body};
@@ -45,6 +50,7 @@ use crate::shim::{AtomicPtr, AtomicUsize};
 use std::alloc::{self, Layout};
 #[cfg(not(loom))]
 use std::cell::Cell;
+use std::mem;
 use std::ptr;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
@@ -97,66 +103,66 @@ impl TaskBlocks {
         Ok(unsafe { Block::fill(block, self, task, kind) })
     }
 
-    /// A free block, ours alone: from this thread's list, else the whole stack (the rest of it
-    /// becomes this thread's list), else a new allocation.
+    /// A free block, ours alone: from this thread's list, else from a chain of the stack (the
+    /// rest of the chain becomes this thread's list), else a new allocation.
     fn take(&self) -> *mut Block {
         #[cfg(not(loom))]
         if let Ok(Some(block)) = LOCAL.try_with(LocalBlocks::pop) {
             return block;
         }
-        let block = self.take_all();
-        if block.is_null() {
+        let chain = self.take_chain();
+        if chain.is_null() {
             return new_block();
         }
-        // SAFETY: the stack we took is ours: its blocks are free and hold links.
-        let rest = unsafe {
-            (*block).access.touch();
-            (*block).body.next
+        // SAFETY: the chain is ours: its blocks are free, linked to its end, its first block
+        // holds its length.
+        let (rest, len) = unsafe {
+            let head = &*chain_head(chain);
+            (head.next, head.len)
         };
         if !rest.is_null() {
-            self.keep_taken(rest);
+            keep_rest(rest, len - 1);
         }
-        block
+        chain
     }
 
-    /// Removes the whole stack, or returns null if it is empty.
-    fn take_all(&self) -> *mut Block {
+    /// Removes the first chain of the stack (null if the stack is empty): takes the whole
+    /// stack and pushes back the chains after the first.
+    fn take_chain(&self) -> *mut Block {
         // A look first: a submitter whose list ran dry finds the stack empty whenever the
         // workers' lists have not overflowed, and the swap would take the line for nothing.
         if self.head.load(Relaxed).is_null() {
             return ptr::null_mut();
         }
-        // Acquire: pairs with the Release of `push_chain`, so the runners' reads of the tasks
-        // they moved out happen-before our refills, and the links are visible.
-        let list = self.head.swap(ptr::null_mut(), Acquire);
-        // Relaxed: the count only bounds the memory kept (module docs).
-        self.len.store(0, Relaxed);
-        list
-    }
-
-    /// Keeps `list`, the rest of a stack just taken, for this thread's next tasks.
-    #[cfg(not(loom))]
-    fn keep_taken(&self, list: *mut Block) {
-        // Our list was empty (`take` found nothing in it) unless the thread is exiting.
-        if LOCAL.try_with(|local| local.adopt(list)).is_err() {
-            // SAFETY: the list is ours, free, and linked to its end.
-            unsafe { free_list(list) };
+        // Acquire: pairs with the Release of `push`, so the runners' reads of the tasks they
+        // moved out happen-before our refills, and the links and lengths are visible.
+        let chain = self.head.swap(ptr::null_mut(), Acquire);
+        if chain.is_null() {
+            return chain;
         }
-    }
-
-    /// Under loom: pushes `list` back, one block at a time.
-    #[cfg(loom)]
-    fn keep_taken(&self, mut list: *mut Block) {
-        while !list.is_null() {
-            // SAFETY: the list is ours, free, and linked to its end.
-            let next = unsafe {
-                (*list).access.touch();
-                (*list).body.next
-            };
-            // SAFETY: `list`'s first block is ours and free.
-            unsafe { self.push_chain(list, list, 1) };
-            list = next;
+        // SAFETY: the stack we took is ours; every chain's first block holds its length and
+        // the link to the next chain.
+        let (others, len) = unsafe {
+            (*chain).access.touch();
+            let head = &mut *chain_head(chain);
+            (mem::replace(&mut head.next_chain, ptr::null_mut()), head.len)
+        };
+        if !others.is_null() {
+            let mut last = others;
+            // SAFETY: as above; at most `POOL_MAX` chains.
+            unsafe {
+                (*last).access.touch();
+                while !(*chain_head(last)).next_chain.is_null() {
+                    last = (*chain_head(last)).next_chain;
+                    (*last).access.touch();
+                }
+                self.push(others, last);
+            }
         }
+        // Relaxed: the count only bounds the memory kept (module docs). Our chain was counted
+        // by the push we took it from, which happens-before this.
+        self.len.fetch_sub(len, Relaxed);
+        chain
     }
 
     /// Pushes the chain `first..=last` of `len` blocks, or frees it if the stack is full.
@@ -164,27 +170,44 @@ impl TaskBlocks {
     /// # Safety
     /// The chain is ours alone, free, and linked from `first` to `last`.
     unsafe fn push_chain(&self, first: *mut Block, last: *mut Block, len: usize) {
+        // SAFETY: the chain is ours (our contract); it ends at `last`.
+        unsafe {
+            (*last).access.touch();
+            (*last).body.next = ptr::null_mut();
+        }
         // Relaxed: the count only bounds the memory kept (module docs). Counted only if it
-        // stays within the bound: a count taken back after a taker reset it would wrap.
+        // stays within the bound.
         let room = |kept: usize| (kept + len <= POOL_MAX).then_some(kept + len);
         if self.len.fetch_update(Relaxed, Relaxed, room).is_err() {
-            // SAFETY: the chain is ours; cut after `last` so that only it is freed.
-            unsafe {
-                (*last).access.touch();
-                (*last).body.next = ptr::null_mut();
-                free_list(first);
-            }
+            // SAFETY: the chain is ours, free, and linked to its end.
+            unsafe { free_list(first) };
             return;
         }
+        // SAFETY: the chain is ours; its first block now heads a chain of `len`.
+        unsafe {
+            (*first).access.touch();
+            (*chain_head(first)).len = len;
+        }
+        // SAFETY: a single chain, ours, its length written.
+        unsafe { self.push(first, first) };
+    }
+
+    /// Pushes the chains from `first` to `last` (linked through their `next_chain`), already
+    /// counted.
+    ///
+    /// # Safety
+    /// The chains are ours alone and free, each first block holding its chain's length.
+    unsafe fn push(&self, first: *mut Block, last: *mut Block) {
         let mut head = self.head.load(Relaxed);
         loop {
-            // SAFETY: the chain is ours until the CAS below publishes it.
+            // SAFETY: the chains are ours until the CAS below publishes them.
             unsafe {
                 (*last).access.touch();
-                (*last).body.next = head;
+                (*chain_head(last)).next_chain = head;
             }
-            // Release: publishes our reads of the tasks, and the links, to the taker's Acquire
-            // `swap` in `take_all`. (The seeded bug for the loom CI check makes it Relaxed.)
+            // Release: publishes our reads of the tasks, the links and the lengths to the
+            // taker's Acquire `swap` in `take_chain`. (The seeded bug for the loom CI check
+            // makes it Relaxed.)
             let order = if cfg!(atomsync_seeded_bug) { Relaxed } else { Release };
             match self.head.compare_exchange_weak(head, first, order, Relaxed) {
                 Ok(_) => return,
@@ -217,11 +240,54 @@ impl BlockHome for TaskBlocks {
 impl Drop for TaskBlocks {
     fn drop(&mut self) {
         // Relaxed: `&mut self`, so whatever gave us the stack alone ordered every push before.
-        let list = self.head.load(Relaxed);
-        // SAFETY: nobody pushes or takes any more; the stack's blocks are free and linked to
-        // its end.
+        let mut chain = self.head.load(Relaxed);
+        while !chain.is_null() {
+            // SAFETY: nobody pushes or takes any more: the stack's chains are ours, free, each
+            // linked to its end and to the next chain.
+            unsafe {
+                (*chain).access.touch();
+                let next_chain = (*chain_head(chain)).next_chain;
+                free_list(chain);
+                chain = next_chain;
+            }
+        }
+    }
+}
+
+/// The words of a free block that heads a chain in a pool's stack: its link within the
+/// chain (the same word as `Body::next`), the next chain, and the chain's length.
+#[repr(C)]
+struct ChainHead {
+    next: *mut Block,
+    next_chain: *mut Block,
+    len: usize,
+}
+
+/// The chain words of a free block.
+///
+/// # Safety
+/// `block` is a live block; the words may be read only as written (by a push).
+unsafe fn chain_head(block: *mut Block) -> *mut ChainHead {
+    const { assert!(mem::size_of::<ChainHead>() <= mem::size_of::<Body>()) };
+    // SAFETY: the body is 64 bytes aligned to 16, room for the three words (checked above).
+    unsafe { ptr::addr_of_mut!((*block).body).cast::<ChainHead>() }
+}
+
+/// Keeps `list` (`len` free blocks, the rest of a chain just taken) as this thread's list,
+/// which is empty.
+#[cfg(not(loom))]
+fn keep_rest(list: *mut Block, len: usize) {
+    if LOCAL.try_with(|local| local.adopt(list, len)).is_err() {
+        // The thread is exiting (its list is gone).
+        // SAFETY: the list is ours, free, and linked to its end.
         unsafe { free_list(list) };
     }
+}
+
+/// Under loom every chain is one block: nothing is left to keep.
+#[cfg(loom)]
+fn keep_rest(_list: *mut Block, _len: usize) {
+    unreachable!("a chain of more than one block under loom");
 }
 
 /// A new free block.
@@ -260,9 +326,7 @@ unsafe fn free_list(mut list: *mut Block) {
 struct LocalBlocks {
     /// Free blocks linked through `Body::next`.
     head: Cell<*mut Block>,
-    /// How many of the list's first blocks are counted: those given back here, not those
-    /// adopted from a pool's stack (uncounted, so that adopting needs no walk). The list holds
-    /// at least this many.
+    /// How many blocks the list holds.
     counted: Cell<usize>,
 }
 
@@ -283,19 +347,19 @@ impl LocalBlocks {
         }
         // SAFETY: the list's blocks are this thread's and free, linked to the list's end.
         self.head.set(unsafe { (*block).body.next });
-        self.counted.set(self.counted.get().saturating_sub(1));
+        self.counted.set(self.counted.get() - 1);
         Some(block)
     }
 
-    /// Adopts `list` (the rest of a pool's stack) as the list, which is empty.
-    fn adopt(&self, list: *mut Block) {
-        debug_assert!(self.head.get().is_null());
+    /// Adopts `list` of `len` blocks (the rest of a chain) as the list, which is empty.
+    fn adopt(&self, list: *mut Block, len: usize) {
+        debug_assert!(self.head.get().is_null() && len < CHAIN);
         self.head.set(list);
-        self.counted.set(0);
+        self.counted.set(len);
     }
 
-    /// Keeps `block`; when the counted blocks exceed [`LOCAL_MAX`], detaches the first
-    /// [`CHAIN`] of them and returns that chain's first and last block.
+    /// Keeps `block`; when the list then holds more than [`LOCAL_MAX`], detaches its first
+    /// [`CHAIN`] blocks and returns that chain's first and last block.
     fn keep(&self, block: *mut Block) -> Option<(*mut Block, *mut Block)> {
         // SAFETY: the block is this thread's and free (the contract of `give_back`).
         unsafe { (*block).body.next = self.head.get() };
@@ -307,10 +371,10 @@ impl LocalBlocks {
         }
         let mut last = block;
         for _ in 1..CHAIN {
-            // SAFETY: the list's first `counted` (> CHAIN) blocks exist and are ours.
+            // SAFETY: the list holds `counted` (> CHAIN) blocks, all ours.
             last = unsafe { (*last).body.next };
         }
-        // SAFETY: as above; the chain ends at `last`, which `push_chain` relinks.
+        // SAFETY: as above; the chain ends at `last`, which `push_chain` cuts.
         self.head.set(unsafe { (*last).body.next });
         self.counted.set(counted - CHAIN);
         Some((block, last))

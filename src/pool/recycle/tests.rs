@@ -105,14 +105,29 @@ fn list(mut block: *mut Block) -> Vec<*mut Block> {
     blocks
 }
 
+/// The stack's chains, each as its blocks (no other thread may touch the stack).
+fn chains(blocks: &TaskBlocks) -> Vec<Vec<*mut Block>> {
+    let mut chains = Vec::new();
+    let mut chain = blocks.head.load(Relaxed);
+    while !chain.is_null() {
+        let links = list(chain);
+        // SAFETY: a chain's first block holds its length and the link to the next chain.
+        let head = unsafe { &*chain_head(chain) };
+        assert_eq!(head.len, links.len(), "a chain's length is its count of blocks");
+        chains.push(links);
+        chain = head.next_chain;
+    }
+    chains
+}
+
 /// How many blocks the stack holds.
 fn stack_len(blocks: &TaskBlocks) -> usize {
-    list(blocks.head.load(Relaxed)).len()
+    chains(blocks).iter().map(Vec::len).sum()
 }
 
 /// The blocks the stack holds.
 fn stack_addresses(blocks: &TaskBlocks) -> std::collections::HashSet<*mut Block> {
-    list(blocks.head.load(Relaxed)).into_iter().collect()
+    chains(blocks).into_iter().flatten().collect()
 }
 
 /// How many blocks this thread's list holds.
@@ -145,10 +160,10 @@ fn a_threads_list_keeps_at_most_local_max_blocks() {
     .unwrap();
 }
 
-/// A submitter whose list is empty takes the whole stack, and the blocks circulate: after a
-/// warm-up, a steady stream allocates nothing new.
+/// A submitter whose list is empty takes a chain of the stack at a time, and the blocks
+/// circulate: a refill allocates nothing new while the stack has blocks.
 #[test]
-fn a_submitter_takes_the_stack_and_reuses_its_blocks() {
+fn a_submitter_takes_chains_from_the_stack_and_reuses_their_blocks() {
     let blocks = TaskBlocks::new();
     let ran = Arc::new(StdAtomicUsize::new(0));
     let fill = |n: usize| -> Vec<JobRef> {
@@ -170,7 +185,8 @@ fn a_submitter_takes_the_stack_and_reuses_its_blocks() {
         again.iter().all(|job| stacked.contains(&job.id().cast_mut().cast())),
         "a refill allocated a new block while the stack had free ones"
     );
-    assert_eq!(stack_len(&blocks), 0, "the submitter took the whole stack");
+    assert_eq!(stack_len(&blocks), 0, "the submitter took every chain");
+    assert_eq!(blocks.len.load(Relaxed), 0, "the count follows the takes");
     run_elsewhere(again);
     assert_eq!(ran.load(Relaxed), 4 * LOCAL_MAX + kept);
 }
@@ -195,4 +211,38 @@ fn execute_runs_every_recycled_task_once_even_when_tasks_panic() {
         assert_eq!(ran.load(Relaxed), (round + 1) * 10_000);
     }
     assert_eq!(pool.stats().panicked, 30);
+}
+
+/// A thread whose list is empty takes one chain from the stack (its list then holds the rest
+/// of that chain) and leaves the other chains there, counted.
+#[test]
+fn a_take_keeps_one_chain_and_leaves_the_others() {
+    std::thread::spawn(|| {
+        let blocks = TaskBlocks::new();
+        let ran = Arc::new(StdAtomicUsize::new(0));
+        let fill = |n: usize| -> Vec<JobRef> {
+            // SAFETY: each is run once below, while `blocks` lives.
+            (0..n)
+                .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
+                .collect()
+        };
+        // Another thread runs them: its list passes chains on, and it exits.
+        let jobs = fill(LOCAL_MAX + 3 * CHAIN);
+        std::thread::scope(|scope| {
+            scope.spawn(|| jobs.into_iter().for_each(run));
+        });
+        let before = chains(&blocks);
+        assert!(before.len() >= 2, "{} chains passed on", before.len());
+        assert!(before.iter().all(|chain| chain.len() == CHAIN));
+        assert_eq!(blocks.len.load(Relaxed), before.len() * CHAIN);
+        let one = fill(1);
+        assert_eq!(one[0].id().cast_mut().cast(), before[0][0], "the first chain's head");
+        assert_eq!(local_len(), CHAIN - 1, "the rest of the chain is this thread's list");
+        let after = chains(&blocks);
+        assert_eq!(after.len(), before.len() - 1, "exactly one chain taken");
+        assert_eq!(blocks.len.load(Relaxed), after.len() * CHAIN, "the count follows");
+        one.into_iter().for_each(run);
+    })
+    .join()
+    .unwrap();
 }
