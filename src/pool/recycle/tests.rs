@@ -130,9 +130,11 @@ fn stack_addresses(blocks: &TaskBlocks) -> std::collections::HashSet<*mut Block>
     chains(blocks).into_iter().flatten().collect()
 }
 
-/// How many blocks this thread's list holds.
+/// How many blocks this thread's list holds, checked against its count.
 fn local_len() -> usize {
-    LOCAL.with(|local| list(local.head.get()).len())
+    let (len, counted) = LOCAL.with(|local| (list(local.head.get()).len(), local.counted.get()));
+    assert_eq!(len, counted, "the list's count is off");
+    len
 }
 
 /// A thread that runs tasks keeps at most `LOCAL_MAX` blocks, passing chains of `CHAIN` to
@@ -155,6 +157,15 @@ fn a_threads_list_keeps_at_most_local_max_blocks() {
         assert!(local_len() > LOCAL_MAX - CHAIN, "the list holds only {}", local_len());
         assert_eq!(stack_len(&blocks) + local_len(), total, "blocks lost");
         assert_eq!(stack_len(&blocks) % CHAIN, 0, "passed on in whole chains");
+        // Fills take from the list (its count follows), runs give back to it.
+        let kept = local_len();
+        let again: Vec<JobRef> = (0..kept - 1)
+            // SAFETY: each is run once below, while `blocks` lives.
+            .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
+            .collect();
+        assert_eq!(local_len(), 1);
+        again.into_iter().for_each(run);
+        assert_eq!(local_len(), kept);
     })
     .join()
     .unwrap();
