@@ -60,7 +60,7 @@ const LOCAL_MAX: usize = 64;
 /// Blocks passed on at a time.
 #[cfg(not(loom))]
 const CHAIN: usize = 32;
-/// Blocks a pool's stack keeps at most (about: see the module docs); 64 KiB.
+/// Blocks a pool's stack keeps at most (64 KiB).
 #[cfg(not(loom))]
 const POOL_MAX: usize = 1024;
 // Under loom a chain is one block, and the stack holds two: the models reach the bound.
@@ -69,9 +69,10 @@ const POOL_MAX: usize = 2;
 
 /// A pool's stack of given-back blocks (see the module docs).
 pub(crate) struct TaskBlocks {
-    /// The stack: free blocks linked through `Body::next`.
+    /// The stack: chains of free blocks, each linked through `Body::next`, the chains through
+    /// their first block's `ChainHead::next_chain`.
     head: AtomicPtr<Block>,
-    /// About how many blocks `head` holds.
+    /// How many blocks the stack holds, counting those of chains a taker is pushing back.
     len: AtomicUsize,
 }
 
@@ -160,7 +161,8 @@ impl TaskBlocks {
             }
         }
         // Relaxed: the count only bounds the memory kept (module docs). Our chain was counted
-        // by the push we took it from, which happens-before this.
+        // by the `push_chain` that first put it on the stack, which happens-before this (its
+        // push, any taker's push back, our swap: Release, Acquire).
         self.len.fetch_sub(len, Relaxed);
         chain
     }

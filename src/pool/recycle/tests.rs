@@ -17,6 +17,12 @@ fn counting(ran: &Arc<StdAtomicUsize>) -> impl FnOnce() -> Outcome + Send + use<
     }
 }
 
+/// `n` counting jobs filled into `blocks`; the caller runs each once while `blocks` lives.
+fn fill(blocks: &TaskBlocks, ran: &Arc<StdAtomicUsize>, n: usize) -> Vec<JobRef> {
+    // SAFETY: the caller runs each job once, while `blocks` lives (every test below does).
+    (0..n).map(|_| unsafe { blocks.job(counting(ran), Kind::Task) }.ok().unwrap()).collect()
+}
+
 #[test]
 fn a_block_given_back_is_the_next_one_filled_on_the_same_thread() {
     let blocks = TaskBlocks::new();
@@ -80,10 +86,7 @@ fn the_memory_kept_is_bounded() {
     let total = 3 * POOL_MAX;
     // Fill them all first (each a new block: nothing is given back yet), then run them all
     // on another thread, whose list overflows into the stack.
-    let jobs: Vec<JobRef> = (0..total)
-        // SAFETY: each is run once below, while `blocks` lives.
-        .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
-        .collect();
+    let jobs = fill(&blocks, &ran, total);
     std::thread::scope(|scope| {
         scope.spawn(|| jobs.into_iter().for_each(run));
     });
@@ -146,10 +149,7 @@ fn a_threads_list_keeps_at_most_local_max_blocks() {
         let blocks = TaskBlocks::new();
         let ran = Arc::new(StdAtomicUsize::new(0));
         let total = 4 * LOCAL_MAX;
-        let jobs: Vec<JobRef> = (0..total)
-            // SAFETY: each is run once below, while `blocks` lives.
-            .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
-            .collect();
+        let jobs = fill(&blocks, &ran, total);
         for job in jobs {
             run(job);
             assert!(local_len() <= LOCAL_MAX, "the list holds {} blocks", local_len());
@@ -159,10 +159,7 @@ fn a_threads_list_keeps_at_most_local_max_blocks() {
         assert_eq!(stack_len(&blocks) % CHAIN, 0, "passed on in whole chains");
         // Fills take from the list (its count follows), runs give back to it.
         let kept = local_len();
-        let again: Vec<JobRef> = (0..kept - 1)
-            // SAFETY: each is run once below, while `blocks` lives.
-            .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
-            .collect();
+        let again = fill(&blocks, &ran, kept - 1);
         assert_eq!(local_len(), 1);
         again.into_iter().for_each(run);
         assert_eq!(local_len(), kept);
@@ -177,21 +174,17 @@ fn a_threads_list_keeps_at_most_local_max_blocks() {
 fn a_submitter_takes_chains_from_the_stack_and_reuses_their_blocks() {
     let blocks = TaskBlocks::new();
     let ran = Arc::new(StdAtomicUsize::new(0));
-    let fill = |n: usize| -> Vec<JobRef> {
-        // SAFETY: each is run once below, while `blocks` lives.
-        (0..n).map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap()).collect()
-    };
     let run_elsewhere = |jobs: Vec<JobRef>| {
         std::thread::scope(|scope| {
             scope.spawn(|| jobs.into_iter().for_each(run));
         })
     };
-    run_elsewhere(fill(4 * LOCAL_MAX));
+    run_elsewhere(fill(&blocks, &ran, 4 * LOCAL_MAX));
     // That thread's list held LOCAL_MAX and passed the rest on; it exited and freed its list.
     let stacked = stack_addresses(&blocks);
     let kept = stacked.len();
     assert!(kept >= 2 * LOCAL_MAX, "only {kept} blocks passed on");
-    let again = fill(kept);
+    let again = fill(&blocks, &ran, kept);
     assert!(
         again.iter().all(|job| stacked.contains(&job.id().cast_mut().cast())),
         "a refill allocated a new block while the stack had free ones"
@@ -231,14 +224,8 @@ fn a_take_keeps_one_chain_and_leaves_the_others() {
     std::thread::spawn(|| {
         let blocks = TaskBlocks::new();
         let ran = Arc::new(StdAtomicUsize::new(0));
-        let fill = |n: usize| -> Vec<JobRef> {
-            // SAFETY: each is run once below, while `blocks` lives.
-            (0..n)
-                .map(|_| unsafe { blocks.job(counting(&ran), Kind::Task) }.ok().unwrap())
-                .collect()
-        };
         // Another thread runs them: its list passes chains on, and it exits.
-        let jobs = fill(LOCAL_MAX + 3 * CHAIN);
+        let jobs = fill(&blocks, &ran, LOCAL_MAX + 3 * CHAIN);
         std::thread::scope(|scope| {
             scope.spawn(|| jobs.into_iter().for_each(run));
         });
@@ -246,7 +233,7 @@ fn a_take_keeps_one_chain_and_leaves_the_others() {
         assert!(before.len() >= 2, "{} chains passed on", before.len());
         assert!(before.iter().all(|chain| chain.len() == CHAIN));
         assert_eq!(blocks.len.load(Relaxed), before.len() * CHAIN);
-        let one = fill(1);
+        let one = fill(&blocks, &ran, 1);
         assert_eq!(one[0].id().cast_mut().cast(), before[0][0], "the first chain's head");
         assert_eq!(local_len(), CHAIN - 1, "the rest of the chain is this thread's list");
         let after = chains(&blocks);
