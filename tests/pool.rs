@@ -40,6 +40,55 @@ fn hundred_thousand_tasks_run_exactly_once() {
     });
 }
 
+/// `execute` from several threads into two pools, with pools and threads coming and going
+/// (each thread's recycled blocks are freed when it exits, each pool's when it is dropped), some
+/// tasks executing more and some panicking: every task runs exactly once, every round.
+#[test]
+fn execute_from_threads_that_come_and_go_into_pools_that_come_and_go() {
+    within(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut submitted = 0;
+        for round in 0..6_usize {
+            let pools: Vec<Arc<ThreadPool>> = (0..2)
+                .map(|i| {
+                    let pool = ThreadPool::builder().num_threads(1 + (round + i) % 3);
+                    Arc::new(pool.panic_handler(|_| {}).build().unwrap())
+                })
+                .collect();
+            let submitters: Vec<_> = (0..3_usize)
+                .map(|t| {
+                    let (pools, ran) = (pools.clone(), Arc::clone(&ran));
+                    thread::spawn(move || {
+                        let mut count = 0;
+                        for i in 0..2_000 + 1_000 * t {
+                            let pool = &pools[(i + t) % 2];
+                            let (ran, again, nested) = (Arc::clone(&ran), Arc::clone(pool), i % 7);
+                            pool.execute(move || {
+                                ran.fetch_add(1, SeqCst);
+                                if nested == 0 {
+                                    again.execute(move || {
+                                        ran.fetch_add(1, SeqCst);
+                                    });
+                                }
+                                assert!(i % 499 != 0, "task {i} panics");
+                            });
+                            count += 1 + usize::from(nested == 0);
+                            if i % 500 == 0 {
+                                pool.wait_idle();
+                            }
+                        }
+                        count
+                    })
+                })
+                .collect();
+            submitted += submitters.into_iter().map(|t| t.join().unwrap()).sum::<usize>();
+            pools.iter().for_each(|pool| pool.wait_idle());
+            drop(pools);
+            assert_eq!(ran.load(SeqCst), submitted, "round {round}");
+        }
+    });
+}
+
 #[test]
 fn tasks_spawned_by_tasks_run_exactly_once() {
     within(|| {
