@@ -145,8 +145,8 @@ impl TaskBlocks {
         // the link to the next chain.
         let (others, len) = unsafe {
             (*chain).access.touch();
-            let head = &mut *chain_head(chain);
-            (mem::replace(&mut head.next_chain, ptr::null_mut()), head.len)
+            let head = &*chain_head(chain);
+            (head.next_chain, head.len)
         };
         if !others.is_null() {
             let mut last = others;
