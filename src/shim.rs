@@ -35,6 +35,16 @@ pub(crate) use std::{hint::spin_loop, thread::yield_now};
 #[cfg(loom)]
 pub(crate) use loom::thread::{yield_now, yield_now as spin_loop};
 
+/// A back-off round of the spin schedule: a short timed sleep (`spin::BACK_OFF`). Under loom a
+/// yield (the schedules that back off have no such rounds there).
+#[cfg(not(loom))]
+pub(crate) fn back_off() {
+    std::thread::sleep(crate::spin::BACK_OFF);
+}
+
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now as back_off;
+
 /// `std`'s `UnsafeCell` with loom's `with`/`with_mut` API, so one code path serves both.
 #[cfg(not(loom))]
 #[derive(Debug, Default)]

@@ -15,13 +15,18 @@
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
-//! owner run instead of burning its time slice. A contender for a lock that another thread
+//! owner run instead of burning its time slice. A mutex contender yields only twice and then
+//! *backs off*: it sleeps [`BACK_OFF`] (plus the kernel's timer slack, about 50 µs on Linux)
+//! without registering anywhere, so no unlock pays a wake for it, and looks again; five such
+//! rounds, then it registers and sleeps on the futex ([`SpinWait::mutex`]). A contender for a lock that another thread
 //! holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one busy-wait round
 //! fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with
 //! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
 
 use crate::shim;
 use crate::stats::Primitive;
+#[cfg(not(loom))]
+use std::time::Duration;
 
 /// Rounds of busy-waiting with `spin_loop` hints.
 #[cfg(not(loom))]
@@ -52,6 +57,42 @@ const YIELD_ROUNDS: u32 = 7;
 const PAUSE_ROUNDS: u32 = 1;
 #[cfg(loom)]
 const YIELD_ROUNDS: u32 = 0;
+
+/// The yield rounds of a mutex contender, after its busy-wait rounds and before it backs off.
+#[cfg(not(loom))]
+const MUTEX_YIELD_ROUNDS: u32 = 2;
+#[cfg(loom)]
+const MUTEX_YIELD_ROUNDS: u32 = 0;
+
+/// The back-off rounds of a mutex contender: timed sleeps of [`BACK_OFF`], registered nowhere,
+/// before it registers and sleeps on the futex. A lock that is still held after the busy-wait
+/// rounds and two yields is, under contention, mostly a lock that its owner takes again within
+/// nanoseconds of each release (a short critical section in a loop). Yielding on (the
+/// schedule's other 5 yields) only polls it: on a CPU with nothing else to run `sched_yield`
+/// returns at once, and each look pulls the lock's cache line away from the owner; under
+/// oversubscription the yield hands the CPU to another contender rather than to the owner.
+/// Registering to sleep costs the owner's next unlock a `futex_wake`, and the waiter's
+/// registration is seen by that unlock before the waiter is asleep (the futile pair of
+/// `docs/benchmarks.md`, "What we tried (mutex)"). A timed sleep takes the contender off the
+/// CPU and off the cache line for the slack interval, and leaves the owner to run its
+/// critical sections back to back: the tiny-section row went from about parking_lot's
+/// throughput to 1.1–2.4× it, and the 100 ns row did not move beyond the noise, when the
+/// back-off starts after two yields (starting at once lost the 100 ns row about 13 %:
+/// there the lock is free two thirds of the time, and a yield catches it)
+/// (`docs/benchmarks.md`, Mutex, session 14). What it costs: a waiter may find the lock free
+/// up to one back-off after its release (the 99.9th percentile of the wait at 2 threads went
+/// from about 5 µs to about 60 µs); no wake-up can be lost, since nobody counts on waking it.
+/// Under loom, none: a round there is a yield that keeps the contender from its futex sleep
+/// within the models' preemption bound (`docs/loom.md`, "The mutex's back-off").
+#[cfg(not(loom))]
+const MUTEX_BACK_OFF_ROUNDS: u32 = 5;
+#[cfg(loom)]
+const MUTEX_BACK_OFF_ROUNDS: u32 = 0;
+
+/// How long a back-off round asks to sleep. The kernel adds its timer slack (50 µs by default
+/// for a normal thread on Linux), which is most of the sleep; the 1 µs only makes it a sleep.
+#[cfg(not(loom))]
+pub(crate) const BACK_OFF: Duration = Duration::from_micros(1);
 
 /// Yield rounds of an idle pool worker looking for work before it sleeps: work often comes
 /// within microseconds (a submitter in a loop pushes every ~100 ns) and a sleep costs the next
@@ -86,6 +127,7 @@ pub(crate) struct SpinWait {
     round: u32,
     pause_rounds: u32,
     yield_rounds: u32,
+    back_off_rounds: u32,
     /// Whose spins and yields these are (feature `stats`).
     #[cfg(feature = "stats")]
     by: Primitive,
@@ -103,6 +145,15 @@ impl SpinWait {
     /// yields; counted for `by`.
     pub(crate) const fn exclusive(by: Primitive) -> Self {
         Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, YIELD_ROUNDS, by)
+    }
+
+    /// The schedule of a mutex contender: [`EXCLUSIVE_PAUSE_ROUNDS`] busy-wait rounds,
+    /// [`MUTEX_YIELD_ROUNDS`] yields, then [`MUTEX_BACK_OFF_ROUNDS`] back-off sleeps.
+    pub(crate) const fn mutex() -> Self {
+        let mut spin =
+            Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, MUTEX_YIELD_ROUNDS, Primitive::Mutex);
+        spin.back_off_rounds = MUTEX_BACK_OFF_ROUNDS;
+        spin
     }
 
     /// A semaphore waiter that has not been woken as the head: no busy-wait round,
@@ -150,6 +201,7 @@ impl SpinWait {
             round: 0,
             pause_rounds,
             yield_rounds,
+            back_off_rounds: 0,
             #[cfg(feature = "stats")]
             by,
         }
@@ -158,7 +210,7 @@ impl SpinWait {
     /// Spins once; false when the schedule is exhausted and the caller should sleep.
     #[inline]
     pub(crate) fn spin(&mut self) -> bool {
-        if self.round >= self.pause_rounds + self.yield_rounds {
+        if self.round >= self.pause_rounds + self.yield_rounds + self.back_off_rounds {
             return false;
         }
         self.round += 1;
@@ -169,11 +221,29 @@ impl SpinWait {
             for _ in 0..pauses {
                 shim::spin_loop();
             }
-        } else {
+        } else if self.round <= self.pause_rounds + self.yield_rounds {
             stat!(self.by => Yield);
             shim::yield_now();
+        } else {
+            stat!(self.by => BackOff);
+            shim::back_off();
         }
         true
+    }
+
+    /// Whether the next round of [`spin`](Self::spin) is a busy-wait round or a yield: the
+    /// contender stays awake and looks at the lock again soon.
+    #[inline]
+    pub(crate) fn awake_next(&self) -> bool {
+        self.round < self.pause_rounds + self.yield_rounds
+    }
+
+    /// Whether the next round of [`spin`](Self::spin) is a back-off sleep: the contender will
+    /// not be awake for a while (a mutex contender gives up its WOKEN first).
+    #[inline]
+    pub(crate) fn backs_off_next(&self) -> bool {
+        let awake = self.pause_rounds + self.yield_rounds;
+        self.round >= awake && self.round < awake + self.back_off_rounds
     }
 
     /// Spins once if the schedule is still in its busy-waiting rounds; false once only
@@ -207,6 +277,7 @@ impl SpinWait {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     /// How many rounds `spin` grants before the schedule says "sleep now".
     fn rounds(spin: &mut SpinWait) -> u32 {
@@ -221,7 +292,8 @@ mod tests {
     #[test]
     fn every_schedule_has_its_documented_length() {
         assert_eq!(rounds(&mut SpinWait::new(Primitive::RwLock)), 3 + 7);
-        assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::Mutex)), 2 + 7);
+        assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::RwLock)), 2 + 7);
+        assert_eq!(rounds(&mut SpinWait::mutex()), 2 + 2 + 5);
         assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 2);
         assert_eq!(rounds(&mut SpinWait::semaphore_first_waiter()), 7);
         assert_eq!(rounds(&mut SpinWait::woken_semaphore_head()), 3 + 2);
@@ -249,6 +321,40 @@ mod tests {
             spin.spin_or_yield();
         }
         assert!(!spin.spin(), "the schedule should be used up");
+    }
+
+    #[test]
+    fn the_mutex_schedule_stays_awake_then_backs_off_in_timed_sleeps() {
+        let mut spin = SpinWait::mutex();
+        // The busy-wait rounds and the yields: awake, no back-off next.
+        for round in 0..2 + 2 {
+            assert!(spin.awake_next() && !spin.backs_off_next(), "round {round}");
+            let start = Instant::now();
+            assert!(spin.spin());
+            // Neither a busy-wait round nor a yield sleeps (generous: a preempted yield may
+            // take a while, but not 50 ms).
+            assert!(start.elapsed() < Duration::from_millis(50), "round {round}");
+        }
+        // The back-off rounds: each sleeps at least its BACK_OFF (a sleep never ends early).
+        for round in 0..5 {
+            assert!(!spin.awake_next() && spin.backs_off_next(), "back-off {round}");
+            let start = Instant::now();
+            assert!(spin.spin());
+            assert!(start.elapsed() >= BACK_OFF, "back-off {round} did not sleep");
+        }
+        assert!(!spin.awake_next() && !spin.backs_off_next());
+        assert!(!spin.spin(), "the schedule should be used up");
+        // No other schedule backs off.
+        for mut other in [
+            SpinWait::new(Primitive::RwLock),
+            SpinWait::exclusive(Primitive::RwLock),
+            SpinWait::semaphore_newcomer(),
+            SpinWait::woken_semaphore_head(),
+            SpinWait::idle_worker(),
+        ] {
+            while !other.backs_off_next() && other.spin() {}
+            assert!(!other.backs_off_next(), "{other:?}");
+        }
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub(crate) enum Event {
     Timeout,
     Spin,
     Yield,
+    BackOff,
     FutexWait,
     FutileWait,
     FutileWakeup,
@@ -122,7 +123,7 @@ pub(crate) enum Event {
 #[cfg(feature = "stats")]
 const PRIMITIVES: usize = 5;
 #[cfg(feature = "stats")]
-const EVENTS: usize = 13;
+const EVENTS: usize = 14;
 
 /// The counts of one primitive, summed over all threads since the last [`reset`] (or the
 /// start of the process). Which primitive's row an event lands in is the primitive whose code
@@ -131,7 +132,8 @@ const EVENTS: usize = 13;
 /// a primitive stay 0 (the table prints `-`).
 ///
 /// A "call of the futex wait" is one `FUTEX_WAIT` system call on Linux, a "wake call" one
-/// `FUTEX_WAKE` (or `FUTEX_CMP_REQUEUE`); `yields` are `sched_yield` calls. So
+/// `FUTEX_WAKE` (or `FUTEX_CMP_REQUEUE`); `yields` are `sched_yield` calls and `back_offs`
+/// `nanosleep` calls. So
 /// [`syscalls`](Self::syscalls) is the primitive's system calls.
 ///
 /// ```
@@ -170,8 +172,12 @@ pub struct Counters {
     /// handle.
     pub spins: u64,
     /// `yield_now` rounds of the spin schedule (each a `sched_yield` system call; at most 7
-    /// per wait for a lock, 61 for an idle pool worker).
+    /// per wait for a lock, 2 for the mutex, 61 for an idle pool worker).
     pub yields: u64,
+    /// Mutex: back-off rounds of the spin schedule, after the yields (each a timed sleep of
+    /// about 1 µs plus the kernel's timer slack, a `nanosleep` system call; at most 5 per
+    /// wait), in which the contender is registered nowhere, so no unlock wakes it.
+    pub back_offs: u64,
     /// Calls of the futex wait (each a system call): the thread went to sleep or tried to.
     pub futex_waits: u64,
     /// Futex waits that returned without sleeping: the word had changed before the kernel
@@ -210,6 +216,7 @@ const FIELD_NAMES: [&str; EVENTS] = [
     "timeouts",
     "spins",
     "yields",
+    "back-offs",
     "futex waits",
     "futile waits",
     "futile wake-ups",
@@ -221,14 +228,17 @@ const FIELD_NAMES: [&str; EVENTS] = [
 
 #[cfg(feature = "stats")]
 impl Counters {
-    /// The system calls counted: futex waits, futex wakes, yields.
+    /// The system calls counted: futex waits, futex wakes, yields, back-off sleeps.
     ///
     /// ```
     /// let mutex = atomsync::stats::snapshot().mutex;
-    /// assert_eq!(mutex.syscalls(), mutex.futex_waits + mutex.futex_wakes + mutex.yields);
+    /// assert_eq!(
+    ///     mutex.syscalls(),
+    ///     mutex.futex_waits + mutex.futex_wakes + mutex.yields + mutex.back_offs
+    /// );
     /// ```
     pub fn syscalls(&self) -> u64 {
-        self.futex_waits + self.futex_wakes + self.yields
+        self.futex_waits + self.futex_wakes + self.yields + self.back_offs
     }
 
     /// Every counter with its name (the column headings of the table), in the order of the
@@ -251,6 +261,7 @@ impl Counters {
             self.timeouts,
             self.spins,
             self.yields,
+            self.back_offs,
             self.futex_waits,
             self.futile_waits,
             self.futile_wakeups,
@@ -270,6 +281,7 @@ impl Counters {
             timeouts: count(Event::Timeout),
             spins: count(Event::Spin),
             yields: count(Event::Yield),
+            back_offs: count(Event::BackOff),
             futex_waits: count(Event::FutexWait),
             futile_waits: count(Event::FutileWait),
             futile_wakeups: count(Event::FutileWakeup),

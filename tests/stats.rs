@@ -91,10 +91,14 @@ fn a_blocked_locker_spins_sleeps_and_is_woken() {
         let mutex = stats::snapshot().mutex;
         // The main thread's lock; the locker's slow path.
         assert_eq!((mutex.fast, mutex.contended, mutex.timeouts), (1, 1, 0), "{mutex:?}");
-        // The whole spin schedule ran before the sleep: the mutex's 2 busy rounds, 7 yields.
-        assert!(mutex.spins >= 2 && mutex.yields >= 7, "{mutex:?}");
+        // The whole spin schedule ran before the sleep: the mutex's 2 busy rounds, 2 yields,
+        // 5 back-off sleeps.
+        assert!(mutex.spins >= 2 && mutex.yields >= 2 && mutex.back_offs >= 5, "{mutex:?}");
         assert!(mutex.futex_waits >= 1 && mutex.futex_wakes >= 1, "{mutex:?}");
-        assert_eq!(mutex.syscalls(), mutex.futex_waits + mutex.futex_wakes + mutex.yields);
+        assert_eq!(
+            mutex.syscalls(),
+            mutex.futex_waits + mutex.futex_wakes + mutex.yields + mutex.back_offs
+        );
         // The locker was asleep when the unlock woke it, and took the free lock at once: no
         // wake found nobody, and it never went back to sleep.
         assert_eq!((mutex.empty_wakes, mutex.futile_wakeups), (0, 0), "{mutex:?}");
@@ -123,7 +127,10 @@ fn a_timed_lock_that_gives_up_counts_a_timeout() {
             raw
         };
         let mutex = stats::snapshot().mutex;
-        assert_eq!((mutex.contended, mutex.timeouts, mutex.spins, mutex.yields), (1, 1, 0, 0));
+        assert_eq!(
+            (mutex.contended, mutex.timeouts, mutex.spins, mutex.yields, mutex.back_offs),
+            (1, 1, 0, 0, 0)
+        );
     });
 }
 
@@ -184,7 +191,7 @@ fn writer_blocked_by<G>(lock: &Arc<RwLock<i32>>, held: G) -> (u64, u64, u64) {
 fn a_writer_behind_a_writer_spins_the_exclusive_schedule_and_one_behind_readers_does_not_yield() {
     isolated(|| {
         let lock = Arc::new(RwLock::new(0));
-        // Behind a writer: the mutex's schedule (2 busy-wait rounds, 7 yields) before each
+        // Behind a writer: the exclusive schedule (2 busy-wait rounds, 7 yields) before each
         // sleep. A sleep that ends without the lock (a spurious return) runs it again.
         let (spins, yields, sleeps) = writer_blocked_by(&lock, lock.write());
         assert_eq!((spins, yields), (2 * sleeps, 7 * sleeps));

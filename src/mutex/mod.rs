@@ -20,6 +20,7 @@
 //! | lock, free | `s`, no LOCKED | `s \| LOCKED`, WOKEN cleared if ours | — |
 //! | lock, claim | `s` with HANDOFF; our futex wait returned `Woken`, or a condvar waiter re-locking with REQUEUED set | `s & !HANDOFF` (WOKEN cleared if ours) | own the lock |
 //! | lock, spin | `s` with LOCKED, waiters > 0, no WOKEN | `s \| WOKEN` (now ours) | spin; no unlock wakes a sleeper meanwhile |
+//! | lock, back off (before the timed sleeps of the spin schedule) | `s` with WOKEN ours | `s & !WOKEN` | sleep about 50 µs registered nowhere, look again (no WOKEN claimed while backing off) |
 //! | lock, sleep | `s` with LOCKED | `s + WAITER` (WOKEN cleared if ours; STARVING if woken before and waiting > 0.5 ms) | `futex_wait`, then `waiters -= 1` at once |
 //! | lock, timeout (checked before spinning) | `s` with LOCKED | WOKEN cleared if ours | return false |
 //! | lock, timeout after a counted sleep that timed out, HANDOFF found | `s` with HANDOFF | `s & !HANDOFF` (claim) | fair unlock (pass it on), return false |
@@ -361,7 +362,7 @@ impl RawMutex {
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, after_wait: bool) -> bool {
         stat!(Mutex, Contended);
-        let mut spin = SpinWait::exclusive(Primitive::Mutex);
+        let mut spin = SpinWait::mutex();
         let mut me = Contender::new(after_wait);
         let mut state = self.state.load(Relaxed);
         loop {
@@ -403,15 +404,40 @@ impl RawMutex {
 
             // 4. Spin a little: the owner probably runs and will release soon. While we spin,
             //    WOKEN tells unlockers not to wake a sleeper: we will take the lock instead.
+            //    Before the back-off rounds (timed sleeps, `spin.rs`) we are no longer awake
+            //    and on our way: give WOKEN up, so that unlocks wake a sleeper again.
+            if state & HANDOFF == 0 && me.owns_woken && spin.backs_off_next() {
+                if state & WOKEN == 0 {
+                    // It was ours only perhaps (a condvar waiter's), and nobody holds it now.
+                    me.owns_woken = false;
+                    continue;
+                }
+                // Relaxed: only the flag changes, as when it was claimed.
+                match self.state.compare_exchange_weak(state, state & !WOKEN, Relaxed, Relaxed) {
+                    Ok(_) => {
+                        #[cfg(all(test, not(loom)))]
+                        tests::WOKEN_GIVEN_UP.with(|count| count.set(count.get() + 1));
+                        me.owns_woken = false;
+                        state &= !WOKEN;
+                    }
+                    Err(actual) => {
+                        state = actual;
+                        continue;
+                    }
+                }
+            }
             if state & HANDOFF == 0 && spin.spin() {
                 #[cfg(all(test, not(loom)))]
                 tests::SPIN_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
-                if !me.owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
+                if !me.owns_woken && spin.awake_next() && state & WOKEN == 0 && waiters(state) > 0 {
                     // Relaxed: only the flag changes. If the CAS fails we just spin without it.
                     me.owns_woken = self
                         .state
                         .compare_exchange_weak(state, state | WOKEN, Relaxed, Relaxed)
                         .is_ok();
+                    #[cfg(all(test, not(loom)))]
+                    tests::WOKEN_CLAIMED
+                        .with(|count| count.set(count.get() + u32::from(me.owns_woken)));
                 }
                 state = self.state.load(Relaxed);
                 continue;

@@ -6,6 +6,50 @@ use std::cell::Cell;
 thread_local! {
     /// Spin rounds this thread has taken in `lock_contended` (unit tests only).
     pub(super) static SPIN_ROUNDS: Cell<u32> = const { Cell::new(0) };
+    /// WOKEN claims of this thread while spinning, and give-ups before a back-off.
+    pub(super) static WOKEN_CLAIMED: Cell<u32> = const { Cell::new(0) };
+    pub(super) static WOKEN_GIVEN_UP: Cell<u32> = const { Cell::new(0) };
+}
+
+#[test]
+fn a_contender_gives_its_woken_up_before_it_backs_off() {
+    let raw = RawMutex::new();
+    // Held, and a sleeper counted (nobody is really asleep): a contender claims WOKEN while it
+    // spins, so that the owner's unlock would not wake the sleeper.
+    raw.state.store(LOCKED | WAITER, Relaxed);
+    std::thread::scope(|scope| {
+        let contender = scope.spawn(|| {
+            raw.lock();
+            let seen = (
+                SPIN_ROUNDS.with(Cell::get),
+                WOKEN_CLAIMED.with(Cell::get),
+                WOKEN_GIVEN_UP.with(Cell::get),
+            );
+            // SAFETY: held since `lock` above.
+            unsafe { raw.unlock() };
+            seen
+        });
+        // The contender registers (the count goes to 2) once its whole schedule has run.
+        let give_up_at = Instant::now() + Duration::from_secs(20);
+        while waiters(raw.state.load(Relaxed)) < 2 {
+            assert!(Instant::now() < give_up_at, "the contender never registered");
+            std::thread::yield_now();
+        }
+        // Take the made-up sleeper out (the contender sleeps on the word, which this does not
+        // wake), then unlock: WOKEN is clear, so the unlock wakes the contender.
+        raw.state.fetch_sub(WAITER, Relaxed);
+        // SAFETY: the lock was "held" by this test since the store above.
+        unsafe { raw.unlock() };
+        let (rounds, claimed, given_up) = contender.join().unwrap();
+        // 2 busy-wait rounds, 2 yields, 5 back-offs before the sleep; none after the wake (the
+        // lock was free).
+        assert_eq!(rounds, 2 + 2 + 5);
+        // It claimed WOKEN while awake (a sleeper was counted) and gave each claim up before
+        // backing off: nobody asleep in a back-off holds the flag that stops unlocks' wakes.
+        assert!(claimed >= 1, "no WOKEN claim while a sleeper was counted");
+        assert_eq!(given_up, claimed);
+    });
+    assert_eq!(raw.state.load(Relaxed), UNLOCKED);
 }
 
 #[test]
