@@ -231,11 +231,17 @@ impl SpinWait {
         true
     }
 
-    /// Whether the next round of [`spin`](Self::spin) is a busy-wait round or a yield: the
-    /// contender stays awake and looks at the lock again soon.
+    /// As [`spin`](Self::spin), but a back-off round yields instead of sleeping (a mutex
+    /// contender while sleepers are counted).
     #[inline]
-    pub(crate) fn awake_next(&self) -> bool {
-        self.round < self.pause_rounds + self.yield_rounds
+    pub(crate) fn spin_yielding(&mut self) -> bool {
+        if self.backs_off_next() {
+            self.round += 1;
+            stat!(self.by => Yield);
+            shim::yield_now();
+            return true;
+        }
+        self.spin()
     }
 
     /// Whether the next round of [`spin`](Self::spin) is a back-off sleep: the contender will
@@ -328,7 +334,7 @@ mod tests {
         let mut spin = SpinWait::mutex();
         // The busy-wait rounds and the yields: awake, no back-off next.
         for round in 0..2 + 2 {
-            assert!(spin.awake_next() && !spin.backs_off_next(), "round {round}");
+            assert!(!spin.backs_off_next(), "round {round}");
             let start = Instant::now();
             assert!(spin.spin());
             // Neither a busy-wait round nor a yield sleeps (generous: a preempted yield may
@@ -337,13 +343,20 @@ mod tests {
         }
         // The back-off rounds: each sleeps at least its BACK_OFF (a sleep never ends early).
         for round in 0..5 {
-            assert!(!spin.awake_next() && spin.backs_off_next(), "back-off {round}");
+            assert!(spin.backs_off_next(), "back-off {round}");
             let start = Instant::now();
             assert!(spin.spin());
             assert!(start.elapsed() >= BACK_OFF, "back-off {round} did not sleep");
         }
-        assert!(!spin.awake_next() && !spin.backs_off_next());
+        assert!(!spin.backs_off_next());
         assert!(!spin.spin(), "the schedule should be used up");
+        // `spin_yielding` runs the same schedule, yielding where `spin` backs off.
+        let mut spin = SpinWait::mutex();
+        let mut rounds = 0;
+        while spin.spin_yielding() {
+            rounds += 1;
+        }
+        assert_eq!(rounds, 2 + 2 + 5);
         // No other schedule backs off.
         for mut other in [
             SpinWait::new(Primitive::RwLock),

@@ -6,22 +6,25 @@ use std::cell::Cell;
 thread_local! {
     /// Spin rounds this thread has taken in `lock_contended` (unit tests only).
     pub(super) static SPIN_ROUNDS: Cell<u32> = const { Cell::new(0) };
+    /// Back-off rounds (timed sleeps) of this thread in `lock_contended`.
+    pub(super) static BACK_OFFS: Cell<u32> = const { Cell::new(0) };
     /// WOKEN claims of this thread while spinning, and give-ups before a back-off.
     pub(super) static WOKEN_CLAIMED: Cell<u32> = const { Cell::new(0) };
     pub(super) static WOKEN_GIVEN_UP: Cell<u32> = const { Cell::new(0) };
 }
 
-#[test]
-fn a_contender_gives_its_woken_up_before_it_backs_off() {
+/// Runs `lock` on a held `raw` whose word is `state` (LOCKED set) until the contender has
+/// registered to sleep, then releases it; returns the contender's spin rounds, back-offs, WOKEN
+/// claims and give-ups.
+fn contend_until_registered(state: u32) -> (u32, u32, u32, u32) {
     let raw = RawMutex::new();
-    // Held, and a sleeper counted (nobody is really asleep): a contender claims WOKEN while it
-    // spins, so that the owner's unlock would not wake the sleeper.
-    raw.state.store(LOCKED | WAITER, Relaxed);
+    raw.state.store(state, Relaxed);
     std::thread::scope(|scope| {
         let contender = scope.spawn(|| {
             raw.lock();
             let seen = (
                 SPIN_ROUNDS.with(Cell::get),
+                BACK_OFFS.with(Cell::get),
                 WOKEN_CLAIMED.with(Cell::get),
                 WOKEN_GIVEN_UP.with(Cell::get),
             );
@@ -29,27 +32,65 @@ fn a_contender_gives_its_woken_up_before_it_backs_off() {
             unsafe { raw.unlock() };
             seen
         });
-        // The contender registers (the count goes to 2) once its whole schedule has run.
+        // The contender registers (the count goes up by one) once its schedule has run.
         let give_up_at = Instant::now() + Duration::from_secs(20);
-        while waiters(raw.state.load(Relaxed)) < 2 {
+        while waiters(raw.state.load(Relaxed)) <= waiters(state) {
             assert!(Instant::now() < give_up_at, "the contender never registered");
             std::thread::yield_now();
         }
-        // Take the made-up sleeper out (the contender sleeps on the word, which this does not
-        // wake), then unlock: WOKEN is clear, so the unlock wakes the contender.
-        raw.state.fetch_sub(WAITER, Relaxed);
+        // Take the made-up sleepers out (the contender sleeps on the word, which this does not
+        // wake), then unlock: nobody else holds WOKEN, so the unlock wakes the contender.
+        raw.state.fetch_sub(waiters(state) * WAITER, Relaxed);
         // SAFETY: the lock was "held" by this test since the store above.
         unsafe { raw.unlock() };
-        let (rounds, claimed, given_up) = contender.join().unwrap();
-        // 2 busy-wait rounds, 2 yields, 5 back-offs before the sleep; none after the wake (the
-        // lock was free).
-        assert_eq!(rounds, 2 + 2 + 5);
-        // It claimed WOKEN while awake (a sleeper was counted) and gave each claim up before
-        // backing off: nobody asleep in a back-off holds the flag that stops unlocks' wakes.
-        assert!(claimed >= 1, "no WOKEN claim while a sleeper was counted");
-        assert_eq!(given_up, claimed);
-    });
-    assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+        let seen = contender.join().unwrap();
+        assert_eq!(raw.state.load(Relaxed), UNLOCKED);
+        seen
+    })
+}
+
+#[test]
+fn a_contender_backs_off_only_while_no_sleeper_is_counted() {
+    // Nobody counted: 2 busy-wait rounds, 2 yields, 5 back-offs, then the sleep; no WOKEN
+    // claimed (no sleeper to keep an unlock from waking).
+    assert_eq!(contend_until_registered(LOCKED), (2 + 2 + 5, 5, 0, 0));
+    // A sleeper counted: the back-off rounds yield instead, and the contender claims WOKEN (so
+    // that the owner's unlock does not wake the sleeper) and keeps it while it stays awake.
+    let (rounds, back_offs, claimed, given_up) = contend_until_registered(LOCKED | WAITER);
+    assert_eq!((rounds, back_offs, given_up), (2 + 2 + 5, 0, 0));
+    assert!(claimed >= 1, "no WOKEN claim while a sleeper was counted");
+}
+
+#[test]
+fn a_contender_gives_its_woken_up_before_it_backs_off() {
+    let raw = RawMutex::new();
+    // Held, WOKEN ours (claimed while a sleeper was counted, who has left since), no sleeper
+    // counted now: the schedule's next round is a back-off.
+    raw.state.store(LOCKED | WOKEN, Relaxed);
+    let mut me = Contender::new(false);
+    me.owns_woken = true;
+    let mut spin = SpinWait::mutex();
+    for _ in 0..2 + 2 {
+        assert!(spin.spin());
+    }
+    WOKEN_GIVEN_UP.with(|count| count.set(0));
+    let start = Instant::now();
+    let state = raw.spin_round(LOCKED | WOKEN, &mut me, &mut spin);
+    // It gave WOKEN up in the word and in its own record, then slept its back-off.
+    assert_eq!(state, Some(LOCKED));
+    assert_eq!(raw.state.load(Relaxed), LOCKED);
+    assert!(!me.owns_woken);
+    assert_eq!(WOKEN_GIVEN_UP.with(Cell::get), 1);
+    assert!(start.elapsed() >= crate::spin::BACK_OFF);
+    // With a sleeper counted it keeps WOKEN: the round is a yield, and it stays awake.
+    raw.state.store(LOCKED | WOKEN | WAITER, Relaxed);
+    me.owns_woken = true;
+    let state = raw.spin_round(LOCKED | WOKEN | WAITER, &mut me, &mut spin);
+    assert_eq!(state, Some(LOCKED | WOKEN | WAITER));
+    assert!(me.owns_woken);
+    assert_eq!(WOKEN_GIVEN_UP.with(Cell::get), 1);
+    // A HANDOFF ends the spinning: the caller sleeps (and claims it if it may).
+    assert_eq!(raw.spin_round(LOCKED | HANDOFF, &mut me, &mut spin), None);
 }
 
 #[test]
