@@ -35,11 +35,32 @@ pub(crate) use std::{hint::spin_loop, thread::yield_now};
 #[cfg(loom)]
 pub(crate) use loom::thread::{yield_now, yield_now as spin_loop};
 
-/// A back-off round of the spin schedule: a short timed sleep (`spin::BACK_OFF`). Under loom a
-/// yield (the schedules that back off have no such rounds there).
+/// A back-off round of the spin schedule: a timed sleep of `spin::BACK_OFF`. On Linux the
+/// thread's timer slack (by default 50 µs, which the kernel may add to any sleep) is lowered
+/// to `spin::BACK_OFF_SLACK` for the sleep and restored after it, so that the sleep lasts about
+/// what it asks for. Under loom a yield (the schedules that back off have no such rounds there).
 #[cfg(not(loom))]
 pub(crate) fn back_off() {
-    std::thread::sleep(crate::spin::BACK_OFF);
+    use crate::spin::{BACK_OFF, BACK_OFF_SLACK};
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `prctl` with integer arguments only, reading the calling thread's timer
+        // slack (no memory is passed; a failure returns -1, and then we leave it alone).
+        let slack = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+        let lower = BACK_OFF_SLACK.as_nanos() as libc::c_ulong;
+        if slack > 0 && slack as libc::c_ulong > lower {
+            // SAFETY: integer arguments only; changes this thread's timer slack, which the
+            // second call restores: `sleep` runs no user code and does not unwind, so nothing
+            // between the two calls can skip the restore.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, lower, 0, 0, 0);
+                std::thread::sleep(BACK_OFF);
+                libc::prctl(libc::PR_SET_TIMERSLACK, slack as libc::c_ulong, 0, 0, 0);
+            }
+            return;
+        }
+    }
+    std::thread::sleep(BACK_OFF);
 }
 
 #[cfg(loom)]

@@ -15,10 +15,11 @@
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
-//! owner run instead of burning its time slice. A mutex contender yields only twice and then
-//! *backs off*: it sleeps [`BACK_OFF`] (plus the kernel's timer slack, about 50 µs on Linux)
-//! without registering anywhere, so no unlock pays a wake for it, and looks again; five such
-//! rounds, then it registers and sleeps on the futex ([`SpinWait::mutex`]). A contender for a lock that another thread
+//! owner run instead of burning its time slice. A mutex contender yields only twice and then,
+//! while no sleeper is counted, *backs off*: it sleeps [`BACK_OFF`] without registering
+//! anywhere, so no unlock pays a wake for it, and looks again; five such rounds, then it
+//! registers and sleeps on the futex ([`SpinWait::mutex`]; behind counted sleepers the
+//! back-off rounds are yields, [`SpinWait::spin_yielding`]). A contender for a lock that another thread
 //! holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one busy-wait round
 //! fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with
 //! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
@@ -74,25 +75,31 @@ const MUTEX_YIELD_ROUNDS: u32 = 0;
 /// Registering to sleep costs the owner's next unlock a `futex_wake`, and the waiter's
 /// registration is seen by that unlock before the waiter is asleep (the futile pair of
 /// `docs/benchmarks.md`, "What we tried (mutex)"). A timed sleep takes the contender off the
-/// CPU and off the cache line for the slack interval, and leaves the owner to run its
-/// critical sections back to back: the tiny-section row went from about parking_lot's
-/// throughput to 1.1–2.4× it, and the 100 ns row did not move beyond the noise, when the
-/// back-off starts after two yields (starting at once lost the 100 ns row about 13 %:
-/// there the lock is free two thirds of the time, and a yield catches it)
-/// (`docs/benchmarks.md`, Mutex, session 14). What it costs: a waiter may find the lock free
-/// up to one back-off after its release (the 99.9th percentile of the wait at 2 threads went
-/// from about 5 µs to about 60 µs); no wake-up can be lost, since nobody counts on waking it.
-/// Under loom, none: a round there is a yield that keeps the contender from its futex sleep
-/// within the models' preemption bound (`docs/loom.md`, "The mutex's back-off").
+/// CPU and off the cache line, and leaves the owner to run its critical sections back to back:
+/// the tiny-section row went from parking_lot's throughput to 1.1–2.4× it. Starting the
+/// back-off at the first yield lost the 100 ns row more (there the lock is free two thirds of
+/// the time, and a yield catches it); so did backing off behind counted sleepers, and sleeps
+/// of the default timer slack's 50 µs (`docs/benchmarks.md`, Mutex, session 14). What it
+/// costs: a waiter may find the lock free up to one back-off after its release; no wake-up can
+/// be lost, since nobody counts on waking it. Under loom, none: a round there is a yield that
+/// keeps the contender from its futex sleep within the models' preemption bound (`docs/loom.md`,
+/// "What the models do not cover").
 #[cfg(not(loom))]
 const MUTEX_BACK_OFF_ROUNDS: u32 = 5;
 #[cfg(loom)]
 const MUTEX_BACK_OFF_ROUNDS: u32 = 0;
 
-/// How long a back-off round asks to sleep. The kernel adds its timer slack (50 µs by default
-/// for a normal thread on Linux), which is most of the sleep; the 1 µs only makes it a sleep.
+/// How long a back-off round sleeps: long enough for an owner that retakes the lock at once to
+/// run a few hundred critical sections alone, short enough that a contender for a lock with
+/// work outside it is back soon after it is free. 15 µs kept the 100 ns row level with main's,
+/// where the default timer slack (about 50 µs of sleep for any request) cost it 5–10 %
+/// (`docs/benchmarks.md`, Mutex, session 14).
 #[cfg(not(loom))]
-pub(crate) const BACK_OFF: Duration = Duration::from_micros(1);
+pub(crate) const BACK_OFF: Duration = Duration::from_micros(15);
+
+/// The timer slack a back-off sleeps with (Linux, `PR_SET_TIMERSLACK`; restored after it).
+#[cfg(not(loom))]
+pub(crate) const BACK_OFF_SLACK: Duration = Duration::from_micros(1);
 
 /// Yield rounds of an idle pool worker looking for work before it sleeps: work often comes
 /// within microseconds (a submitter in a loop pushes every ~100 ns) and a sleep costs the next
@@ -368,6 +375,27 @@ mod tests {
             while !other.backs_off_next() && other.spin() {}
             assert!(!other.backs_off_next(), "{other:?}");
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_back_off_leaves_the_threads_timer_slack_as_it_found_it() {
+        // SAFETY: integer arguments only; reads this thread's timer slack.
+        let slack = || unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+        let before = slack();
+        assert!(before > 0, "PR_GET_TIMERSLACK failed");
+        let start = Instant::now();
+        shim::back_off();
+        assert!(start.elapsed() >= BACK_OFF);
+        assert_eq!(slack(), before);
+        // A thread whose slack is already below ours keeps it, and still sleeps its back-off.
+        // SAFETY: integer arguments only; this test's own thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 500, 0, 0, 0) };
+        shim::back_off();
+        assert_eq!(slack(), 500);
+        // SAFETY: as above; back to what it was.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, before as libc::c_ulong, 0, 0, 0) };
+        assert_eq!(slack(), before);
     }
 
     #[test]
