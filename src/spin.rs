@@ -19,9 +19,9 @@
 //! while no sleeper is counted, *backs off*: it sleeps [`BACK_OFF`] without registering
 //! anywhere, so no unlock pays a wake for it, and looks again; five such rounds, then it
 //! registers and sleeps on the futex ([`SpinWait::mutex`]; behind counted sleepers the
-//! back-off rounds are yields, [`SpinWait::spin_yielding`]). A contender for a lock that another thread
-//! holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one busy-wait round
-//! fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with
+//! back-off rounds are yields, [`SpinWait::spin_yielding`]). A contender for a lock that
+//! another thread holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one
+//! busy-wait round fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with
 //! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
 
 use crate::shim;
@@ -76,14 +76,14 @@ const MUTEX_YIELD_ROUNDS: u32 = 0;
 /// registration is seen by that unlock before the waiter is asleep (the futile pair of
 /// `docs/benchmarks.md`, "What we tried (mutex)"). A timed sleep takes the contender off the
 /// CPU and off the cache line, and leaves the owner to run its critical sections back to back:
-/// the tiny-section row went from parking_lot's throughput to 1.1–2.4× it. Starting the
-/// back-off at the first yield lost the 100 ns row more (there the lock is free two thirds of
-/// the time, and a yield catches it); so did backing off behind counted sleepers, and sleeps
-/// of the default timer slack's 50 µs (`docs/benchmarks.md`, Mutex, session 14). What it
-/// costs: a waiter may find the lock free up to one back-off after its release; no wake-up can
-/// be lost, since nobody counts on waking it. Under loom, none: a round there is a yield that
-/// keeps the contender from its futex sleep within the models' preemption bound (`docs/loom.md`,
-/// "What the models do not cover").
+/// the tiny-section row went from parking_lot's throughput to 1.0–2.5× it (2.2–2.5× at 2
+/// threads). Starting the back-off at the first yield lost the 100 ns row more (there the lock
+/// is free two thirds of the time, and a yield catches it); so did backing off behind counted
+/// sleepers, and sleeps of the default timer slack's 50 µs (`docs/benchmarks.md`, Mutex,
+/// session 14). What it costs: a waiter may find the lock free up to one back-off after its
+/// release; no wake-up can be lost, since nobody counts on waking it. Under loom, none: a
+/// round there is a yield that keeps the contender from its futex sleep within the models'
+/// preemption bound (`docs/loom.md`, "What the models do not cover").
 #[cfg(not(loom))]
 const MUTEX_BACK_OFF_ROUNDS: u32 = 5;
 #[cfg(loom)]

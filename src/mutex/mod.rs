@@ -20,7 +20,7 @@
 //! | lock, free | `s`, no LOCKED | `s \| LOCKED`, WOKEN cleared if ours | — |
 //! | lock, claim | `s` with HANDOFF; our futex wait returned `Woken`, or a condvar waiter re-locking with REQUEUED set | `s & !HANDOFF` (WOKEN cleared if ours) | own the lock |
 //! | lock, spin | `s` with LOCKED, waiters > 0, no WOKEN | `s \| WOKEN` (now ours) | spin; no unlock wakes a sleeper meanwhile |
-//! | lock, back off (before the timed sleeps of the spin schedule) | `s` with WOKEN ours | `s & !WOKEN` | sleep about 50 µs registered nowhere, look again (no WOKEN claimed while backing off) |
+//! | lock, back off (the schedule's back-off rounds, while waiters = 0) | `s` with WOKEN ours | `s & !WOKEN` | sleep 15 µs registered nowhere, look again (with waiters > 0 the round is a yield instead) |
 //! | lock, sleep | `s` with LOCKED | `s + WAITER` (WOKEN cleared if ours; STARVING if woken before and waiting > 0.5 ms) | `futex_wait`, then `waiters -= 1` at once |
 //! | lock, timeout (checked before spinning) | `s` with LOCKED | WOKEN cleared if ours | return false |
 //! | lock, timeout after a counted sleep that timed out, HANDOFF found | `s` with HANDOFF | `s & !HANDOFF` (claim) | fair unlock (pass it on), return false |
@@ -426,7 +426,7 @@ impl RawMutex {
     /// After the busy-wait rounds and two yields the schedule backs off: timed sleeps,
     /// registered nowhere, which leave an owner that retakes the lock at once to run alone
     /// (`spin.rs`). Only while no sleeper is counted, though: with sleepers, the lock is passed
-    /// among several threads, and a contender that leaves for 50 µs is missing when its turn
+    /// among several threads, and a contender that leaves for a while is missing when its turn
     /// comes (the 100 ns row lost more with back-offs there); a back-off round yields instead.
     /// Asleep in a back-off we are not on our way: a WOKEN we hold is given up first, so that
     /// an unlock wakes a sleeper who registers meanwhile.
