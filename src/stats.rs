@@ -133,8 +133,8 @@ const EVENTS: usize = 14;
 ///
 /// A "call of the futex wait" is one `FUTEX_WAIT` system call on Linux, a "wake call" one
 /// `FUTEX_WAKE` (or `FUTEX_CMP_REQUEUE`); `yields` are `sched_yield` calls and `back_offs`
-/// `nanosleep` calls. So
-/// [`syscalls`](Self::syscalls) is the primitive's system calls.
+/// `nanosleep` calls. So [`syscalls`](Self::syscalls) is the primitive's system calls, but for
+/// the two `prctl` calls around each back-off on Linux (see `back_offs`).
 ///
 /// ```
 /// let counters = atomsync::stats::snapshot().mutex;
@@ -174,9 +174,10 @@ pub struct Counters {
     /// `yield_now` rounds of the spin schedule (each a `sched_yield` system call; at most 7
     /// per wait for a lock, 2 for the mutex, 61 for an idle pool worker).
     pub yields: u64,
-    /// Mutex: back-off rounds of the spin schedule, after the yields (each a timed sleep of
-    /// about 1 µs plus the kernel's timer slack, a `nanosleep` system call; at most 5 per
-    /// wait), in which the contender is registered nowhere, so no unlock wakes it.
+    /// Mutex: back-off rounds of the spin schedule, after the yields (each a 15 µs sleep, a
+    /// `nanosleep` system call, which on Linux two `prctl` calls around it run at 1 µs of
+    /// timer slack; at most 5 per wait), in which the contender is registered nowhere, so no
+    /// unlock wakes it.
     pub back_offs: u64,
     /// Calls of the futex wait (each a system call): the thread went to sleep or tried to.
     pub futex_waits: u64,
@@ -228,7 +229,8 @@ const FIELD_NAMES: [&str; EVENTS] = [
 
 #[cfg(feature = "stats")]
 impl Counters {
-    /// The system calls counted: futex waits, futex wakes, yields, back-off sleeps.
+    /// The system calls counted: futex waits, futex wakes, yields, back-off sleeps (not the
+    /// back-offs' `prctl` calls).
     ///
     /// ```
     /// let mutex = atomsync::stats::snapshot().mutex;
