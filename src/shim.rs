@@ -35,14 +35,16 @@ pub(crate) use std::{hint::spin_loop, thread::yield_now};
 #[cfg(loom)]
 pub(crate) use loom::thread::{yield_now, yield_now as spin_loop};
 
-/// A back-off round of the spin schedule: a timed sleep of `spin::BACK_OFF`. On Linux the
-/// thread's timer slack (by default 50 µs, which the kernel may add to any sleep) is lowered
-/// to `spin::BACK_OFF_SLACK` for the sleep and restored after it, so that the sleep lasts about
-/// what it asks for. Under loom a yield (the schedules that back off have no such rounds there).
-#[cfg(not(loom))]
+/// A back-off round of the spin schedule: on Linux a timed sleep of `spin::BACK_OFF`, with the
+/// thread's timer slack (by default 50 µs, which the kernel may add to any sleep) lowered to
+/// `spin::BACK_OFF_SLACK` for the sleep and restored after it, so that the sleep lasts about
+/// what it asks for. Elsewhere a yield, as before the back-off existed: how long a short sleep
+/// lasts there is not known (Windows rounds it up to its timer tick, about 1–16 ms), and a
+/// back-off that long would stall a waiter. Under loom a yield (the schedules that back off
+/// have no such rounds there).
+#[cfg(all(not(loom), target_os = "linux"))]
 pub(crate) fn back_off() {
     use crate::spin::{BACK_OFF, BACK_OFF_SLACK};
-    #[cfg(target_os = "linux")]
     {
         // SAFETY: `prctl` with integer arguments only, reading the calling thread's timer
         // slack (no memory is passed; a failure returns -1, and then we leave it alone).
@@ -63,6 +65,9 @@ pub(crate) fn back_off() {
     }
     std::thread::sleep(BACK_OFF);
 }
+
+#[cfg(all(not(loom), not(target_os = "linux")))]
+pub(crate) use std::thread::yield_now as back_off;
 
 #[cfg(loom)]
 pub(crate) use loom::thread::yield_now as back_off;

@@ -81,7 +81,9 @@ fn a_contender_gives_its_woken_up_before_it_backs_off() {
     assert_eq!(raw.state.load(Relaxed), LOCKED);
     assert!(!me.owns_woken);
     assert_eq!(WOKEN_GIVEN_UP.with(Cell::get), 1);
-    assert!(start.elapsed() >= crate::spin::BACK_OFF);
+    if cfg!(target_os = "linux") {
+        assert!(start.elapsed() >= crate::spin::BACK_OFF);
+    }
     // With a sleeper counted it keeps WOKEN: the round is a yield, and it stays awake.
     raw.state.store(LOCKED | WOKEN | WAITER, Relaxed);
     me.owns_woken = true;
