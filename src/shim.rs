@@ -45,25 +45,28 @@ pub(crate) use loom::thread::{yield_now, yield_now as spin_loop};
 #[cfg(all(not(loom), target_os = "linux"))]
 pub(crate) fn back_off() {
     use crate::spin::{BACK_OFF, BACK_OFF_SLACK};
-    {
-        // SAFETY: `prctl` with integer arguments only, reading the calling thread's timer
-        // slack (no memory is passed; a failure returns -1, and then we leave it alone).
-        let slack = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
-        let lower = BACK_OFF_SLACK.as_nanos() as libc::c_ulong;
-        if slack > 0 && slack as libc::c_ulong > lower {
-            // SAFETY: integer arguments only; changes nothing but this thread's timer slack,
-            // which the call below restores. Between the two, `sleep` runs no user code (a
-            // signal handler would only sleep more precisely) and panics only if `nanosleep`
-            // fails with anything but EINTR, which a valid 15 µs request does not; even then
-            // the slack left low is a matter of timer precision, not of soundness.
-            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, lower, 0, 0, 0) };
-            std::thread::sleep(BACK_OFF);
-            // SAFETY: integer arguments only; puts back the slack read above.
-            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, slack as libc::c_ulong, 0, 0, 0) };
-            return;
-        }
+    // SAFETY: `prctl` with integer arguments only, reading the calling thread's timer slack
+    // (no memory is passed; a failure returns -1, and then we leave it alone).
+    let slack = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+    let lower = BACK_OFF_SLACK.as_nanos() as libc::c_ulong;
+    if slack > 0 && slack as libc::c_ulong > lower {
+        set_timer_slack(lower);
+        // Runs no user code (a signal handler would only sleep more precisely) and panics
+        // only if `nanosleep` fails with anything but EINTR, which a valid 15 µs request does
+        // not; even then the slack left low is a matter of timer precision, not soundness.
+        std::thread::sleep(BACK_OFF);
+        set_timer_slack(slack as libc::c_ulong);
+        return;
     }
     std::thread::sleep(BACK_OFF);
+}
+
+/// Sets the calling thread's timer slack to `nanoseconds` (`PR_SET_TIMERSLACK`).
+#[cfg(all(not(loom), target_os = "linux"))]
+fn set_timer_slack(nanoseconds: libc::c_ulong) {
+    // SAFETY: `prctl` with integer arguments only: no memory is passed, and it changes
+    // nothing but this thread's timer slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0) };
 }
 
 #[cfg(all(not(loom), not(target_os = "linux")))]
