@@ -15,14 +15,15 @@
 //!
 //! The schedule: `PAUSE_ROUNDS` rounds of exponentially more `spin_loop` hints (2, 4, 8, ...),
 //! then `YIELD_ROUNDS` rounds of `yield_now`, which under oversubscription lets a preempted
-//! owner run instead of burning its time slice. A mutex contender yields only twice and then,
-//! while no sleeper is counted, *backs off*: it sleeps [`BACK_OFF`] without registering
-//! anywhere, so no unlock pays a wake for it, and looks again; five such rounds, then it
-//! registers and sleeps on the futex ([`SpinWait::mutex`]; behind counted sleepers the
-//! back-off rounds are yields, [`SpinWait::spin_yielding`]). A contender for a lock that
-//! another thread holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one
-//! busy-wait round fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints). These numbers were tuned with
-//! `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md` records what was tried.
+//! owner run instead of burning its time slice. A contender for a lock that another thread
+//! holds *exclusively* (a mutex's, an RwLock writer behind a writer) runs one busy-wait round
+//! fewer (`EXCLUSIVE_PAUSE_ROUNDS`: 2 and 4 hints), yields only twice and then, while nobody
+//! sleeps for the lock (no mutex sleeper counted, no writer registered), *backs off*: it sleeps
+//! [`BACK_OFF`] without registering anywhere, so no unlock pays a wake for it, and looks again;
+//! five such rounds, then it registers and sleeps on the futex ([`SpinWait::exclusive`]; a
+//! mutex contender behind counted sleepers yields instead, [`SpinWait::spin_yielding`]). These
+//! numbers were tuned with `benches/mutex.rs` and `examples/compare.rs`; `docs/benchmarks.md`
+//! records what was tried.
 
 use crate::shim;
 use crate::stats::Primitive;
@@ -59,14 +60,16 @@ const PAUSE_ROUNDS: u32 = 1;
 #[cfg(loom)]
 const YIELD_ROUNDS: u32 = 0;
 
-/// The yield rounds of a mutex contender, after its busy-wait rounds and before it backs off.
+/// The yield rounds of a contender for a lock held exclusively (a mutex contender, an RwLock
+/// writer behind a writer), after its busy-wait rounds and before it backs off.
 #[cfg(not(loom))]
-const MUTEX_YIELD_ROUNDS: u32 = 2;
+const EXCLUSIVE_YIELD_ROUNDS: u32 = 2;
 #[cfg(loom)]
-const MUTEX_YIELD_ROUNDS: u32 = 0;
+const EXCLUSIVE_YIELD_ROUNDS: u32 = 0;
 
-/// The back-off rounds of a mutex contender: timed sleeps of [`BACK_OFF`], registered nowhere,
-/// before it registers and sleeps on the futex (on Linux; elsewhere yields, `shim::back_off`). A lock that is still held after the busy-wait
+/// The back-off rounds of a contender for a lock held exclusively: timed sleeps of
+/// [`BACK_OFF`], registered nowhere, before it registers and sleeps on the futex (on Linux;
+/// elsewhere yields, `shim::back_off`). A lock that is still held after the busy-wait
 /// rounds and two yields is, under contention, mostly a lock that its owner takes again within
 /// nanoseconds of each release (a short critical section in a loop). Yielding on (the
 /// schedule's other 5 yields) only polls it: on a CPU with nothing else to run `sched_yield`
@@ -83,11 +86,15 @@ const MUTEX_YIELD_ROUNDS: u32 = 0;
 /// session 14). What it costs: a waiter may find the lock free up to one back-off after its
 /// release; no wake-up can be lost, since nobody counts on waking it. Under loom, none: a
 /// round there is a yield that keeps the contender from its futex sleep within the models'
-/// preemption bound (`docs/loom.md`, "What the models do not cover").
+/// preemption bound (`docs/loom.md`, "What the models do not cover"). An RwLock writer behind
+/// a writer backs off the same way, while no writer is registered (with one registered it
+/// registers at once, as before): the 50 %-read row, where every thread writes every other
+/// operation, went from 1.07–1.26× parking_lot's throughput to 1.2–2.3× (`docs/benchmarks.md`,
+/// RwLock, session 15).
 #[cfg(not(loom))]
-const MUTEX_BACK_OFF_ROUNDS: u32 = 5;
+const BACK_OFF_ROUNDS: u32 = 5;
 #[cfg(loom)]
-const MUTEX_BACK_OFF_ROUNDS: u32 = 0;
+const BACK_OFF_ROUNDS: u32 = 0;
 
 /// How long a back-off round sleeps: long enough for an owner that retakes the lock at once to
 /// run a few hundred critical sections alone, short enough that a contender for a lock with
@@ -130,6 +137,12 @@ const WOKEN_HEAD_YIELD_ROUNDS: u32 = 2;
 #[cfg(loom)]
 const WOKEN_HEAD_YIELD_ROUNDS: u32 = 0;
 
+#[cfg(all(test, not(loom)))]
+thread_local! {
+    /// Back-off rounds this thread has run (unit tests).
+    static BACK_OFFS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// One contender's progress through the spin schedule.
 #[derive(Debug)]
 pub(crate) struct SpinWait {
@@ -150,18 +163,11 @@ impl SpinWait {
     }
 
     /// The schedule of a contender for a lock held exclusively (a mutex's, or an RwLock
-    /// writer's behind a writer): [`EXCLUSIVE_PAUSE_ROUNDS`] busy-wait rounds, then the same
-    /// yields; counted for `by`.
+    /// writer's behind a writer), counted for `by`: [`EXCLUSIVE_PAUSE_ROUNDS`] busy-wait
+    /// rounds, [`EXCLUSIVE_YIELD_ROUNDS`] yields, then [`BACK_OFF_ROUNDS`] back-off sleeps.
     pub(crate) const fn exclusive(by: Primitive) -> Self {
-        Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, YIELD_ROUNDS, by)
-    }
-
-    /// The schedule of a mutex contender: [`EXCLUSIVE_PAUSE_ROUNDS`] busy-wait rounds,
-    /// [`MUTEX_YIELD_ROUNDS`] yields, then [`MUTEX_BACK_OFF_ROUNDS`] back-off sleeps.
-    pub(crate) const fn mutex() -> Self {
-        let mut spin =
-            Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, MUTEX_YIELD_ROUNDS, Primitive::Mutex);
-        spin.back_off_rounds = MUTEX_BACK_OFF_ROUNDS;
+        let mut spin = Self::with_rounds(EXCLUSIVE_PAUSE_ROUNDS, EXCLUSIVE_YIELD_ROUNDS, by);
+        spin.back_off_rounds = BACK_OFF_ROUNDS;
         spin
     }
 
@@ -235,13 +241,15 @@ impl SpinWait {
             shim::yield_now();
         } else {
             stat!(self.by => BackOff);
+            #[cfg(all(test, not(loom)))]
+            BACK_OFFS.with(|count| count.set(count.get() + 1));
             shim::back_off();
         }
         true
     }
 
     /// As [`spin`](Self::spin), but a back-off round yields instead of sleeping (a mutex
-    /// contender while sleepers are counted).
+    /// contender while sleepers are counted; [`spin_or_yield`](Self::spin_or_yield)).
     #[inline]
     pub(crate) fn spin_yielding(&mut self) -> bool {
         if self.backs_off_next() {
@@ -270,13 +278,13 @@ impl SpinWait {
         self.round < self.pause_rounds && self.spin()
     }
 
-    /// Spins once, and once the schedule is used up yields instead of giving up: for a wait
-    /// that must stay awake until another thread's step, which is due at once but may be
-    /// preempted (an RwLock writer waiting for readers' take-backs while a woken writer is
-    /// on its way).
+    /// Spins once, yielding where [`spin`](Self::spin) would back off, and once the schedule
+    /// is used up yields instead of giving up: for a wait that must stay awake until another
+    /// thread's step, which is due at once but may be preempted (an RwLock writer waiting for
+    /// readers' take-backs while a woken writer is on its way).
     #[inline]
     pub(crate) fn spin_or_yield(&mut self) {
-        if !self.spin() {
+        if !self.spin_yielding() {
             stat!(self.by => Yield);
             shim::yield_now();
         }
@@ -292,6 +300,7 @@ impl SpinWait {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::time::Instant;
 
     /// How many rounds `spin` grants before the schedule says "sleep now".
@@ -307,8 +316,8 @@ mod tests {
     #[test]
     fn every_schedule_has_its_documented_length() {
         assert_eq!(rounds(&mut SpinWait::new(Primitive::RwLock)), 3 + 7);
-        assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::RwLock)), 2 + 7);
-        assert_eq!(rounds(&mut SpinWait::mutex()), 2 + 2 + 5);
+        assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::RwLock)), 2 + 2 + 5);
+        assert_eq!(rounds(&mut SpinWait::exclusive(Primitive::Mutex)), 2 + 2 + 5);
         assert_eq!(rounds(&mut SpinWait::semaphore_newcomer()), 2);
         assert_eq!(rounds(&mut SpinWait::semaphore_first_waiter()), 7);
         assert_eq!(rounds(&mut SpinWait::woken_semaphore_head()), 3 + 2);
@@ -324,23 +333,25 @@ mod tests {
                 assert!(spin.spin_without_yield(), "busy-wait round {round} refused");
             }
             assert!(!spin.spin_without_yield(), "a yield round granted without yielding");
-            // The yield rounds are still there for `spin`.
+            // The other rounds are still there for `spin` (7 yields; 2 yields and 5 back-offs).
             assert_eq!(rounds(&mut spin), 7);
         }
     }
 
     #[test]
-    fn spin_or_yield_uses_up_the_schedule_and_returns_past_its_end() {
-        let mut spin = SpinWait::exclusive(Primitive::Mutex);
+    fn spin_or_yield_uses_up_the_schedule_never_backing_off_and_returns_past_its_end() {
+        let mut spin = SpinWait::exclusive(Primitive::RwLock);
+        let back_offs = BACK_OFFS.with(Cell::get);
         for _ in 0..9 + 3 {
             spin.spin_or_yield();
         }
         assert!(!spin.spin(), "the schedule should be used up");
+        assert_eq!(BACK_OFFS.with(Cell::get), back_offs, "spin_or_yield backed off");
     }
 
     #[test]
-    fn the_mutex_schedule_stays_awake_then_backs_off_in_timed_sleeps() {
-        let mut spin = SpinWait::mutex();
+    fn the_exclusive_schedule_stays_awake_then_backs_off_in_timed_sleeps() {
+        let mut spin = SpinWait::exclusive(Primitive::Mutex);
         // The busy-wait rounds and the yields: awake, no back-off next.
         for round in 0..2 + 2 {
             assert!(!spin.backs_off_next(), "round {round}");
@@ -363,17 +374,19 @@ mod tests {
         assert!(!spin.backs_off_next());
         assert!(!spin.spin(), "the schedule should be used up");
         // `spin_yielding` runs the same schedule, yielding where `spin` backs off.
-        let mut spin = SpinWait::mutex();
+        let mut spin = SpinWait::exclusive(Primitive::RwLock);
+        let back_offs = BACK_OFFS.with(Cell::get);
         let mut rounds = 0;
         while spin.spin_yielding() {
             rounds += 1;
         }
         assert_eq!(rounds, 2 + 2 + 5);
+        assert_eq!(BACK_OFFS.with(Cell::get), back_offs, "spin_yielding backed off");
         // No other schedule backs off.
         for mut other in [
             SpinWait::new(Primitive::RwLock),
-            SpinWait::exclusive(Primitive::RwLock),
             SpinWait::semaphore_newcomer(),
+            SpinWait::semaphore_first_waiter(),
             SpinWait::woken_semaphore_head(),
             SpinWait::idle_worker(),
         ] {

@@ -172,12 +172,13 @@ pub struct Counters {
     /// handle.
     pub spins: u64,
     /// `yield_now` rounds of the spin schedule (each a `sched_yield` system call; at most 7
-    /// per wait for a lock, 2 for the mutex, 61 for an idle pool worker).
+    /// per wait for a lock, 2 for the mutex and an RwLock writer behind a writer, 61 for an
+    /// idle pool worker).
     pub yields: u64,
-    /// Mutex: back-off rounds of the spin schedule, after the yields (each a 15 µs sleep, a
-    /// `nanosleep` system call, which on Linux two `prctl` calls around it run at 1 µs of
-    /// timer slack; at most 5 per wait), in which the contender is registered nowhere, so no
-    /// unlock wakes it.
+    /// Mutex, and RwLock writers behind a writer: back-off rounds of the spin schedule, after
+    /// the yields (each a 15 µs sleep, a `nanosleep` system call, which on Linux two `prctl`
+    /// calls around it run at 1 µs of timer slack; at most 5 per wait), in which the contender
+    /// is registered nowhere, so no unlock wakes it.
     pub back_offs: u64,
     /// Calls of the futex wait (each a system call): the thread went to sleep or tried to.
     pub futex_waits: u64,

@@ -176,29 +176,52 @@ fn a_write_unlock_hands_over_to_a_sleeping_reader() {
 }
 
 /// With `held` (a guard of `lock`) in place, starts a writer, waits until it sleeps, drops
-/// `held` and joins the writer; returns the RwLock's spin and yield rounds, and its sleeps.
-fn writer_blocked_by<G>(lock: &Arc<RwLock<i32>>, held: G) -> (u64, u64, u64) {
+/// `held` and joins the writer; returns the RwLock's spin, yield and back-off rounds, and its
+/// sleeps.
+fn writer_blocked_by<G>(lock: &Arc<RwLock<i32>>, held: G) -> (u64, u64, u64, u64) {
     stats::reset();
     let writer = common::spawn_sleeping_on_rwlock(lock, |lock| *lock.write() += 1);
     drop(held);
     writer.join().unwrap();
     let rwlock = stats::snapshot().rwlock;
     assert!(rwlock.futex_waits >= 1, "{rwlock:?}");
-    (rwlock.spins, rwlock.yields, rwlock.futex_waits)
+    (rwlock.spins, rwlock.yields, rwlock.back_offs, rwlock.futex_waits)
 }
 
 #[test]
 fn a_writer_behind_a_writer_spins_the_exclusive_schedule_and_one_behind_readers_does_not_yield() {
     isolated(|| {
         let lock = Arc::new(RwLock::new(0));
-        // Behind a writer: the exclusive schedule (2 busy-wait rounds, 7 yields) before each
-        // sleep. A sleep that ends without the lock (a spurious return) runs it again.
-        let (spins, yields, sleeps) = writer_blocked_by(&lock, lock.write());
-        assert_eq!((spins, yields), (2 * sleeps, 7 * sleeps));
+        // Behind a writer: the exclusive schedule (2 busy-wait rounds, 2 yields, 5 back-off
+        // sleeps) before each sleep. A sleep that ends without the lock (a spurious return)
+        // runs it again.
+        let (spins, yields, back_offs, sleeps) = writer_blocked_by(&lock, lock.write());
+        assert_eq!((spins, yields, back_offs), (2 * sleeps, 2 * sleeps, 5 * sleeps));
         // Behind a reader: the shared schedule's 3 busy-wait rounds and no yield before it
         // registers, then as many busy-wait rounds for the readers to drain.
-        let (spins, yields, sleeps) = writer_blocked_by(&lock, lock.read());
-        assert_eq!((spins, yields), (6 * sleeps, 0));
+        let (spins, yields, back_offs, sleeps) = writer_blocked_by(&lock, lock.read());
+        assert_eq!((spins, yields, back_offs), (6 * sleeps, 0, 0));
+        assert_eq!(*lock.read(), 2);
+    });
+}
+
+#[test]
+fn a_writer_behind_a_registered_writer_neither_spins_nor_backs_off() {
+    isolated(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let held = lock.write();
+        let first = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        assert_eq!(stats::snapshot().rwlock.back_offs, 5);
+        // The first writer has registered (WRITERS_WAITING): a second one sleeps at once,
+        // registered too, since its back-off would leave it out of the wakes.
+        stats::reset();
+        let second = common::spawn_sleeping_on_rwlock(&lock, |lock| *lock.write() += 1);
+        let rwlock = stats::snapshot().rwlock;
+        assert_eq!((rwlock.spins, rwlock.yields, rwlock.back_offs), (0, 0, 0), "{rwlock:?}");
+        assert!(rwlock.futex_waits >= 1, "{rwlock:?}");
+        drop(held);
+        first.join().unwrap();
+        second.join().unwrap();
         assert_eq!(*lock.read(), 2);
     });
 }

@@ -362,7 +362,7 @@ impl RawMutex {
     #[cold]
     fn lock_contended(&self, deadline: Option<Instant>, after_wait: bool) -> bool {
         stat!(Mutex, Contended);
-        let mut spin = SpinWait::mutex();
+        let mut spin = SpinWait::exclusive(Primitive::Mutex);
         let mut me = Contender::new(after_wait);
         let mut state = self.state.load(Relaxed);
         loop {
@@ -419,7 +419,7 @@ impl RawMutex {
         }
     }
 
-    /// Step 4 of `lock_contended`: one round of the spin schedule (`SpinWait::mutex`); the
+    /// Step 4 of `lock_contended`: one round of the spin schedule (`SpinWait::exclusive`); the
     /// state to go on with, or `None` once the schedule is used up (then we sleep). While we
     /// spin, WOKEN tells unlockers not to wake a sleeper: we will take the lock instead.
     ///

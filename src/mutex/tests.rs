@@ -69,7 +69,7 @@ fn a_contender_gives_its_woken_up_before_it_backs_off() {
     raw.state.store(LOCKED | WOKEN, Relaxed);
     let mut me = Contender::new(false);
     me.owns_woken = true;
-    let mut spin = SpinWait::mutex();
+    let mut spin = SpinWait::exclusive(Primitive::Mutex);
     for _ in 0..2 + 2 {
         assert!(spin.spin());
     }

@@ -31,7 +31,7 @@
 //! | read (slow) | otherwise | spin while READERS_WAITING is clear; then set it, `wait(state)` | |
 //! | upgradable | as read, and no UPGRADABLE, no HANDOFF | count + 1, set UPGRADABLE | |
 //! | write | count = 0 | set WRITE_LOCKED, clear WRITER_WOKEN, plus WRITERS_WAITING if we ever registered (Acquire) | |
-//! | write (slow) | count > 0 | spin while WRITERS_WAITING is clear (behind readers: busy-wait rounds only, no yields); set it; spin and yield while WRITER_WOKEN is set; read `writer_notify`; re-check; `wait(writer_notify)` | |
+//! | write (slow) | count > 0 | spin while WRITERS_WAITING is clear (behind a writer: busy-wait rounds, yields, then back-off sleeps registered nowhere; behind readers: busy-wait rounds only); set it; spin and yield while WRITER_WOKEN is set; read `writer_notify`; re-check; `wait(writer_notify)` | |
 //! | read unlock | | count - 1 (Release) | count 0, WRITERS_WAITING, no WRITER_WOKEN: set WRITER_WOKEN (CAS, while so), wake one writer, *keeping* WRITERS_WAITING; if none was asleep (or the platform cannot tell), clear WRITER_WOKEN, and WRITERS_WAITING and READERS_WAITING if count is 0, and wake all readers if cleared. count 1 and UPGRADING: wake all of `writer_notify` |
 //! | write unlock | readers wait (writers too, or not) | clear WRITE_LOCKED and READERS_WAITING, readers + 1, set HANDOFF, keep WRITERS_WAITING (Release) | wake all readers; if none woke, take the phantom lock back and read-unlock it |
 //! | write unlock | only writers wait (or tentative adds are in) | clear WRITE_LOCKED, WRITERS_WAITING kept (Release) | wake one writer; if none was asleep, as the read unlock |
@@ -472,10 +472,11 @@ impl RawRwLock {
     #[cold]
     pub(super) fn write_contended(&self, deadline: Option<Instant>) -> bool {
         stat!(RwLock, Contended);
-        // Behind a writer: the exclusive schedule (2 busy-wait rounds, then yields), as a
-        // mutex contender's. Behind readers: the 3 busy-wait rounds of the shared schedule
-        // (step 3), and as many again for the readers to drain once we have registered
-        // (step 6). `docs/design.md`, RwLock, says why the two differ.
+        // Behind a writer: the exclusive schedule (2 busy-wait rounds, 2 yields, then 5
+        // back-off sleeps registered nowhere), as a mutex contender's. Behind readers: the 3
+        // busy-wait rounds of the shared schedule (step 3), and as many again for the readers
+        // to drain once we have registered (step 6). `docs/design.md`, RwLock, says why the
+        // two differ.
         let mut spin = SpinWait::exclusive(Primitive::RwLock);
         let mut behind_readers = SpinWait::new(Primitive::RwLock);
         let mut drain = SpinWait::new(Primitive::RwLock);
@@ -507,9 +508,12 @@ impl RawRwLock {
                 return false;
             }
 
-            // 3. Spin a little while no writer sleeps. Behind readers, only the busy-waiting
-            //    rounds: until WRITERS_WAITING is set new readers keep entering, so every
-            //    yield (a whole time slice on a loaded machine) would lengthen our wait.
+            // 3. Spin a little while no writer sleeps. Behind a writer that retakes the lock at
+            //    once, back off: a sleep that nobody has to end, so its unlocks wake nobody
+            //    (no writer is registered; nobody counts on waking us, so no wake-up is lost).
+            //    Behind readers, only the busy-waiting rounds: until WRITERS_WAITING is set
+            //    new readers keep entering, so every yield (a whole time slice on a loaded
+            //    machine) would lengthen our wait.
             if state & WRITERS_WAITING == 0 {
                 let spun = if state & WRITE_LOCKED != 0 {
                     spin.spin()
@@ -531,7 +535,8 @@ impl RawRwLock {
 
             // 5. A writer was woken for the free lock: no reader enters while WRITER_WOKEN is
             //    set, so the count is only readers' tentative adds, each taken back at once,
-            //    and no release to count 0 wakes a writer now. Wait for them awake.
+            //    and no release to count 0 wakes a writer now. Wait for them awake (yields
+            //    where the schedule would back off).
             if state & WRITER_WOKEN != 0 {
                 spin.spin_or_yield();
                 state = self.state.load(Relaxed);
