@@ -529,6 +529,7 @@ mod tests {
         assert_eq!(counters.to_array(), counts);
         assert_eq!(counters.fields()[Event::Job as usize], ("jobs", Event::Job as u64 + 1));
         assert_eq!(counters.fields()[Event::FutileWakeup as usize].0, "futile wake-ups");
-        assert_eq!((counters.handoffs, counters.steals), (3, 13));
+        assert_eq!((counters.handoffs, counters.back_offs), (3, 7));
+        assert_eq!(counters.steals, EVENTS as u64);
     }
 }
