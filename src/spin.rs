@@ -89,8 +89,8 @@ const EXCLUSIVE_YIELD_ROUNDS: u32 = 0;
 /// preemption bound (`docs/loom.md`, "What the models do not cover"). An RwLock writer behind
 /// a writer backs off the same way, while no writer is registered (with one registered it
 /// registers at once, as before): the 50 %-read row, where every thread writes every other
-/// operation, went from 1.07–1.26× parking_lot's throughput to 1.2–2.3× (`docs/benchmarks.md`,
-/// RwLock, session 15).
+/// operation, went from 1.04–1.15× parking_lot's throughput to 1.23–1.76× (means of five
+/// alternated rounds at 2–16 threads; `docs/benchmarks.md`, session 15).
 #[cfg(not(loom))]
 const BACK_OFF_ROUNDS: u32 = 5;
 #[cfg(loom)]
