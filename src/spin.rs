@@ -139,8 +139,8 @@ const WOKEN_HEAD_YIELD_ROUNDS: u32 = 0;
 
 #[cfg(all(test, not(loom)))]
 thread_local! {
-    /// Back-off rounds this thread has run (unit tests).
-    static BACK_OFFS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Back-off rounds this thread has run (unit tests: these, the mutex's).
+    pub(crate) static BACK_OFFS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// One contender's progress through the spin schedule.

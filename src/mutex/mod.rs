@@ -454,10 +454,7 @@ impl RawMutex {
             return None;
         }
         #[cfg(all(test, not(loom)))]
-        {
-            tests::SPIN_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
-            tests::BACK_OFFS.with(|count| count.set(count.get() + u32::from(back_off)));
-        }
+        tests::SPIN_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
         if !me.owns_woken && state & WOKEN == 0 && waiters(state) > 0 {
             // Relaxed: only the flag changes. If the CAS fails we just spin without it.
             me.owns_woken =

@@ -6,8 +6,6 @@ use std::cell::Cell;
 thread_local! {
     /// Spin rounds this thread has taken in `lock_contended` (unit tests only).
     pub(super) static SPIN_ROUNDS: Cell<u32> = const { Cell::new(0) };
-    /// Back-off rounds (timed sleeps) of this thread in `lock_contended`.
-    pub(super) static BACK_OFFS: Cell<u32> = const { Cell::new(0) };
     /// WOKEN claims of this thread while spinning, and give-ups before a back-off.
     pub(super) static WOKEN_CLAIMED: Cell<u32> = const { Cell::new(0) };
     pub(super) static WOKEN_GIVEN_UP: Cell<u32> = const { Cell::new(0) };
@@ -24,7 +22,7 @@ fn contend_until_registered(state: u32) -> (u32, u32, u32, u32) {
             raw.lock();
             let seen = (
                 SPIN_ROUNDS.with(Cell::get),
-                BACK_OFFS.with(Cell::get),
+                crate::spin::BACK_OFFS.with(Cell::get),
                 WOKEN_CLAIMED.with(Cell::get),
                 WOKEN_GIVEN_UP.with(Cell::get),
             );
