@@ -33,6 +33,9 @@ mod plot;
 #[path = "compare/profile.rs"]
 mod profile;
 
+#[path = "compare/machine.rs"]
+mod machine;
+
 use plot::Chart;
 use profile::{Per, Recorder};
 use std::path::PathBuf;
@@ -123,6 +126,14 @@ const PRIMITIVES: &[Primitive] = &[
         // list).
         cost: Cost::Seconds(2.0),
         run: compare_pool,
+    },
+    Primitive {
+        name: "machine",
+        about: "no lock at all: each CPU's speed, a cache line's trip between two CPUs, and the fairness of threads that never wait (the scheduler's own), to read the other tables by",
+        default_threads: &[2, 4],
+        // Per thread count two measurements, plus the speeds and the trips once.
+        cost: Cost::Measurements(3),
+        run: machine::compare_machine,
     },
 ];
 
