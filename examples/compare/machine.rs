@@ -6,8 +6,8 @@
 //!   async-lock's) gives its threads turns of about equal *time*, so a thread on a slower CPU
 //!   ends with fewer operations whatever the lock does. The guest counts the stolen time as
 //!   the thread's own, so the per-CPU-time fairness table does not take this out.
-//! - **A cache line's trip between two CPUs.** Two threads pinned to CPUs 0 and 1 pass a
-//!   counter back and forth. Every lock hand-over between CPUs costs at least one such trip
+//! - **A cache line's trip between two CPUs.** Two threads pinned to two CPUs pass a counter
+//!   back and forth. Every lock hand-over between CPUs costs at least one such trip
 //!   (the lock word, with the data if it shares the line), so a critical section of `c`
 //!   handed over at every acquisition cannot run faster than one per `c` plus a trip.
 //! - **Fairness with no lock.** The semaphore workload's shape (take one from a counter, 4
@@ -17,18 +17,18 @@
 //!   the thread anew. A lock whose threads sleep now and then (async-lock's semaphore, on its
 //!   event list's mutex) scores closer to the second column without being fairer itself.
 
-use crate::support::harness::{Sample, cpu_count, interleaved, median, median_of, run_for};
+use crate::support::harness::{
+    Padded, Sample, cpu_count, interleaved, median, median_of, run_for, runs_text,
+};
 use crate::support::mutex::spin_work;
 use crate::{Chart, Options};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Iterations of `spin_work` per look at the stop flag in the speed control.
 const SPEED_BATCH: u32 = 1_000;
-/// Hand-overs (one-way trips) per run of the cache-line control.
-const TRIPS: u64 = 400_000;
 /// Operations between two sleeps in the sleeping variant of the no-lock control.
 const SLEEP_EVERY: u64 = 3_000;
 
@@ -36,10 +36,31 @@ const SLEEP_EVERY: u64 = 3_000;
 pub fn compare_machine(options: &Options) -> Vec<Chart> {
     let runs = options.plan.runs;
     let duration = options.plan.duration;
-    cpu_speeds(runs, duration);
-    cache_line_trip(runs);
+    let cpus = allowed_cpus();
+    cpu_speeds(&cpus, runs, duration);
+    cache_line_trip(&cpus, runs, duration);
     fairness_without_a_lock(&options.plan.threads, runs, duration);
     Vec::new()
+}
+
+/// The CPUs this process may run on (its affinity mask), or `0..cpu_count()` where the OS
+/// does not tell.
+fn allowed_cpus() -> Vec<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: as in `pin_to`: all zeroes is a valid `cpu_set_t`, which
+        // `sched_getaffinity` fills (writing at most its size) and `CPU_ISSET` reads within
+        // its size (every index below is under it).
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+                return (0..8 * std::mem::size_of::<libc::cpu_set_t>())
+                    .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                    .collect();
+            }
+        }
+    }
+    (0..cpu_count()).collect()
 }
 
 /// Pins the calling thread to `cpu`; false where that is not possible.
@@ -65,14 +86,13 @@ fn pin_to(cpu: usize) -> bool {
     }
 }
 
-/// One thread pinned to each CPU, all counting at once: millions of iterations per second
-/// per CPU (median of `runs`), and the slowest over the fastest.
-fn cpu_speeds(runs: usize, duration: Duration) {
-    let cpus = cpu_count();
-    let mut per_cpu: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); cpus];
+/// One thread pinned to each CPU of `cpus`, all counting at once: millions of iterations per
+/// second per CPU (median of `runs`), and the slowest over the fastest.
+fn cpu_speeds(cpus: &[usize], runs: usize, duration: Duration) {
+    let mut per_cpu: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); cpus.len()];
     for _ in 0..runs {
-        let (elapsed, counts, _) = run_for(cpus, duration, |cpu, stop| {
-            if !pin_to(cpu) {
+        let (elapsed, counts, _) = run_for(cpus.len(), duration, |index, stop| {
+            if !pin_to(cpus[index]) {
                 return None;
             }
             let mut batches = 0_u64;
@@ -82,12 +102,12 @@ fn cpu_speeds(runs: usize, duration: Duration) {
             }
             Some(batches * u64::from(SPEED_BATCH))
         });
-        for (cpu, count) in counts.into_iter().enumerate() {
+        for (index, count) in counts.into_iter().enumerate() {
             let Some(count) = count else {
                 println!("CPU speeds: cannot pin threads to CPUs here; skipped\n");
                 return;
             };
-            per_cpu[cpu].push(count as f64 / elapsed.as_secs_f64() / 1e6);
+            per_cpu[index].push(count as f64 / elapsed.as_secs_f64() / 1e6);
         }
     }
     let speeds: Vec<f64> = per_cpu.iter_mut().map(|samples| median(samples)).collect();
@@ -95,61 +115,61 @@ fn cpu_speeds(runs: usize, duration: Duration) {
     let fastest = speeds.iter().copied().fold(0.0, f64::max);
     println!(
         "CPU speeds: one thread pinned to each CPU, all counting at once (M iterations/s), \
-         median of {runs} runs x {} ms",
+         median of {} x {} ms",
+        runs_text(runs),
         duration.as_millis()
     );
     println!();
     println!("| CPU | M iterations/s |");
     println!("|----:|---------------:|");
-    for (cpu, speed) in speeds.iter().enumerate() {
+    for (cpu, speed) in cpus.iter().zip(&speeds) {
         println!("| {cpu:>3} | {speed:>14.1} |");
     }
     println!();
     println!("slowest / fastest: {:.2}\n", slowest / fastest.max(f64::MIN_POSITIVE));
 }
 
-/// Two threads pinned to CPUs 0 and 1 pass a counter back and forth `TRIPS` times: the
-/// median time of one trip.
-fn cache_line_trip(runs: usize) {
-    if cpu_count() < 2 {
+/// Two threads pinned to the first two CPUs this process may use pass a counter back and
+/// forth for `duration`: the median time of one trip. Skipped unless both could be pinned
+/// (on one CPU, each trip would wait for a time slice).
+fn cache_line_trip(cpus: &[usize], runs: usize, duration: Duration) {
+    let &[first, second, ..] = cpus else {
         println!("cache-line trip: needs 2 CPUs; skipped\n");
         return;
-    }
+    };
     let mut nanos = Vec::with_capacity(runs);
-    let mut pinned = true;
     for _ in 0..runs {
-        let turn = crate::support::harness::Padded(AtomicU64::new(0));
-        let start = Instant::now();
-        pinned &= thread::scope(|scope| {
-            let handles: Vec<_> = (0..2_u64)
-                .map(|me| {
-                    let turn = &turn;
-                    scope.spawn(move || {
-                        // Unpinned, the trip is still measured, only less exactly (said below).
-                        let pinned = pin_to(me as usize);
-                        let mut mine = me;
-                        while mine < TRIPS {
-                            // Acquire/Release: the counter is the only data, and each side
-                            // waits for the other's store before it writes its own.
-                            while turn.0.load(Acquire) != mine {
-                                spin_loop();
-                            }
-                            turn.0.store(mine + 1, Release);
-                            mine += 2;
-                        }
-                        pinned
-                    })
-                })
-                .collect();
-            handles.into_iter().all(|handle| handle.join().expect("trip thread panicked"))
+        let turn = Padded(AtomicU64::new(0));
+        let (elapsed, pinned, _) = run_for(2, duration, |me, stop| {
+            if !pin_to([first, second][me]) {
+                return false;
+            }
+            let mut mine = me as u64;
+            while stop.running() {
+                // Acquire/Release: the counter is the only data, and each side waits for the
+                // other's store before it writes its own.
+                if turn.0.load(Acquire) == mine {
+                    turn.0.store(mine + 1, Release);
+                    mine += 2;
+                } else {
+                    spin_loop();
+                }
+            }
+            true
         });
-        nanos.push(start.elapsed().as_nanos() as f64 / TRIPS as f64);
+        if !pinned.iter().all(|&pinned| pinned) {
+            println!("cache-line trip: cannot pin threads to CPUs here; skipped\n");
+            return;
+        }
+        let trips = turn.0.into_inner().max(1);
+        nanos.push(elapsed.as_nanos() as f64 / trips as f64);
     }
     println!(
-        "cache-line trip between CPU 0 and CPU 1: {:.0} ns one way (median of {runs} runs of \
-         {TRIPS} trips{})\n",
+        "cache-line trip between CPU {first} and CPU {second}: {:.0} ns one way (median of {} x {} \
+         ms)\n",
         median(&mut nanos),
-        if pinned { "" } else { "; the threads could not be pinned" }
+        runs_text(runs),
+        duration.as_millis()
     );
 }
 
@@ -158,7 +178,8 @@ fn cache_line_trip(runs: usize) {
 fn fairness_without_a_lock(threads: &[usize], runs: usize, duration: Duration) {
     println!(
         "fairness with no lock: a bare counter (take 1, 4 spins, put back, 4 spins), never \
-         waiting; per-thread ops, min/max, median of {runs} runs x {} ms",
+         waiting; per-thread ops, min/max, median of {} x {} ms",
+        runs_text(runs),
         duration.as_millis()
     );
     println!();
@@ -188,7 +209,7 @@ fn fairness_without_a_lock(threads: &[usize], runs: usize, duration: Duration) {
 
 /// One run of the no-lock control on `threads` threads.
 fn counter_run(threads: usize, duration: Duration, sleeps: bool) -> Sample {
-    let counter = crate::support::harness::Padded(AtomicU64::new(threads as u64));
+    let counter = Padded(AtomicU64::new(threads as u64));
     let (elapsed, per_thread, per_thread_cpu) = run_for(threads, duration, |_, stop| {
         let mut operations = 0_u64;
         while stop.running() {
