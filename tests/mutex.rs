@@ -25,7 +25,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{current_thread_id, spawn_watched, wait_until_asleep_on, within};
+use common::{
+    current_thread_id, spawn_watched, wait_until_asleep_on, wait_until_asleep_on_value, within,
+};
 
 /// Upper slack for "returns promptly" checks: far above any sane latency, far below "hangs".
 const PROMPT: Duration = Duration::from_secs(2);
@@ -822,6 +824,53 @@ fn unlocked_and_unlocked_fair_release_the_lock_for_the_closure() {
             });
         });
         assert_eq!(*guard, 2);
+    });
+}
+
+/// The mutex word's bit that a sleeper past the starvation limit sets (`src/mutex/mod.rs`).
+const STARVING: u32 = 1 << 3;
+
+#[test]
+fn a_plain_unlock_hands_the_lock_to_a_sleeper_past_the_starvation_limit() {
+    // A sleeper that was woken once, lost the lock to a barging owner and has waited longer
+    // than the starvation limit (0.5 ms) marks itself starving when it sleeps again; from
+    // then on even a *plain* unlock hands it the lock, so the owner re-locking at once comes
+    // second. The round needs the owner to barge past the first wake (it re-locks nanoseconds
+    // after its unlock, the woken thread takes microseconds): a round where the waiter won
+    // that race instead is simply run again.
+    within(|| {
+        for _attempt in 0..50 {
+            let mutex = Arc::new(Mutex::new(Vec::new()));
+            let guard = mutex.lock();
+            let (waiter, waiter_id) = {
+                let mutex = Arc::clone(&mutex);
+                spawn_watched(move || mutex.lock().push("waiter"))
+            };
+            wait_until_asleep_on_mutex(waiter_id, &mutex);
+            // (a) The lower bound of a limit: the waiter's first sleep must be older than
+            // 0.5 ms by the time it sleeps again.
+            thread::sleep(Duration::from_millis(2));
+            drop(guard); // wakes the waiter
+            let guard = mutex.lock(); // ... and barges past it
+            if !guard.is_empty() {
+                // The waiter got in first: no starvation to test this time.
+                drop(guard);
+                waiter.join().unwrap();
+                continue;
+            }
+            // The woken waiter found the lock taken and sleeps again, now starving: it waits
+            // for a word with the STARVING bit set (1 << 3 in `src/mutex/mod.rs`), which
+            // tells this sleep from the first one, still on its way out of the kernel.
+            // SAFETY: we only take the address of the raw mutex.
+            let word = unsafe { mutex.raw() } as *const RawMutex as u64;
+            wait_until_asleep_on_value(waiter_id, word, |expected| expected & STARVING != 0);
+            drop(guard); // a plain unlock: the starving waiter is handed the lock
+            mutex.lock().push("owner again");
+            waiter.join().unwrap();
+            assert_eq!(*mutex.lock(), ["waiter", "owner again"]);
+            return;
+        }
+        panic!("in 50 rounds the owner never re-locked before the woken waiter");
     });
 }
 

@@ -62,13 +62,21 @@ const FUTEX_SYSCALL: Option<u64> = if cfg!(target_arch = "x86_64") {
 /// `/proc` cannot be read, sleeps [`LET_IT_SLEEP`] instead; if the thread has exited
 /// meanwhile, returns (the caller's join reports what happened).
 pub fn wait_until_asleep_on(thread_id: Option<u32>, words: &[u64]) {
-    wait_until_in_futex(thread_id, |word| words.contains(&word));
+    wait_until_in_futex(thread_id, |word, _| words.contains(&word));
+}
+
+/// Returns once the thread `thread_id` sleeps in a futex wait on `word` for a value that
+/// `value` accepts (the value the thread expects the word to hold: the futex call's third
+/// argument), e.g. a second sleep on a word whose value the first one could not have had;
+/// as [`wait_until_asleep_on`].
+pub fn wait_until_asleep_on_value(thread_id: Option<u32>, word: u64, value: impl Fn(u32) -> bool) {
+    wait_until_in_futex(thread_id, |on, expected| on == word && value(expected));
 }
 
 /// Returns once the thread `thread_id` sleeps in a futex wait on any word (for threads whose
 /// futex word the test cannot name, such as a pool's idle workers); as [`wait_until_asleep_on`].
 pub fn wait_until_asleep(thread_id: Option<u32>) {
-    wait_until_in_futex(thread_id, |_| true);
+    wait_until_in_futex(thread_id, |_, _| true);
 }
 
 /// Is the thread `thread_id` asleep in a futex wait on one of `lock`'s two words right now?
@@ -79,7 +87,7 @@ pub fn asleep_on_rwlock_now<T: ?Sized>(
     lock: &atomsync::RwLock<T>,
 ) -> Option<bool> {
     let words = rwlock_words(lock);
-    in_futex_now(thread_id, |word| words.contains(&word)).map(|(asleep, _)| asleep)
+    in_futex_now(thread_id, |word, _| words.contains(&word)).map(|(asleep, _)| asleep)
 }
 
 /// The addresses of `lock`'s two futex words (the state word, the writers' word).
@@ -89,24 +97,34 @@ fn rwlock_words<T: ?Sized>(lock: &atomsync::RwLock<T>) -> [u64; 2] {
     [start, start + 4]
 }
 
-/// Is the thread `thread_id` in a futex call on a word `on_word` accepts right now? With the
-/// answer, the thread's `/proc/<task>/syscall` line. `None` where the kernel's view cannot be
-/// read (not Linux, an unknown architecture, no /proc) or the thread has exited.
-fn in_futex_now(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) -> Option<(bool, String)> {
+/// Is the thread `thread_id` in a futex call that `on_word` accepts (given the word's address
+/// and the value the call expects there) right now? With the answer, the thread's
+/// `/proc/<task>/syscall` line. `None` where the kernel's view cannot be read (not Linux, an
+/// unknown architecture, no /proc) or the thread has exited.
+fn in_futex_now(
+    thread_id: Option<u32>,
+    on_word: impl Fn(u64, u32) -> bool,
+) -> Option<(bool, String)> {
     let (Some(thread_id), Some(futex)) = (thread_id, FUTEX_SYSCALL) else {
         return None;
     };
     let syscall = std::fs::read_to_string(format!("/proc/self/task/{thread_id}/syscall")).ok()?;
-    // The line starts with the system call's number and its first argument (the word).
+    // The line is the system call's number and then its arguments, in hex: for a futex wait
+    // the word's address, the operation and the value expected in the word.
     let mut fields = syscall.split_whitespace();
     let number = fields.next().and_then(|field| field.parse::<u64>().ok());
-    let word = fields
-        .next()
-        .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
-    Some((number == Some(futex) && word.is_some_and(on_word), syscall))
+    let mut argument = || {
+        fields.next().and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok())
+    };
+    let (word, _operation, value) = (argument(), argument(), argument());
+    let accepted = match (word, value) {
+        (Some(word), Some(value)) => on_word(word, value as u32),
+        _ => false,
+    };
+    Some((number == Some(futex) && accepted, syscall))
 }
 
-fn wait_until_in_futex(thread_id: Option<u32>, on_word: impl Fn(u64) -> bool) {
+fn wait_until_in_futex(thread_id: Option<u32>, on_word: impl Fn(u64, u32) -> bool) {
     let give_up = Instant::now() + DEADLOCK;
     loop {
         match in_futex_now(thread_id, &on_word) {
