@@ -196,3 +196,65 @@ fn a_woken_waiter_asks_for_a_hand_off_only_past_the_starvation_limit() {
         assert_eq!(waiters(after), 0);
     }
 }
+
+#[cfg(target_os = "linux")]
+/// Returns once the thread `tid` sleeps in a futex call on `word` (read from
+/// `/proc/self/task/<tid>/syscall`: the call's number, then the word's address); where that
+/// cannot be read, returns after 50 ms and the test below checks less.
+fn wait_until_in_futex_on(tid: i32, word: &crate::shim::AtomicU32) {
+    let address = word as *const crate::shim::AtomicU32 as u64;
+    let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        let Ok(line) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+            return std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut fields = line.split_whitespace();
+        let number = fields.next().and_then(|field| field.parse::<libc::c_long>().ok());
+        let on = fields
+            .next()
+            .and_then(|field| u64::from_str_radix(field.trim_start_matches("0x"), 16).ok());
+        if number == Some(libc::SYS_futex) && on == Some(address) {
+            return;
+        }
+        assert!(Instant::now() < give_up, "the sleeper never slept on the word: {line}");
+        // The poll's interval while waiting for the thread's real state.
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_requeued_unlock_that_wakes_a_sleeper_frees_the_lock_and_keeps_requeued() {
+    // The REQUEUED branch of `unlock_slow` (a slow unlock, not fair, no STARVING), with a
+    // thread asleep on the word as a requeued condvar waiter sleeps there (uncounted): the
+    // owner wakes it while it still holds the lock, then releases, keeping REQUEUED for the
+    // next owner to clear (other requeued threads may sleep on).
+    let raw = RawMutex::new();
+    raw.lock();
+    raw.mark_requeued();
+    std::thread::scope(|scope| {
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let raw = &raw;
+        let sleeper = scope.spawn(move || {
+            // SAFETY: `gettid` has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            futex::wait(&raw.state, LOCKED | REQUEUED, None, Primitive::Mutex)
+        });
+        wait_until_in_futex_on(tid_rx.recv().unwrap(), &raw.state);
+        raw.unlock_slow(false);
+        assert_eq!(raw.state.load(Relaxed), REQUEUED, "released, REQUEUED kept");
+        assert_eq!(sleeper.join().unwrap(), futex::Wait::Woken);
+    });
+}
+
+#[test]
+fn a_requeued_unlock_whose_wake_finds_nobody_still_wakes_a_counted_waiter() {
+    // The same branch when nobody sleeps on the word yet but a waiter is counted (registered,
+    // on its way to its futex wait): the owner clears REQUEUED and, released, wakes the
+    // counted waiter the plain way (WOKEN marks it as on its way), so a waiter that fell
+    // asleep between the owner's wake of nobody and its release is not left asleep.
+    let raw = RawMutex::new();
+    raw.state.store(LOCKED | REQUEUED | WAITER, Relaxed);
+    raw.unlock_slow(false);
+    assert_eq!(raw.state.load(Relaxed), WAITER | WOKEN);
+}
