@@ -229,3 +229,26 @@ pub fn counting_pool(
         .unwrap();
     (pool, reported)
 }
+
+/// Returns once the thread `thread_id` sleeps in a futex wait on `mutex`'s word (see
+/// [`wait_until_asleep_on`]): how the mutex tests know that a thread is really asleep
+/// in `lock()`, not still on its way or spinning.
+pub fn wait_until_asleep_on_mutex<T: ?Sized>(thread_id: Option<u32>, mutex: &atomsync::Mutex<T>) {
+    // SAFETY: we only take the address of the raw mutex; we never lock or unlock through it.
+    let word = unsafe { mutex.raw() } as *const atomsync::RawMutex as u64;
+    wait_until_asleep_on(thread_id, &[word]);
+}
+
+/// Spawns a thread that blocks in `mutex.lock()` and pushes `label` once it has the lock;
+/// returns once that thread is asleep in `lock()` (see [`wait_until_asleep_on_mutex`]).
+pub fn spawn_sleeping_locker(
+    mutex: &std::sync::Arc<atomsync::Mutex<Vec<&'static str>>>,
+    label: &'static str,
+) -> thread::JoinHandle<()> {
+    let (handle, thread_id) = {
+        let mutex = std::sync::Arc::clone(mutex);
+        spawn_watched(move || mutex.lock().push(label))
+    };
+    wait_until_asleep_on_mutex(thread_id, mutex);
+    handle
+}
