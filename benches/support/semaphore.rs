@@ -66,7 +66,9 @@ impl SemaphoreLike for CondvarSemaphore {
     }
 }
 
-fn spin(count: u32) {
+/// `count` `spin_loop` hints: the semaphore workload's hold and pause (and `compare`'s no-lock
+/// control of the same shape).
+pub fn spin(count: u32) {
     for _ in 0..count {
         std::hint::spin_loop();
     }

@@ -21,6 +21,7 @@ use crate::support::harness::{
     Padded, Sample, cpu_count, interleaved, median, median_of, run_for, runs_text,
 };
 use crate::support::mutex::spin_work;
+use crate::support::semaphore::{SEMAPHORE_HOLD_SPINS, spin};
 use crate::{Chart, Options};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
@@ -215,9 +216,9 @@ fn counter_run(threads: usize, duration: Duration, sleeps: bool) -> Sample {
         while stop.running() {
             // Relaxed: a count only; nothing is published through it.
             counter.0.fetch_sub(1, Relaxed);
-            (0..4).for_each(|_| spin_loop());
+            spin(SEMAPHORE_HOLD_SPINS);
             counter.0.fetch_add(1, Relaxed);
-            (0..4).for_each(|_| spin_loop());
+            spin(SEMAPHORE_HOLD_SPINS);
             operations += 1;
             if sleeps && operations.is_multiple_of(SLEEP_EVERY) {
                 thread::sleep(Duration::from_micros(1));
